@@ -1,0 +1,55 @@
+# histkit: `make demo` renders the shipped run/ tree into reports/;
+# `make test` installs everything the tests need (R and Chromium from Debian
+# included) and runs pytest and testthat.
+
+PYTHON ?= /usr/bin/python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Debian packages the tests need; installed only when one is missing.
+DEB_PACKAGES := r-base-core r-cran-reticulate r-cran-ggplot2 r-cran-patchwork \
+                r-cran-dplyr r-cran-readr r-cran-testthat chromium
+
+.PHONY: demo test pytest system-deps clean help
+
+help:
+	@echo "make demo   build .venv, install histkit, render run/ into reports/"
+	@echo "make test   install test dependencies (R, Chromium included) and run all tests"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.system | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev,train,r]"
+	touch $@ $(VENV)/.core
+
+$(VENV)/.system: | $(BIN)/python
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	touch $@
+
+system-deps: $(VENV)/.system
+
+demo: $(VENV)/.core
+	@if ls run/*/*/*/*.csv >/dev/null 2>&1; then \
+	  $(BIN)/histkit plot run/ --labels pipelines/labels.R && \
+	  $(BIN)/histkit runs run; \
+	else \
+	  echo "run/ holds no histories yet: train some with 'histkit train' (see run/README.md)"; \
+	fi
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) reports build *.egg-info

@@ -1,0 +1,90 @@
+"""The catalogue of a run/ tree: one row per history, its parsed name and how
+it went (epochs logged, best and stop of val_loss)."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import polars as pl
+
+from .errors import OptionError
+from .history import Batch, find_histories, read_histories
+from .names import run_from_path
+from .stopping import early_stoppings
+
+__all__ = ["runs", "run_fields", "filter_runs", "RUN_COLUMNS"]
+
+_SCHEMA = {"path": pl.String, "date": pl.String, "run": pl.String, "model": pl.String,
+           "dim": pl.String, "loss": pl.String, "attention": pl.Boolean,
+           "optimizer": pl.String, "dataset": pl.String, "height": pl.Int64,
+           "width": pl.Int64, "channels": pl.Int64, "n_train": pl.Int64, "epochs": pl.Int64,
+           "levels": pl.Int64, "base_filters": pl.Int64, "dropout": pl.Float64,
+           "extra": pl.String}
+RUN_COLUMNS = (*_SCHEMA, "epochs_logged", "best_val_loss", "best_val_loss_epoch",
+               "stop_val_loss_epoch")
+
+
+def run_fields(paths: Iterable[str], *, strict: bool = False) -> pl.DataFrame:
+    """Parsed run-name fields of each path (``run`` is the name)."""
+    rows = []
+    for p in paths:
+        d = run_from_path(p, strict=strict).as_dict()
+        d["run"] = d.pop("name")
+        rows.append({"path": p, **d})
+    return pl.DataFrame(rows, schema=_SCHEMA)
+
+
+def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005,
+         strict: bool = False, batch: Batch | None = None) -> tuple[pl.DataFrame, Batch]:
+    """One row per history under ``root`` (a directory, a file, or a list):
+    parsed fields, epochs logged, best ``val_loss`` and its stop epoch.
+
+    Returns the table and the :class:`Batch` read (its ``problems`` lists the
+    files that could not be read; they still get a row with their fields).
+    """
+    roots = [root] if isinstance(root, (str, os.PathLike)) else list(root)
+    if batch is None:
+        batch = read_histories(find_histories(roots))
+    fields = run_fields(batch.paths, strict=strict)
+    long = batch.histories.with_columns(pl.col("path").cast(pl.String))
+    logged = long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique())
+    stops = (early_stoppings(long.filter(pl.col("metric") == "loss"), tolerance)
+             .filter(pl.col("data") == "validation")
+             .select("path", best_val_loss="best_value", best_val_loss_epoch="best_epoch",
+                     stop_val_loss_epoch="epoch")) if long.height else None
+    table = fields.join(logged, on="path", how="left", maintain_order="left")
+    if stops is not None:
+        table = table.join(stops, on="path", how="left", maintain_order="left")
+    else:
+        table = table.with_columns(best_val_loss=pl.lit(None, pl.Float64),
+                                   best_val_loss_epoch=pl.lit(None, pl.Int64),
+                                   stop_val_loss_epoch=pl.lit(None, pl.Int64))
+    return table.with_columns(pl.col("epochs_logged").fill_null(0)).select(RUN_COLUMNS), batch
+
+
+def filter_runs(table: pl.DataFrame, where: Iterable[str]) -> pl.DataFrame:
+    """Keep rows matching every ``FIELD=VALUE`` (values compared as text;
+    ``attention=true``, ``dropout=0.2``)."""
+    for cond in where:
+        field, eq, value = cond.partition("=")
+        field = field.strip()
+        if not eq or field not in table.columns:
+            raise OptionError(f"--where {cond!r}: expected FIELD=VALUE with FIELD one of "
+                              f"{', '.join(table.columns)}")
+        col = pl.col(field)
+        dtype = table.schema[field]
+        if dtype == pl.Boolean:
+            if value.lower() not in ("true", "false"):
+                raise OptionError(f"--where {cond!r}: {field} is true or false")
+            expr = col == (value.lower() == "true")
+        elif dtype.is_numeric():
+            try:
+                expr = col == float(value)
+            except ValueError:
+                raise OptionError(f"--where {cond!r}: {field} is a number") from None
+        else:
+            expr = col == value
+        table = table.filter(expr)
+    return table
+

@@ -1,0 +1,366 @@
+"""The ``histkit`` command line: parse options, call the library, print.
+
+Library modules are imported inside the commands so that ``histkit --help``
+stays instant. Input problems (:class:`HistkitError`) become one line on
+stderr and exit code 2; with several inputs the good ones are still done.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+EXIT_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"histkit: error: {message}", err=True)
+
+
+def _warn(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"histkit: warning: {message}", err=True)
+
+
+class _Group(click.Group):
+    """Turns histkit's own errors into one line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx):
+        from .errors import HistkitError
+
+        warnings.showwarning = _warn
+        try:
+            return super().invoke(ctx)
+        except HistkitError as exc:
+            _fail(str(exc))
+            ctx.exit(EXIT_INPUT)
+        except KeyboardInterrupt:
+            _fail("interrupted")
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last line of defence
+            if os.environ.get("HISTKIT_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} "
+                  "(set HISTKIT_DEBUG=1 for the traceback and report it)")
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
+                                           "max_content_width": 100})
+@click.version_option(__version__, prog_name="histkit")
+def main():
+    """Turn training histories (Keras CSVLogger-style CSV files) into answers.
+
+    \b
+    Examples:
+      histkit plot run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
+      histkit stops run/ --tolerance 0.005
+      histkit runs run --where attention=true --format csv
+    """
+
+
+# ---------------------------------------------------------------------------
+# shared options
+
+
+def _tolerance(value):
+    from .stopping import check_tolerance
+
+    try:
+        return check_tolerance(value)
+    except Exception as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def tolerance_option(f):
+    return click.option("--tolerance", "-t", default="0.005", show_default=True,
+                        callback=lambda ctx, p, v: _tolerance(v),
+                        help="Stop at the first epoch within this distance of the best "
+                             "value.")(f)
+
+
+def strict_option(f):
+    return click.option("--strict", is_flag=True,
+                        help="Fail on run names outside the grammar instead of warning.")(f)
+
+
+def format_option(*choices):
+    def deco(f):
+        return click.option("--format", "-f", "fmt", type=click.Choice(choices),
+                            default=choices[0], show_default=True,
+                            help="Output format.")(f)
+    return deco
+
+
+def labels_option(f):
+    return click.option("--labels", "-l", "labels", envvar="HISTKIT_LABELS",
+                        type=click.Path(dir_okay=False),
+                        help="Metric labels: a .R file (name <- c(loss = \"Loss\", ...)), "
+                             ".json or .toml. Also read from $HISTKIT_LABELS.")(f)
+
+
+def _gather(paths, *, problems: list) -> list[str]:
+    """Expand each path on its own so one missing path does not stop the rest."""
+    from .errors import HistkitError
+    from .history import find_histories
+
+    found: list[str] = []
+    for p in paths:
+        try:
+            found += find_histories([p])
+        except HistkitError as exc:
+            problems.append(exc)
+    return list(dict.fromkeys(found))
+
+
+def _finish(problems: list) -> None:
+    for exc in problems:
+        _fail(str(exc))
+    if problems:
+        sys.exit(EXIT_INPUT)
+
+
+def _echo_table(table, fmt: str, output: str | None = None) -> None:
+    import polars as pl
+
+    if fmt == "parquet":
+        if output is None and sys.stdout.isatty():
+            raise click.UsageError("parquet is binary: give -o FILE or redirect stdout")
+        if output is None:
+            table.write_parquet(sys.stdout.buffer)
+        else:
+            from .files import atomic_target
+
+            with atomic_target(output) as tmp:
+                table.write_parquet(tmp)
+        return
+    if fmt == "csv":
+        text = table.write_csv()
+    elif fmt == "json":
+        text = table.write_json() + "\n"
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True,
+                       tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
+                       tbl_width_chars=200, fmt_str_lengths=120, float_precision=4):
+            text = str(table) + "\n"
+    if output:
+        from .files import write_atomic
+
+        write_atomic(output, text.encode())
+    else:
+        click.echo(text, nl=False)
+
+
+# ---------------------------------------------------------------------------
+# plot
+
+
+def default_output(path: str, suffix: str = ".png") -> Path:
+    """Where a figure of ``path`` goes by default: mirrored under reports/ for
+    a file inside a run/ tree, else ``<stem><suffix>`` in the current directory."""
+    parts = Path(path).parts
+    if "run" in parts[:-1]:
+        i = len(parts) - 2 - parts[-2::-1].index("run")
+        return Path(*parts[:i], "reports", *parts[i + 1:]).with_suffix(suffix)
+    return Path(Path(path).stem + suffix)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-o", "--output", type=click.Path(),
+              help="Output file (.png, .pdf, .svg) or, with several inputs, a directory.")
+@labels_option
+@tolerance_option
+@click.option("--no-stops", is_flag=True, help="Do not draw the early-stop lines.")
+@click.option("--base-size", type=click.FloatRange(min=1), default=11, show_default=True,
+              help="Base font size of theme_bw.")
+@click.option("--title", help="Figure title.")
+@click.option("--subtitle", help="Figure subtitle.")
+@click.option("--caption", help="Caption [default: the run name of the file].")
+@click.option("--width", type=click.FloatRange(min=1), help="Width in inches [default: fits the facets].")
+@click.option("--height", type=click.FloatRange(min=1), help="Height in inches.")
+@click.option("--dpi", type=click.IntRange(min=10), default=150, show_default=True)
+@click.option("--overlay", is_flag=True,
+              help="One figure: validation curves of every input, coloured by run.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png",
+              show_default=True, help="Format of outputs whose name histkit chooses.")
+@strict_option
+def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle, caption,
+         width, height, dpi, overlay, fmt, strict):
+    """Draw histories: one facet per metric, training and validation, early stops.
+
+    PATH is a history CSV or a directory searched for *.csv. A file under a
+    run/ tree is drawn to the same place under reports/; any other file to
+    <stem>.png here. Prints each path written.
+
+    \b
+    Examples:
+      histkit plot run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
+      histkit plot RUN.csv -o fig.pdf --labels labels.R --base-size 12 --title "UNet"
+      histkit plot run/2021-03-02 --overlay -o dropout.png
+    """
+    from plotnine import labs
+
+    from .errors import HistkitError
+    from .history import read_histories
+    from .labels import load_labels
+    from .names import run_from_path
+    from .plot import plot_history, plot_overlay, save_plot
+    from .stopping import early_stoppings
+
+    problems: list = []
+    lookup = load_labels(labels)
+    files = _gather(paths, problems=problems)
+    target = _targets(output, len(files), overlay, "." + fmt)
+    batch = read_histories(files)
+    problems += batch.problems
+    extras = labs(title=title, subtitle=subtitle)
+    if overlay:
+        good = [p for p in batch.paths if p not in {e.path for e in batch.problems}]
+        if good:
+            long = batch.histories.with_columns(
+                run=pl_col_run(batch.histories["path"], strict))
+            segs = None if no_stops else early_stoppings(long.drop("path"), tolerance,
+                                                         by=["run"])
+            fig = plot_overlay(long.drop("path"), by="run", lookup_table=lookup,
+                               base_size=base_size, segments=segs)
+            click.echo(save_plot(fig + extras + labs(caption=caption), target("overlay"),
+                                 width=width, height=height, dpi=dpi))
+        return _finish(problems)
+    groups = batch.histories.partition_by("path", as_dict=True, maintain_order=True,
+                                          include_key=False)
+    with _progress(len(groups), "plotting") as bar:
+        for (path,), hist in groups.items():
+            try:
+                run = run_from_path(path, strict=strict)
+                segs = None if no_stops else early_stoppings(hist, tolerance)
+                fig = plot_history(hist, lookup, segs, base_size) + extras + labs(
+                    caption=caption if caption is not None else run.name)
+                click.echo(save_plot(fig, target(path), width=width, height=height, dpi=dpi))
+            except HistkitError as exc:
+                problems.append(exc if exc.path else type(exc)(exc.message, path=path))
+            bar.update(1)
+    _finish(problems)
+
+
+def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str):
+    """A function input path -> figure path, after checking ``-o`` once."""
+    from .plot import check_output
+
+    if output is None:
+        if overlay:
+            return lambda _: Path("overlay" + suffix)
+        return lambda path: default_output(path, suffix)
+    out = Path(output)
+    if out.is_dir() or output.endswith(("/", os.sep)):
+        return lambda path: out / (Path(path).stem + suffix)
+    check_output(out)
+    if n_inputs > 1 and not overlay:
+        raise click.UsageError(f"-o {output!r} is one file but there are {n_inputs} "
+                               "inputs: give a directory (ending in /) or --overlay")
+    return lambda _: out
+
+
+def pl_col_run(paths, strict: bool):
+    """Run names (file stems) for a column of paths; checks each name once."""
+    import polars as pl
+
+    from .names import run_from_path
+
+    names = {p: run_from_path(p, strict=strict).name for p in paths.unique().cast(pl.String)}
+    return paths.cast(pl.String).replace_strict(names)
+
+
+def _progress(n: int, label: str):
+    """A progress bar on stderr when it is a terminal and the work is long."""
+    show = n > 3 and sys.stderr.isatty()
+    return click.progressbar(length=n, label=label, file=sys.stderr if show else open(os.devnull, "w"))
+
+
+# ---------------------------------------------------------------------------
+# stops
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_DIR...")
+@tolerance_option
+@click.option("--relative", is_flag=True,
+              help="Read the tolerance as a fraction of |best| (0.01 = within 1%).")
+@format_option("table", "csv", "json")
+@strict_option
+def stops(paths, tolerance, relative, fmt, strict):
+    """Early-stop epochs: the first epoch within the tolerance of each series' best.
+
+    Loss-like metrics (a name token loss, error, mse, mae, rmse or
+    crossentropy) are minimised, the others maximised. Directories are
+    searched recursively for *.csv.
+
+    \b
+    Examples:
+      histkit stops run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
+      histkit stops run/ --tolerance 0.01 --relative --format csv > stops.csv
+    """
+    import polars as pl
+
+    from .history import read_histories
+    from .stopping import early_stoppings
+
+    problems: list = []
+    batch = read_histories(_gather(paths, problems=problems))
+    problems += batch.problems
+    long = batch.histories
+    table = early_stoppings(long, tolerance, relative=relative, by=["path"])
+    table = (table.with_columns(run=pl_col_run(table["path"], strict))
+             .select("run", "metric", "data", "epoch", "value", "best_epoch", "best_value")
+             .sort("run", "metric", "epoch", maintain_order=True))
+    if table.height:
+        _echo_table(table, fmt)
+    _finish(problems)
+
+
+# ---------------------------------------------------------------------------
+# runs
+
+
+@main.command("runs")
+@click.argument("root", nargs=-1, metavar="[ROOT=run]...")
+@format_option("table", "csv", "json", "parquet")
+@click.option("--where", "-w", multiple=True, metavar="FIELD=VALUE",
+              help="Keep runs whose field equals the value (repeatable, all must hold).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write to this file instead of stdout.")
+@tolerance_option
+@strict_option
+def runs_command(root, fmt, where, output, tolerance, strict):
+    """List the runs of a run/ tree: parsed name fields, epochs logged, val_loss.
+
+    One row per history: path, date, run, model, dim, loss, attention,
+    optimizer, dataset, height, width, channels, n_train, epochs, levels,
+    base_filters, dropout, extra, epochs_logged, best_val_loss,
+    best_val_loss_epoch, stop_val_loss_epoch.
+
+    \b
+    Examples:
+      histkit runs
+      histkit runs run/2021-03-02 --where attention=true --where dropout=0.2
+      histkit runs --format parquet -o runs.parquet
+    """
+    from .catalog import filter_runs, runs
+    from .history import read_histories
+
+    problems: list = []
+    batch = read_histories(_gather(root or ["run"], problems=problems))
+    table, batch = runs(batch.paths, tolerance=tolerance, strict=strict, batch=batch)
+    problems += batch.problems
+    table = filter_runs(table, where)
+    if batch.paths:
+        _echo_table(table, fmt, output)
+    _finish(problems)

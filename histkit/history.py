@@ -1,0 +1,384 @@
+"""Read history files and reshape them into the long table.
+
+A history is a CSV with a header, an optional ``epoch`` column and one column
+per metric (``val_<m>`` is the validation series of ``<m>``), as Keras'
+``CSVLogger`` writes it. :func:`read_history` reads one file with exact error
+messages; :func:`read_histories` reads thousands at once through one polars
+parse per header and falls back to the exact reader for any file the fast path
+does not accept, so both give the same tables and the same errors.
+
+The long table has exactly the columns of R keras' ``as.data.frame(history)``:
+``epoch`` (int), ``value`` (float), ``metric`` (str, ``val_`` stripped) and
+``data`` (``training`` | ``validation``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable
+
+import polars as pl
+
+from .errors import HistkitError, HistkitWarning, HistoryError
+
+__all__ = ["read_history", "read_histories", "to_history", "find_histories", "Batch",
+           "MISSING"]
+
+MISSING = ("", "na", "nan", "-nan", "null", "none")
+_POLARS_NULLS = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
+_SEPARATORS = (",", ";", "\t")
+_VAL = "val_"
+LONG_SCHEMA = {"epoch": pl.Int64, "value": pl.Float64, "metric": pl.String, "data": pl.String}
+
+
+# ---------------------------------------------------------------------------
+# one file, exact errors
+
+
+def read_history(path: str | os.PathLike) -> pl.DataFrame:
+    """Read one history file into a wide table: ``epoch`` then one column per metric.
+
+    Keeps the file's epoch numbers (rows are numbered from 1 only when there
+    is no ``epoch`` column). Comma, semicolon or tab separated; a UTF-8 BOM
+    and CRLF line ends are accepted; empty cells, ``nan`` and ``NA`` are
+    nulls. A resumed log that repeats epochs keeps the last row of each and
+    warns. Raises :class:`HistoryError` naming the file, line and column.
+    """
+    return _parse_exact(_read_bytes(path), str(path))
+
+
+def _read_bytes(path) -> bytes:
+    p = Path(path)
+    if p.is_dir():
+        raise HistoryError("is a directory, not a history file", path=str(path))
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise HistoryError("no such file", path=str(path)) from None
+    except OSError as exc:
+        raise HistoryError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+
+
+def _decode(data: bytes, path: str) -> str:
+    if not data.strip():
+        raise HistoryError("empty file: expected a CSV header such as 'epoch,loss,val_loss'",
+                           path=path)
+    nul = data.find(b"\0", 0, 65536)
+    if nul >= 0:
+        raise HistoryError(f"binary data (NUL byte at offset {nul}), not a CSV history",
+                           path=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"not UTF-8 text (bad byte at offset {exc.start}); "
+                           "save the history as UTF-8 CSV", path=path) from None
+
+
+def _sniff(header: str) -> str:
+    return max(_SEPARATORS, key=header.count)
+
+
+def _columns(header_fields: list[str], path: str) -> list[str]:
+    cols = [c.strip() for c in header_fields]
+    seen: dict[str, int] = {}
+    for i, c in enumerate(cols, 1):
+        if not c:
+            raise HistoryError(f"column {i} of the header has no name", path=path, line=1)
+        if c in seen:
+            raise HistoryError(f"duplicated column {c!r} (columns {seen[c]} and {i})",
+                               path=path, line=1, column=c)
+        seen[c] = i
+    return cols
+
+
+def _parse_exact(data: bytes, path: str) -> pl.DataFrame:
+    text = _decode(data, path)
+    lines = text.splitlines()
+    sep = _sniff(lines[0])
+    header = next(csv.reader([lines[0]], delimiter=sep))
+    cols = _columns(header, path)
+    values: list[list] = [[] for _ in cols]
+    linenos: list[int] = []
+    for lineno, fields in zip(range(2, len(lines) + 1),
+                              csv.reader(lines[1:], delimiter=sep)):
+        if not fields or (len(fields) == 1 and not fields[0].strip() and len(cols) > 1):
+            continue
+        linenos.append(lineno)
+        if len(fields) != len(cols):
+            raise HistoryError(f"{len(fields)} fields where the header has {len(cols)} "
+                               "(ragged row)", path=path, line=lineno)
+        for col, cell, out in zip(cols, fields, values):
+            out.append(_cell(cell, path, lineno, col))
+    if not values[0]:
+        raise HistoryError("the header has no rows under it (no epoch was logged)", path=path)
+    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.Float64) for c, v in zip(cols, values)})
+    return _finish(frame, path, lineno_of=linenos.__getitem__)
+
+
+def _cell(cell: str, path: str, line: int, col: str) -> float | None:
+    s = cell.strip()
+    if s.lower() in MISSING:
+        return None
+    try:
+        v = float(s)
+    except ValueError:
+        raise HistoryError(f"non-numeric value {cell!r}; metrics must be numbers "
+                           "(empty, nan or NA for missing)", path=path, line=line,
+                           column=col) from None
+    return None if v != v else v
+
+
+def _finish(frame: pl.DataFrame, path: str, lineno_of) -> pl.DataFrame:
+    """Check and normalise the epoch column; drop repeated epochs (keep last)."""
+    if "epoch" not in frame.columns:
+        return frame.select(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("epoch"),
+                            pl.all())
+    ep = frame["epoch"]
+    bad = (ep.is_null() | (ep != ep.floor())).arg_true()
+    if len(bad):
+        i = bad[0]
+        raise HistoryError(f"epoch {ep[i]!r} is not a whole number", path=path,
+                           line=lineno_of(i), column="epoch")
+    frame = frame.with_columns(pl.col("epoch").cast(pl.Int64)).select(
+        "epoch", pl.exclude("epoch"))
+    if frame["epoch"].is_duplicated().any():
+        n = frame.height - frame["epoch"].n_unique()
+        warnings.warn(f"{path}: {n} repeated epoch row(s) (a resumed log?); "
+                      "kept the last row of each epoch", HistkitWarning, stacklevel=3)
+        frame = frame.unique("epoch", keep="last", maintain_order=True).sort("epoch")
+    return frame
+
+
+# ---------------------------------------------------------------------------
+# wide -> long
+
+
+def _as_polars(frame) -> pl.DataFrame:
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a core dependency
+        pd = None
+    if pd is not None and isinstance(frame, pd.DataFrame):
+        return pl.from_pandas(frame)
+    if isinstance(frame, dict):
+        return pl.DataFrame(frame)
+    raise HistkitError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
+
+
+def _metric_order(columns: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(column, metric, data) in long-table order: metric by first appearance,
+    training before validation."""
+    cols = [c for c in columns if c != "epoch"]
+    present = set(cols)
+    order: list[str] = []
+    for c in cols:
+        m = c[len(_VAL):] if c.startswith(_VAL) else c
+        if m not in order:
+            order.append(m)
+    out = []
+    for m in order:
+        if m in present:
+            out.append((m, m, "training"))
+        if _VAL + m in present:
+            out.append((_VAL + m, m, "validation"))
+    return out
+
+
+def to_history(wide, *, keep: Iterable[str] = ()) -> pl.DataFrame:
+    """Reshape a wide history (polars or pandas) into the long table.
+
+    Columns ``epoch, value, metric, data`` (plus the ``keep`` columns first,
+    e.g. ``path`` for many runs at once); rows ordered by metric (first
+    appearance), data (training first), epoch. A table that is already long
+    is returned as it is.
+    """
+    frame = _as_polars(wide)
+    keep = list(keep)
+    if {"metric", "value", "data"} <= set(frame.columns):
+        return frame
+    if "epoch" not in frame.columns:
+        frame = frame.with_row_index("epoch", offset=1)
+    order = _metric_order(c for c in frame.columns if c not in keep)
+    bad = [c for c, *_ in order if not frame.schema[c].is_numeric()]
+    if bad:
+        raise HistoryError(f"column {bad[0]!r} is not numeric ({frame.schema[bad[0]]}); "
+                           "every column but epoch must be a metric")
+    columns = [c for c, *_ in order]
+    long = (frame.select(*keep, pl.col("epoch").cast(pl.Int64),
+                         *[pl.col(c).cast(pl.Float64) for c in columns])
+            .unpivot(index=[*keep, "epoch"], on=columns, variable_name="column"))
+    metric = {c: m for c, m, _ in order}
+    data = {c: d for c, _, d in order}
+    if keep:
+        # unpivot stacks column by column; a stable sort restores run-major order
+        long = long.sort(keep, maintain_order=True)
+    return long.select(*keep, "epoch", pl.col("value").fill_nan(None),
+                       pl.col("column").replace_strict(metric, return_dtype=pl.String)
+                       .alias("metric"),
+                       pl.col("column").replace_strict(data, return_dtype=pl.String)
+                       .alias("data"))
+
+
+# ---------------------------------------------------------------------------
+# many files
+
+
+@dataclasses.dataclass
+class Batch:
+    """What :func:`read_histories` gives: the long table of every readable
+    file (with a ``path`` column) and one error per file it could not read."""
+
+    histories: pl.DataFrame
+    problems: list[HistkitError]
+    paths: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def find_histories(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Expand files and directories (searched recursively for ``*.csv``).
+
+    Raises :class:`HistoryError` for a path that does not exist or a
+    directory that holds no history.
+    """
+    out: list[str] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*.csv") if f.is_file())
+            if not found:
+                raise HistoryError("directory holds no *.csv history", path=str(p))
+            out += found
+        elif p.exists():
+            out.append(str(p))
+        else:
+            raise HistoryError("no such file or directory", path=str(p))
+    return list(dict.fromkeys(out))
+
+
+def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = None) -> Batch:
+    """Read many history files into one long table with a ``path`` column.
+
+    Files that share a header are parsed together by one multi-threaded
+    polars call; any file the fast path cannot vouch for (quotes, ragged or
+    blank lines, odd cells, repeated epochs) is re-read by
+    :func:`read_history`, whose error then lands in ``problems``. Rows are in
+    input order, then long-table order.
+    """
+    paths = [str(p) for p in paths]
+    with ThreadPoolExecutor(threads or min(8, (os.cpu_count() or 1) * 2)) as pool:
+        blobs = list(pool.map(_try_read, paths))
+    groups: dict[tuple[bytes, str], list[tuple[int, bytes]]] = {}
+    slow: list[int] = []
+    problems: dict[int, HistkitError] = {}
+    for i, blob in enumerate(blobs):
+        if isinstance(blob, HistkitError):
+            problems[i] = blob
+            continue
+        key_body = _fast_split(blob)
+        if key_body is None:
+            slow.append(i)
+        else:
+            (header, sep), body = key_body
+            groups.setdefault((header, sep), []).append((i, body))
+
+    wides: list[pl.DataFrame] = []
+    for (header, sep), members in groups.items():
+        frame = _parse_group(header, sep, members)
+        if frame is None:
+            slow += [i for i, _ in members]
+        else:
+            wides.append(frame)
+
+    longs = [to_history(w, keep=["__file"]) for w in wides]
+    for i in sorted(slow):
+        try:
+            wide = _parse_exact(blobs[i], paths[i])
+        except HistkitError as exc:
+            problems[i] = exc
+            continue
+        longs.append(to_history(wide.with_columns(pl.lit(i, pl.Int32).alias("__file")),
+                                keep=["__file"]))
+    if longs:
+        long = pl.concat(longs, how="vertical").sort("__file", maintain_order=True)
+    else:
+        long = pl.DataFrame(schema={"__file": pl.Int32, **LONG_SCHEMA})
+    path_enum = pl.Enum(list(dict.fromkeys(paths)))
+    lookup = pl.Series("path", paths, dtype=path_enum)
+    long = long.select(lookup.gather(long["__file"]).alias("path"),
+                       "epoch", "value", "metric", "data")
+    return Batch(long, [problems[i] for i in sorted(problems)], paths)
+
+
+def _try_read(path: str):
+    try:
+        return _read_bytes(path)
+    except HistkitError as exc:
+        return exc
+
+
+def _fast_split(blob: bytes):
+    """((header, separator), body) when the fast parser can take the file as it is."""
+    if blob.startswith(b"\xef\xbb\xbf"):
+        blob = blob[3:]
+    if b"\r" in blob:
+        blob = blob.replace(b"\r\n", b"\n")
+    blob = blob.rstrip(b"\n")
+    cut = blob.find(b"\n")
+    if cut <= 0 or b'"' in blob or b"\0" in blob or b"\n\n" in blob or b"\r" in blob:
+        return None
+    header, body = blob[:cut], blob[cut + 1:]
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    sep = _sniff(text)
+    ncols = text.count(sep) + 1
+    sb = sep.encode()
+    if body.count(sb) != (ncols - 1) * (body.count(b"\n") + 1):
+        return None
+    return (header, sep), body
+
+
+def _parse_group(header: bytes, sep: str, members: list[tuple[int, bytes]]):
+    """One polars parse for every file sharing ``header``; None if any cell is odd."""
+    names = [c.strip() for c in header.decode("utf-8").split(sep)]
+    if len(set(names)) != len(names) or not all(names) or "__file" in names:
+        return None
+    sb = sep.encode()
+    chunks = []
+    for i, body in members:
+        prefix = str(i).encode() + sb
+        chunks.append(prefix + body.replace(b"\n", b"\n" + prefix))
+    try:
+        frame = pl.read_csv(b"\n".join(chunks), has_header=False, separator=sep,
+                            schema={"__file": pl.Int32, **{n: pl.Float64 for n in names}},
+                            null_values=_POLARS_NULLS, quote_char=None,
+                            n_threads=os.cpu_count())
+    except Exception:  # noqa: BLE001 - any parse failure: let the exact reader explain
+        return None
+    frame = frame.with_columns(pl.col(n).fill_nan(None) for n in names)
+    if "epoch" in names:
+        ep = pl.col("epoch")
+        good = frame.select(
+            (ep.is_not_null() & (ep == ep.floor())).all()
+            & (ep.diff().over("__file").fill_null(1) > 0).all()
+        ).item()
+        if not good:
+            return None
+        frame = frame.with_columns(ep.cast(pl.Int64))
+    else:
+        frame = frame.with_columns(
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("__file").alias("epoch"))
+    return frame.select("__file", "epoch", pl.exclude("__file", "epoch"))

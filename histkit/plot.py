@@ -1,0 +1,157 @@
+"""plotnine figures of histories.
+
+:func:`plot_history` draws one run the way R keras' ``plot(history)`` does: x
+epoch, y value, colour by data, points and lines, one facet per metric with a
+free y scale, labelled from the lookup, ``theme_bw``, and a dashed vertical line
+per early stop. The result is a plain plotnine ``ggplot``: add ``labs()``,
+themes or scales to it as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from .errors import OptionError
+from .files import atomic_target
+from .history import _as_polars, to_history
+from .labels import load_labels
+
+__all__ = ["plot_history", "plot_overlay", "save_plot", "check_output", "facet_levels", "FORMATS"]
+
+FORMATS = (".png", ".pdf", ".svg")
+
+
+def facet_levels(metrics, lookup: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """Facet order and labels: the lookup's metrics first, in its order, then
+    unlisted metrics in file order under their raw names."""
+    present = list(dict.fromkeys(metrics))
+    order = [m for m in lookup if m in present] + [m for m in present if m not in lookup]
+    return order, {m: lookup.get(m, m) for m in order}
+
+
+def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
+    """pandas copy with ``metric`` as an ordered categorical of labels."""
+    import pandas as pd
+
+    df = frame.filter(pl.col("metric").is_in(order)).to_pandas()
+    cats = list(dict.fromkeys(labels[m] for m in order))
+    df["metric"] = pd.Categorical(df["metric"].map(labels), categories=cats, ordered=True)
+    return df
+
+
+def _base(hist, lookup_table, base_size: float):
+    long = to_history(_as_polars(hist))
+    if long.is_empty():
+        raise OptionError("nothing to plot: the history has no rows")
+    lookup = load_labels(lookup_table)
+    order, labels = facet_levels(long["metric"].to_list(), lookup)
+    return long, order, labels
+
+
+def _theme(base_size: float):
+    from plotnine import element_blank, theme, theme_bw
+
+    return theme_bw(base_size=base_size) + theme(
+        axis_title_y=element_blank(),
+        legend_position="bottom",
+    )
+
+
+def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, *,
+                 points: bool = True, lines: bool = True):
+    """One run's history as a faceted plotnine ggplot.
+
+    ``hist``: long or wide table (polars or pandas). ``lookup_table``: labels
+    (dict or file, see :func:`histkit.load_labels`); facets follow its order.
+    ``segments``: a table with ``metric, data, epoch`` (e.g.
+    :func:`histkit.early_stoppings`), drawn as dashed lines coloured like
+    their series.
+    """
+    from plotnine import aes, facet_wrap, geom_line, geom_point, geom_vline, ggplot, labs
+
+    long, order, labels = _base(hist, lookup_table, base_size)
+    df = _labelled(long.drop_nulls("value"), order, labels)
+    p = ggplot(df, aes("epoch", "value", colour="data"))
+    if lines:
+        p += geom_line()
+    if points:
+        p += geom_point(size=1.5)
+    if segments is not None:
+        seg = _as_polars(segments)
+        if not {"metric", "data", "epoch"} <= set(seg.columns):
+            raise OptionError("segments need the columns metric, data and epoch "
+                              "(as early_stoppings() returns them)")
+        seg = _labelled(seg.select("metric", "data", "epoch").drop_nulls(), order, labels)
+        if len(seg):
+            p += geom_vline(seg, aes(xintercept="epoch", colour="data"),
+                            linetype="dashed", show_legend=False)
+    return (p + facet_wrap("metric", scales="free_y")
+            + labs(x="epoch", colour="data") + _theme(base_size))
+
+
+def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "validation",
+                 base_size: float = 11, segments=None):
+    """Several runs in one figure: one facet per metric, colour = ``by``.
+
+    ``hist`` is a long table with a ``by`` column (``run``, or a
+    hyperparameter such as ``dropout``). ``data`` keeps one series kind
+    (``None`` keeps both, drawn solid and dashed).
+    """
+    from plotnine import aes, facet_wrap, geom_line, geom_vline, ggplot, labs
+
+    long, order, labels = _base(hist, lookup_table, base_size)
+    if by not in long.columns:
+        raise OptionError(f"cannot overlay by {by!r}: the table has columns "
+                          f"{', '.join(long.columns)}")
+    if data is not None:
+        long = long.filter(pl.col("data") == data)
+        if long.is_empty():
+            raise OptionError(f"no {data} series to overlay")
+    long = long.with_columns(pl.col(by).cast(pl.String))
+    df = _labelled(long.drop_nulls("value"), order, labels)
+    mapping = aes("epoch", "value", colour=by, group=f"interaction({by}, data)")
+    if data is None:
+        mapping = aes("epoch", "value", colour=by, linetype="data",
+                      group=f"interaction({by}, data)")
+    p = ggplot(df, mapping) + geom_line()
+    if segments is not None:
+        seg = _as_polars(segments)
+        if data is not None:
+            seg = seg.filter(pl.col("data") == data)
+        seg = _labelled(seg.with_columns(pl.col(by).cast(pl.String))
+                        .select(by, "metric", "epoch").drop_nulls(), order, labels)
+        if len(seg):
+            p += geom_vline(seg, aes(xintercept="epoch", colour=by), linetype="dashed",
+                            show_legend=False)
+    return (p + facet_wrap("metric", scales="free_y")
+            + labs(x="epoch", colour=by) + _theme(base_size))
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """The output path, or :class:`OptionError` for a suffix we cannot write."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise OptionError(f"cannot write {path}: the suffix should be one of "
+                          f"{', '.join(FORMATS)}; got {path.suffix or '(none)'!r}")
+    return path
+
+
+def save_plot(plot, path: str | os.PathLike, *, width: float | None = None,
+              height: float | None = None, dpi: int = 150) -> Path:
+    """Write a figure (PNG, PDF or SVG by suffix) atomically: a reader never
+    sees a half-written file. The default size fits the facet grid."""
+    import math
+    import warnings
+
+    path = check_output(path)
+    n = plot.data["metric"].nunique() if "metric" in plot.data else 1
+    ncol = math.ceil(math.sqrt(n))
+    width = width or 3.2 * ncol + 1.2
+    height = height or 2.6 * math.ceil(n / ncol) + 1.6
+    with atomic_target(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plotnine's "Saving ..." chatter
+        plot.save(tmp, width=width, height=height, dpi=dpi, verbose=False)
+    return path

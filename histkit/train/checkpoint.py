@@ -1,0 +1,104 @@
+"""Atomic checkpoints and the durable history CSV.
+
+At the end of epoch e the trainer first replaces the checkpoint (which also
+holds every history row so far), then appends row e to the CSV and fsyncs it.
+A kill between the two leaves a checkpoint one row ahead of the CSV; a kill
+while appending leaves a partial line. ``restore_history`` rewrites the CSV
+from the checkpoint's rows on resume, so every completed epoch appears exactly
+once and no partial row survives.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import TrainError
+
+__all__ = ["COLUMNS", "save_checkpoint", "load_checkpoint", "append_row",
+           "write_history", "read_rows", "format_row"]
+
+COLUMNS = ("epoch", "loss", "sdice", "background_dice", "vsat_dice", "scat_dice",
+           "val_loss", "val_sdice", "val_background_dice", "val_vsat_dice", "val_scat_dice",
+           "lr", "epoch_time_s", "peak_mem_mb")
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write ``state`` to a temp file beside ``path``, fsync, then rename over it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load with ``weights_only=True``; a broken file raises :class:`TrainError`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling, zip and EOF errors all mean "corrupt"
+        raise TrainError(f"checkpoint is corrupt or unreadable ({type(exc).__name__}); "
+                         f"delete it or use --force to start over", path=str(path)) from None
+    missing = {"model", "optimizer", "epoch", "rows"} - set(state if isinstance(state, dict) else ())
+    if missing:
+        raise TrainError(f"checkpoint lacks {', '.join(sorted(missing))}; delete it or use "
+                         f"--force to start over", path=str(path))
+    return state
+
+
+def format_row(row: list) -> str:
+    return ",".join(str(int(v)) if i == 0 else f"{v:.7g}" for i, v in enumerate(row))
+
+
+def append_row(path: Path, row: list) -> None:
+    """Append one CSV line and fsync it before returning."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(format_row(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_history(path: Path, rows: list[list]) -> None:
+    """Replace the CSV atomically with the header and ``rows``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(",".join(COLUMNS) + "\n")
+        f.writelines(format_row(r) + "\n" for r in rows)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def read_rows(path: Path) -> list[list[float]]:
+    """Complete rows of a history CSV this trainer wrote (a partial last line is dropped)."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if not lines or lines[0].split(",") != list(COLUMNS):
+        raise TrainError(f"history header is not the trainer's ({','.join(COLUMNS)}); "
+                         f"use --force to overwrite it", path=str(path))
+    rows = []
+    for line in lines[1:-1]:  # the last piece is "" after a final newline, else partial
+        cells = line.split(",")
+        if len(cells) == len(COLUMNS):
+            rows.append([float(c) for c in cells])
+    return rows
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

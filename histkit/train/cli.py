@@ -1,0 +1,78 @@
+"""``histkit train``: the click command (torch is imported only when it runs)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .config import TrainConfig
+
+__all__ = ["train_command"]
+
+_EXAMPLES = """
+\b
+Examples:
+  histkit train --model unet --loss mdice --optimizer AdaDelta --dataset fat \\
+      --shape 768x384x1 --n-train 204 --epochs 24 --levels 4 --base-filters 24 --dropout 0.2
+  histkit train --model unet --loss mdice --attention --shape 128x64x1 --n-train 48 \\
+      --epochs 24 --levels 4 --base-filters 16 --date 2026-11-23
+  histkit train --model linknet --loss bce25dice75 --optimizer Adam --data scans/ --shape 256x256x1
+  torchrun --nproc-per-node 2 -m histkit.train --shape 64x32x1 --n-train 16 --epochs 2
+"""
+
+
+@click.command("train", epilog=_EXAMPLES)
+@click.option("--model", default="unet", show_default=True, help="unet or linknet.")
+@click.option("--loss", default="mdice", show_default=True,
+              help="mdice, dice, bce, ce, or a mix such as bce25dice75.")
+@click.option("--attention/--no-attention", default=False, help="Attention gates on the UNet skips.")
+@click.option("--optimizer", default="AdaDelta", show_default=True, help="AdaDelta, Adam or SGD.")
+@click.option("--dataset", default="fat", show_default=True, help="Dataset name used in the run name.")
+@click.option("--shape", default="768x384x1", show_default=True, help="HxWxC of the slices.")
+@click.option("--n-train", type=int, default=None,
+              help="Training slices [default: 204 for the phantom, all but validation for --data].")
+@click.option("--n-val", type=int, default=None, help="Validation slices [default: n-train/4].")
+@click.option("--epochs", type=int, default=24, show_default=True)
+@click.option("--levels", type=int, default=4, show_default=True, help="Resolutions (poolings + 1).")
+@click.option("--base-filters", type=int, default=24, show_default=True)
+@click.option("--dropout", type=float, default=0.0, show_default=True, help="In [0, 1).")
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--lr", type=float, default=None,
+              help="Learning rate [default: 1.0 AdaDelta, 1e-3 Adam, 1e-2 SGD].")
+@click.option("--plateau-patience", type=int, default=None,
+              help="Halve the learning rate after this many epochs without val_loss progress.")
+@click.option("--early-stop-patience", type=int, default=None,
+              help="Stop when val_loss has not improved for this many epochs (Keras rule).")
+@click.option("--early-stop-min-delta", type=float, default=0.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--root", default="run", show_default=True, help="Folder of the run/ tree.")
+@click.option("--date", default=None, help="YYYY-MM-DD folder [default: today].")
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="Folder with images/ and masks/ (NIfTI or PNG) instead of the phantom.")
+@click.option("--force", is_flag=True, help="Train again even if the run is complete.")
+def train_command(**options) -> None:
+    """Train a segmentation network and write its history CSV under run/."""
+    from . import train
+
+    if options["n_train"] is None and options["data"] is None:
+        options["n_train"] = 204
+    path = train(TrainConfig(**options), log=lambda msg: click.echo(msg, err=True))
+    click.echo(str(path))
+
+
+def main() -> None:
+    """Entry point of ``python -m histkit.train`` (errors as one line, exit 2)."""
+    from ..errors import HistkitError
+    try:
+        train_command.main(standalone_mode=False)
+    except HistkitError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

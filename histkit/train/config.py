@@ -1,0 +1,148 @@
+"""TrainConfig: every option of a training run, checked once (no torch here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import re
+from pathlib import Path
+
+from ..names import format_run_name, loss_weights, parse_run_name
+from .errors import TrainError
+
+__all__ = ["TrainConfig", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "parse_shape"]
+
+MODELS = ("unet", "linknet")
+LOSS_PARTS = ("mdice", "dice", "bce", "ce")
+OPTIMIZERS = {"adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD"}
+DEFAULT_LR = {"AdaDelta": 1.0, "Adam": 1e-3, "SGD": 1e-2}
+N_CLASSES = 3  # background, VAT, SAT
+
+
+def parse_shape(shape: str | tuple) -> tuple[int, int, int]:
+    """``"768x384x1"`` (rows x cols x channels) -> (768, 384, 1)."""
+    if isinstance(shape, (tuple, list)):
+        shape = "x".join(str(s) for s in shape)
+    m = re.fullmatch(r"(\d+)x(\d+)(?:x(\d+))?", str(shape).strip())
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1 or int(m.group(3) or 1) < 1:
+        raise TrainError(f"shape {shape!r} is not HxWxC with positive integers, "
+                         f"e.g. 768x384x1")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """One training run. ``validate()`` normalises and checks every field."""
+
+    model: str = "unet"
+    loss: str = "mdice"
+    attention: bool = False
+    optimizer: str = "AdaDelta"
+    dataset: str = "fat"
+    shape: str = "768x384x1"
+    n_train: int | None = 204
+    n_val: int | None = None
+    epochs: int = 24
+    levels: int = 4
+    base_filters: int = 24
+    dropout: float = 0.0
+    batch_size: int = 4
+    lr: float | None = None
+    momentum: float = 0.9
+    plateau_patience: int | None = None
+    plateau_factor: float = 0.5
+    early_stop_patience: int | None = None
+    early_stop_min_delta: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    channels_last: bool = True
+    root: str = "run"
+    date: str | None = None
+    data: str | None = None
+    force: bool = False
+    progress: bool | None = None
+
+    def validate(self) -> "TrainConfig":
+        """Check and normalise in place; raise :class:`TrainError` on bad values."""
+        self.model = str(self.model).lower()
+        if self.model not in MODELS:
+            raise TrainError(f"model {self.model!r} is unknown; use one of {', '.join(MODELS)}")
+        parts = loss_weights(str(self.loss))
+        bad = [p for p in parts if p not in LOSS_PARTS]
+        if bad:
+            raise TrainError(f"loss {self.loss!r} is unknown; use one of "
+                             f"{', '.join(LOSS_PARTS)} or a mix such as bce25dice75")
+        if len(parts) > 1 and ("ce" in parts or abs(sum(parts.values()) - 1) > 1e-9):
+            raise TrainError(f"loss mix {self.loss!r} must combine mdice, dice and bce "
+                             f"with percentages summing to 100, e.g. bce25dice75")
+        opt = OPTIMIZERS.get(str(self.optimizer).lower())
+        if opt is None:
+            raise TrainError(f"optimizer {self.optimizer!r} is unknown; use one of "
+                             f"{', '.join(OPTIMIZERS.values())}")
+        self.optimizer = opt
+        if self.model == "linknet" and self.attention:
+            raise TrainError("attention gates are for --model unet, not linknet")
+        h, w, c = parse_shape(self.shape)
+        self.shape = f"{h}x{w}x{c}"
+        for field, low in (("epochs", 1), ("levels", 2), ("base_filters", 1), ("batch_size", 1)):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < low:
+                raise TrainError(f"{field.replace('_', '-')} must be an integer >= {low}, "
+                                 f"got {value!r}")
+        step = 2 ** (self.levels - 1)
+        if h % step or w % step:
+            raise TrainError(f"shape {self.shape} does not fit {self.levels} levels: height "
+                             f"and width must be multiples of {step}; e.g. "
+                             f"{max(step, h - h % step)}x{max(step, w - w % step)}x{c}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise TrainError(f"dropout {self.dropout!r} is outside [0, 1)")
+        self.dropout = float(self.dropout)
+        if self.n_train is not None and self.n_train < 1:
+            raise TrainError(f"n-train must be >= 1, got {self.n_train}")
+        if self.data is None and self.n_train is None:
+            raise TrainError("n-train is required for the synthetic phantom")
+        if self.n_val is not None and self.n_val < 1:
+            raise TrainError(f"n-val must be >= 1, got {self.n_val}")
+        if self.lr is not None and not self.lr > 0:
+            raise TrainError(f"lr must be > 0, got {self.lr}")
+        if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", self.device):
+            raise TrainError(f"device {self.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+        if self.date is None:
+            self.date = _dt.date.today().isoformat()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.date)):
+            raise TrainError(f"date {self.date!r} is not YYYY-MM-DD")
+        return self
+
+    @property
+    def hwc(self) -> tuple[int, int, int]:
+        return parse_shape(self.shape)
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    @property
+    def val_count(self) -> int:
+        return self.n_val if self.n_val is not None else max(1, (self.n_train or 4) // 4)
+
+    @property
+    def name(self) -> str:
+        h, w, c = self.hwc
+        return format_run_name(
+            model=self.model, dim="2d", loss=self.loss, attention=self.attention,
+            optimizer=self.optimizer, dataset=self.dataset, height=h, width=w,
+            channels=c, n_train=self.n_train, epochs=self.epochs, levels=self.levels,
+            base_filters=self.base_filters, dropout=self.dropout)
+
+    @property
+    def history_path(self) -> Path:
+        run = parse_run_name(self.name, strict=True)
+        return Path(self.root) / str(self.date) / run.model_dir / run.dataset_dir / f"{run.name}.csv"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.history_path.with_suffix(".ckpt")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)

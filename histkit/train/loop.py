@@ -1,0 +1,265 @@
+"""The training loop: ``train(config) -> path of the history CSV``.
+
+Single process by default; under ``torchrun`` each process trains on its share
+of every batch through DistributedDataParallel (gloo on CPU, nccl on CUDA) and
+only rank 0 writes the history and the checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, save_checkpoint,
+                         write_history)
+from .config import TrainConfig
+from .data import batches, load_data
+from .errors import TrainError
+from .losses import class_dice, make_loss, probabilities
+from .models import build_model
+
+__all__ = ["train"]
+
+
+def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
+    """Train the run ``config`` describes (or resume it) and return its CSV path.
+
+    A finished run is not trained again unless ``config.force``. ``log`` gets
+    one-line messages (default: nothing).
+    """
+    config = (config or TrainConfig(**options)).validate()
+    log = log or (lambda msg: None)
+    rank, world = _init_distributed(config)
+    device = _device(config, rank)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed + rank)
+
+    (x_train, y_train), (x_val, y_val) = load_data(config)  # also fixes n_train for folders
+    path, ckpt_path = config.history_path, config.checkpoint_path
+    if config.force and rank == 0:
+        path.unlink(missing_ok=True)
+        ckpt_path.unlink(missing_ok=True)
+    _barrier(world)
+
+    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    done = _completed_epochs(path, state, config)
+    if done is not None:
+        log(f"run {config.name} is complete ({done}/{config.epochs} epochs); "
+            f"use --force to train it again")
+        _shutdown(world)
+        return path
+
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = build_model(config).to(device, memory_format=memory_format)
+    optimizer = _optimizer(config, model)
+    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=config.plateau_factor, patience=config.plateau_patience)
+        if config.plateau_patience is not None else None)
+    rows: list[list[float]] = []
+    start = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
+        _set_rng(state.get("rng", {}), rank, config.seed + state["epoch"])
+        rows, start = [list(r) for r in state["rows"]], state["epoch"] + 1
+        log(f"resuming {config.name} after epoch {state['epoch']}")
+    if rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_history(path, rows)  # drops a partial or repeated last row of a killed run
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    loss_fn = make_loss(config.loss)
+    show = config.progress if config.progress is not None else sys.stderr.isatty()
+
+    for epoch in range(start, config.epochs):
+        t0 = time.perf_counter()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        lr = optimizer.param_groups[0]["lr"]
+
+        model.train()
+        sums = torch.zeros(5, device=device)  # loss, dice bg/VAT/SAT, images
+        n_batches = -(-len(x_train[rank::world]) // config.batch_size)
+        with _progress(show and rank == 0, n_batches, f"epoch {epoch + 1}/{config.epochs}") as bar:
+            for x, y in batches(x_train, y_train, config.batch_size,
+                                shuffle_seed=config.seed * 100_003 + epoch, rank=rank, world=world):
+                x, y = _to(x, device, memory_format), _to(y, device, memory_format)
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                sums += _batch_sums(loss.detach(), logits.detach(), y, config.loss)
+                bar.update(1)
+        train_m = _reduce(sums, world)
+        val_m = _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank, world)
+
+        row = [epoch, *train_m, *val_m, lr, time.perf_counter() - t0, _peak_mem_mb(device)]
+        rows.append(row)
+        stop = _early_stop(rows, config)
+        if scheduler is not None:
+            scheduler.step(val_m[0])
+        if rank == 0:
+            save_checkpoint({
+                "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                "rng": _get_rng(), "epoch": epoch, "rows": rows,
+                "finished": stop or epoch == config.epochs - 1, "name": config.name,
+            }, ckpt_path)
+            append_row(path, row)
+        if stop:
+            log(f"early stopping after epoch {epoch}")
+            break
+    _shutdown(world)
+    return path
+
+
+@torch.no_grad()
+def _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank, world) -> list:
+    model.eval()
+    sums = torch.zeros(5, device=device)
+    for x, y in batches(x_val, y_val, config.batch_size, rank=rank, world=world):
+        x, y = _to(x, device, memory_format), _to(y, device, memory_format)
+        logits = model(x)
+        sums += _batch_sums(loss_fn(logits, y), logits, y, config.loss)
+    return _reduce(sums, world)
+
+
+def _batch_sums(loss, logits, y, loss_name: str) -> torch.Tensor:
+    """Batch-size-weighted loss and per-class Dice sums, plus the image count."""
+    n = y.shape[0]
+    dice = class_dice(y, probabilities(logits, loss_name)).sum(dim=0)  # (3,)
+    return torch.cat([(loss * n).reshape(1), dice, loss.new_tensor([n])])
+
+
+def _reduce(sums: torch.Tensor, world: int) -> list[float]:
+    """[loss, sdice, background_dice, vsat_dice, scat_dice] over every rank's images."""
+    if world > 1:
+        dist.all_reduce(sums)
+    s = (sums[:4] / sums[4].clamp(min=1)).tolist()
+    return [s[0], sum(s[1:]) / 3, *s[1:]]
+
+
+def _early_stop(rows: list[list[float]], config: TrainConfig) -> bool:
+    if config.early_stop_patience is None:
+        return False
+    import polars as pl
+    from ..stopping import keras_stop
+    hist = pl.DataFrame(rows, schema=list(COLUMNS), orient="row")
+    return bool(keras_stop(hist, monitor="val_loss", min_delta=config.early_stop_min_delta,
+                           patience=config.early_stop_patience).stopped)
+
+
+def _completed_epochs(path: Path, state: dict | None, config: TrainConfig) -> int | None:
+    """Number of epochs of a finished run, or None when there is training to do."""
+    if state is not None:
+        return len(state["rows"]) if state.get("finished") else None
+    if not path.exists():
+        return None
+    rows = read_rows(path)
+    if len(rows) >= config.epochs:
+        return len(rows)
+    if rows:
+        raise TrainError(f"history has {len(rows)} of {config.epochs} epochs but no checkpoint "
+                         f"{config.checkpoint_path.name} to resume from; use --force to start over",
+                         path=str(path))
+    return None
+
+
+def _optimizer(config: TrainConfig, model) -> torch.optim.Optimizer:
+    params, lr = model.parameters(), config.learning_rate
+    if config.optimizer == "AdaDelta":
+        return torch.optim.Adadelta(params, lr=lr, rho=0.95, eps=1e-7)  # Keras defaults
+    if config.optimizer == "Adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=config.momentum)
+
+
+def _device(config: TrainConfig, rank: int) -> torch.device:
+    if config.device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+        return torch.device("cpu")
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainError(f"device {config.device!r} asked for but CUDA is not available; use --device cpu")
+    return torch.device(config.device)
+
+
+def _init_distributed(config: TrainConfig) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        cuda = config.device != "cpu" and torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def _shutdown(world: int) -> None:
+    if world > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def _to(t: torch.Tensor, device, memory_format) -> torch.Tensor:
+    return t.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+def _get_rng() -> dict:
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def _set_rng(rng: dict, rank: int, fallback_seed: int) -> None:
+    # only rank 0's streams are saved; other ranks reseed so they still differ
+    if rank == 0 and "torch" in rng:
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+    else:
+        torch.manual_seed(fallback_seed * 1_000 + rank)
+
+
+def _peak_mem_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, length: int, label: str):
+    """A click progress bar over one epoch's batches on stderr, or a silent stand-in."""
+    if not enabled:
+        yield _NoBar()
+        return
+    import click
+    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass

@@ -1,0 +1,80 @@
+"""UNet (Ronneberger et al. 2015) with optional additive attention gates
+(Oktay et al. 2018) on the skip connections.
+
+``levels`` counts resolutions: widths base_filters * 2**i for i < levels, so
+there are ``levels - 1`` poolings. The model returns logits; the loss picks
+the activation (sigmoid for Dice/BCE, softmax for cross-entropy).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["UNet", "ConvBlock", "AttentionGate"]
+
+
+class ConvBlock(nn.Sequential):
+    """(conv3x3 -> BN -> ReLU) x 2, dropout between the two convolutions."""
+
+    def __init__(self, cin: int, cout: int, dropout: float = 0.0):
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Dropout2d(dropout) if dropout else nn.Identity(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True))
+
+
+class AttentionGate(nn.Module):
+    """Additive gate: x * sigmoid(psi(relu(W_x x + W_g g))), g at x's resolution."""
+
+    def __init__(self, x_channels: int, g_channels: int, inter_channels: int):
+        super().__init__()
+        self.w_x = nn.Sequential(nn.Conv2d(x_channels, inter_channels, 1, bias=False),
+                                 nn.BatchNorm2d(inter_channels))
+        self.w_g = nn.Sequential(nn.Conv2d(g_channels, inter_channels, 1, bias=False),
+                                 nn.BatchNorm2d(inter_channels))
+        self.psi = nn.Sequential(nn.Conv2d(inter_channels, 1, 1, bias=False),
+                                 nn.BatchNorm2d(1), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return x * self.psi(torch.relu(self.w_x(x) + self.w_g(g)))
+
+
+class UNet(nn.Module):
+    """UNet: in (N, C, H, W) -> logits (N, classes, H, W); H, W divisible by 2**(levels-1)."""
+
+    def __init__(self, in_channels: int = 1, classes: int = 3, levels: int = 4,
+                 base_filters: int = 24, dropout: float = 0.0, attention: bool = False):
+        super().__init__()
+        widths = [base_filters * 2 ** i for i in range(levels)]
+        self.down = nn.ModuleList()
+        cin = in_channels
+        for w in widths:
+            self.down.append(ConvBlock(cin, w, dropout))
+            cin = w
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.ModuleList()
+        self.gates = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for w in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(2 * w, w, 2, stride=2))
+            self.gates.append(AttentionGate(w, w, max(w // 2, 1)) if attention else nn.Identity())
+            self.merge.append(ConvBlock(2 * w, w, dropout))
+        self.head = nn.Conv2d(widths[0], classes, 1)
+        self.attention = attention
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        x = skips.pop()
+        for up, gate, merge in zip(self.up, self.gates, self.merge):
+            x = up(x)
+            skip = skips.pop()
+            if self.attention:
+                skip = gate(skip, x)
+            x = merge(torch.cat([skip, x], dim=1))
+        return self.head(x)
