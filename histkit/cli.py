@@ -29,7 +29,24 @@ def _warn(message, category, filename, lineno, file=None, line=None):
 
 
 class _Group(click.Group):
-    """Turns histkit's own errors into one line and exit code 2, never a traceback."""
+    """Turns every error into one line on stderr and exit code 2, never a
+    traceback nor a usage dump."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            rv = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            _fail(exc.format_message() + hint)
+            sys.exit(EXIT_INPUT)
+        except click.ClickException as exc:
+            _fail(exc.format_message())
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            _fail("aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx):
         from .errors import HistkitError
@@ -43,7 +60,7 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             _fail("interrupted")
             ctx.exit(130)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - last line of defence
             if os.environ.get("HISTKIT_DEBUG"):
@@ -213,7 +230,7 @@ def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle,
     from .history import read_histories
     from .labels import load_labels
     from .names import run_from_path
-    from .plot import plot_history, plot_overlay, save_plot
+    from .plot import plot_overlay, plot_run, save_plot
     from .stopping import early_stoppings
 
     problems: list = []
@@ -222,18 +239,15 @@ def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle,
     target = _targets(output, len(files), overlay, "." + fmt)
     batch = read_histories(files)
     problems += batch.problems
-    extras = labs(title=title, subtitle=subtitle)
     if overlay:
-        good = [p for p in batch.paths if p not in {e.path for e in batch.problems}]
-        if good:
+        if batch.histories.height:
             long = batch.histories.with_columns(
-                run=pl_col_run(batch.histories["path"], strict))
-            segs = None if no_stops else early_stoppings(long.drop("path"), tolerance,
-                                                         by=["run"])
-            fig = plot_overlay(long.drop("path"), by="run", lookup_table=lookup,
-                               base_size=base_size, segments=segs)
-            click.echo(save_plot(fig + extras + labs(caption=caption), target("overlay"),
-                                 width=width, height=height, dpi=dpi))
+                run=pl_col_run(batch.histories["path"], strict)).drop("path")
+            segs = None if no_stops else early_stoppings(long, tolerance, by=["run"])
+            fig = plot_overlay(long, by="run", lookup_table=lookup, base_size=base_size,
+                               segments=segs)
+            fig += labs(title=title, subtitle=subtitle, caption=caption)
+            click.echo(save_plot(fig, target("overlay"), width=width, height=height, dpi=dpi))
         return _finish(problems)
     groups = batch.histories.partition_by("path", as_dict=True, maintain_order=True,
                                           include_key=False)
@@ -241,9 +255,9 @@ def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle,
         for (path,), hist in groups.items():
             try:
                 run = run_from_path(path, strict=strict)
-                segs = None if no_stops else early_stoppings(hist, tolerance)
-                fig = plot_history(hist, lookup, segs, base_size) + extras + labs(
-                    caption=caption if caption is not None else run.name)
+                fig = plot_run(hist, run.name, lookup, tolerance=None if no_stops else tolerance,
+                               base_size=base_size, title=title, subtitle=subtitle,
+                               caption=caption)
                 click.echo(save_plot(fig, target(path), width=width, height=height, dpi=dpi))
             except HistkitError as exc:
                 problems.append(exc if exc.path else type(exc)(exc.message, path=path))
@@ -280,9 +294,9 @@ def pl_col_run(paths, strict: bool):
 
 
 def _progress(n: int, label: str):
-    """A progress bar on stderr when it is a terminal and the work is long."""
-    show = n > 3 and sys.stderr.isatty()
-    return click.progressbar(length=n, label=label, file=sys.stderr if show else open(os.devnull, "w"))
+    """A progress bar on stderr; click hides it when stderr is not a terminal."""
+    tty = sys.stderr.isatty()
+    return click.progressbar(length=n, label=label if tty else None, file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .files import atomic_target
 from .history import _as_polars, to_history
 from .labels import load_labels
 
-__all__ = ["plot_history", "plot_overlay", "save_plot", "check_output", "facet_levels", "FORMATS"]
+__all__ = ["plot_history", "plot_run", "plot_overlay", "save_plot", "check_output", "facet_levels", "FORMATS"]
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -92,6 +92,21 @@ def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, 
             + labs(x="epoch", colour="data") + _theme(base_size))
 
 
+def plot_run(hist, run_name: str, lookup_table=None, *, tolerance: float | None = 0.005,
+             base_size: float = 11, title: str | None = None, subtitle: str | None = None,
+             caption: str | None = None):
+    """The figure ``histkit plot`` draws for one run: :func:`plot_history` with
+    its early stops (none when ``tolerance`` is None) and the run name as the
+    caption unless another is given, so a figure never carries a wrong name."""
+    from plotnine import labs
+
+    from .stopping import early_stoppings
+
+    segments = None if tolerance is None else early_stoppings(hist, tolerance)
+    return plot_history(hist, lookup_table, segments, base_size) + labs(
+        title=title, subtitle=subtitle, caption=run_name if caption is None else caption)
+
+
 def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "validation",
                  base_size: float = 11, segments=None):
     """Several runs in one figure: one facet per metric, colour = ``by``.
@@ -111,11 +126,11 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
         if long.is_empty():
             raise OptionError(f"no {data} series to overlay")
     long = long.with_columns(pl.col(by).cast(pl.String))
+    long = long.with_columns(series=pl.concat_str(pl.col(by), pl.col("data"), separator="/"))
     df = _labelled(long.drop_nulls("value"), order, labels)
-    mapping = aes("epoch", "value", colour=by, group=f"interaction({by}, data)")
+    mapping = aes("epoch", "value", colour=by, group="series")
     if data is None:
-        mapping = aes("epoch", "value", colour=by, linetype="data",
-                      group=f"interaction({by}, data)")
+        mapping = aes("epoch", "value", colour=by, linetype="data", group="series")
     p = ggplot(df, mapping) + geom_line()
     if segments is not None:
         seg = _as_polars(segments)

@@ -62,8 +62,8 @@ def load_folder(folder: str | Path, shape: tuple[int, int, int]) -> tuple[np.nda
                              f"(expected {_stem(img_path)}.png or .nii.gz)", path=str(img_path))
         img, lab = _read_image(img_path, shape[2]), _read_mask(mask_path)
         if img.shape[1:] != lab.shape[1:]:
-            raise TrainError(f"image shape {tuple(img.shape[1:])} does not match mask shape "
-                             f"{tuple(lab.shape[1:])} of {mask_path.name}", path=str(img_path))
+            raise TrainError(f"image shape {_hwz(img)} does not match mask shape "
+                             f"{_hwz(lab)} of masks/{mask_path.name}", path=str(img_path))
         if img.shape[1:3] != shape[:2] or img.shape[0] != shape[2]:
             raise TrainError(f"image is {img.shape[1]}x{img.shape[2]}x{img.shape[0]} (HxWxC) but "
                              f"--shape is {'x'.join(map(str, shape))}", path=str(img_path))
@@ -90,6 +90,11 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle_seed: 
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         yield x[idx], y[idx]
+
+
+def _hwz(arr: np.ndarray) -> str:
+    h, w, z = arr.shape[1:]
+    return f"{h}x{w}" + (f" ({z} slices)" if z > 1 else "")
 
 
 def _stem(path: Path) -> str | None:

@@ -1,0 +1,189 @@
+"""End-to-end checks of the ``histkit`` command: real subprocesses for the
+behaviour users see (exit codes, one-line errors, files written), CliRunner
+where a fault has to be injected."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from conftest import RUN, SEED_LABELS_R, run_path, write_history
+
+from histkit.cli import default_output, main
+
+
+def histkit(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "histkit", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def assert_one_line_error(res, *needles):
+    assert res.returncode == 2, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("histkit: error:")]
+    assert errors, res.stderr
+    assert "Traceback" not in res.stderr
+    for needle in needles:
+        assert any(needle in e for e in errors), (needle, res.stderr)
+
+
+def test_version_and_help_examples():
+    assert histkit("--version").stdout.strip() == "histkit, version 0.1.0"
+    for cmd in ["plot", "stops", "runs"]:
+        res = histkit(cmd, "--help")
+        assert res.returncode == 0 and "Examples:" in res.stdout, cmd
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys\nfrom histkit.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('pandas', 'plotnine', 'torch', 'polars', 'matplotlib') "
+            "if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+    assert "histkit plot" in res.stdout
+
+
+def test_plot_mirrors_run_tree_under_reports(tmp_path, history_file):
+    res = histkit("plot", history_file.relative_to(tmp_path), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    want = Path("reports/2021-03-10/unet_2d_mdice/fat_768x384x1") / f"{RUN}.png"
+    assert res.stdout.strip() == str(want)
+    assert (tmp_path / want).read_bytes().startswith(b"\x89PNG")
+
+
+def test_default_output():
+    assert default_output("run/d/m/x/a.csv") == Path("reports/d/m/x/a.png")
+    assert default_output("/s/run/d/m/x/a.csv", ".pdf") == Path("/s/reports/d/m/x/a.pdf")
+    assert default_output("/data/a.csv") == Path("a.png")
+
+
+def test_plot_options_output_and_labels_env(tmp_path, history_file):
+    labels = tmp_path / "l.R"
+    labels.write_text(SEED_LABELS_R)
+    out = tmp_path / "fig.svg"
+    res = histkit("plot", history_file, "-o", out, "--base-size", 12, "--title", "T",
+                  "--width", 6, "--height", 4, "--no-stops", env={"HISTKIT_LABELS": str(labels)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(out) and out.read_text().startswith("<?xml")
+
+
+def test_plot_several_inputs_into_a_directory_and_overlay(tmp_path):
+    a = write_history(tmp_path / "a.csv", 6)
+    b = write_history(tmp_path / "b.csv", 9, rate=3)
+    res = histkit("plot", a, b, "-o", f"{tmp_path}/figs/", "-f", "pdf", "--no-stops")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["a.pdf", "b.pdf"]
+    res = histkit("plot", a, b, "--overlay", "-o", tmp_path / "both.png")
+    assert res.returncode == 0 and (tmp_path / "both.png").exists(), res.stderr
+    res = histkit("plot", a, b, "-o", tmp_path / "one.png")
+    assert_one_line_error(res, "is one file but there are 2 inputs")
+
+
+def test_plot_goes_on_past_bad_files(tmp_path):
+    good = write_history(tmp_path / "good.csv", 5)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("epoch,loss\n0,1\n1,oops\n")
+    res = histkit("plot", bad, tmp_path / "missing.csv", good, cwd=tmp_path)
+    assert_one_line_error(res, f"{bad}:3 (column 'loss'): non-numeric value 'oops'",
+                          "missing.csv: no such file or directory")
+    assert res.stdout.strip() == "good.png" and (tmp_path / "good.png").exists()
+    assert not (tmp_path / "bad.png").exists()
+
+
+BAD_INPUTS = {
+    "empty.csv": (b"", "empty file"),
+    "header.csv": (b"epoch,loss\n", "no rows"),
+    "text.csv": (b"epoch,loss\n0,1\n1,two\n", ":3 (column 'loss'): non-numeric value 'two'"),
+    "ragged.csv": (b"epoch,loss\n0,1,2\n", ":2: 3 fields where the header has 2"),
+    "binary.csv": (b"\x00\x01\x02\xff" * 20, "binary data"),
+    "dupcol.csv": (b"epoch,loss,loss\n0,1,1\n", "duplicated column 'loss'"),
+}
+
+
+@pytest.mark.parametrize("cmd", ["plot", "stops", "runs"])
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_history_files(tmp_path, cmd, name):
+    raw, message = BAD_INPUTS[name]
+    (tmp_path / name).write_bytes(raw)
+    res = histkit(cmd, tmp_path / name, cwd=tmp_path)
+    assert_one_line_error(res, f"{tmp_path / name}", message)
+
+
+@pytest.mark.parametrize("cmd", ["plot", "stops", "runs"])
+def test_missing_path_and_empty_directory(tmp_path, cmd):
+    assert_one_line_error(histkit(cmd, tmp_path / "nope"), "nope: no such file or directory")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(histkit(cmd, tmp_path / "empty"), "directory holds no *.csv history")
+
+
+def test_unreadable_file(tmp_path, monkeypatch, history_file):
+    def deny(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
+    res = CliRunner().invoke(main, ["stops", str(history_file)])
+    assert res.exit_code == 2
+    assert res.output.strip() == f"histkit: error: {history_file}: cannot read: Permission denied"
+
+
+def test_labels_file_with_code(tmp_path, history_file):
+    labels = tmp_path / "evil.R"
+    labels.write_text('training_labels <- c(loss = "L")\nsystem("touch pwned")\n')
+    res = histkit("plot", history_file, "--labels", labels, cwd=tmp_path)
+    assert_one_line_error(res, f"{labels}:2: expected '<-'")
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("tol", ["0", "-0.1", "abc", "nan"])
+def test_bad_tolerance(history_file, tol):
+    assert_one_line_error(histkit("stops", history_file, "--tolerance", tol),
+                          "tolerance must be a positive number")
+
+
+@pytest.mark.parametrize("out", ["fig.jpg", "fig"])
+def test_unknown_output_suffix(tmp_path, history_file, out):
+    res = histkit("plot", history_file, "-o", tmp_path / out)
+    assert_one_line_error(res, "the suffix should be one of .png, .pdf, .svg")
+    assert list(tmp_path.glob("fig*")) == []
+
+
+def test_stops_formats_and_sorting(tmp_path):
+    write_history(tmp_path / "b_run.csv", 10, rate=2)
+    write_history(tmp_path / "a_run.csv", 12, rate=4)
+    res = histkit("stops", tmp_path, "--format", "csv", "-t", "0.05")
+    assert res.returncode == 0, res.stderr
+    table = pl.read_csv(res.stdout.encode())
+    assert table.columns == ["run", "metric", "data", "epoch", "value", "best_epoch", "best_value"]
+    assert table.height == 20
+    assert table.rows() == table.sort("run", "metric", "epoch", maintain_order=True).rows()
+    loss = table.filter((pl.col("run") == "a_run") & (pl.col("metric") == "loss")
+                        & (pl.col("data") == "training")).row(0, named=True)
+    assert loss["best_epoch"] == 11 and loss["epoch"] < 11
+    js = json.loads(histkit("stops", tmp_path, "-f", "json", "-t", "0.5").stdout)
+    assert js[0]["run"] == "a_run" and set(js[0]) == set(table.columns)
+    text = histkit("stops", tmp_path).stdout
+    assert "| run" in text and "b_run" in text
+
+
+def test_runs_table(tmp_path):
+    for name, date in [(RUN, "2021-03-10"), (RUN + "_DR20", "2021-03-02"),
+                       ("unet_2d_mdice_ag_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24", "2021-03-01")]:
+        write_history(run_path(tmp_path, name, date), epochs=24)
+    res = histkit("runs", "--format", "csv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    t = pl.read_csv(res.stdout.encode())
+    assert t.columns[:3] == ["path", "date", "run"] and t.height == 3
+    assert set(t["dropout"]) == {0.0, 0.2} and t["epochs_logged"].to_list() == [24] * 3
+    assert t["best_val_loss_epoch"].to_list() == [23] * 3
+    res = histkit("runs", "run", "--where", "attention=true", "-f", "json", cwd=tmp_path)
+    assert [r["date"] for r in json.loads(res.stdout)] == ["2021-03-01"]
+    res = histkit("runs", "-w", "dropout=0.2", "-w", "levels=4", "-f", "parquet",
+                  "-o", tmp_path / "r.parquet", cwd=tmp_path)
+    assert res.returncode == 0 and pl.read_parquet(tmp_path / "r.parquet").height == 1
+    assert_one_line_error(histkit("runs", "-w", "colour=red", cwd=tmp_path),
+                          "--where 'colour=red': expected FIELD=VALUE")
+    assert_one_line_error(histkit("runs", cwd=tmp_path / "run"), "run: no such file")

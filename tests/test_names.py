@@ -1,0 +1,75 @@
+import warnings
+
+import pytest
+
+from histkit.errors import HistkitWarning, RunNameError
+from histkit.names import format_run_name, loss_weights, parse_run_name, run_from_path
+
+CANONICAL = [
+    "unet_2d_mdice_ag_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR20",
+    "unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24",
+    "unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR40",
+    "linknet_2d_bce25dice75_Adam_fat_96x48x1_N32_E12_L3_FBL8_DR5",
+    "res_unet_3d_ce_SGD_fat_mri_64x64x3_N8_E2_L2_FBL4_seed3_aug",
+]
+
+
+@pytest.mark.parametrize("name", CANONICAL)
+def test_round_trip_is_exact(name):
+    assert format_run_name(parse_run_name(name)) == name
+
+
+def test_fields_of_the_design_example():
+    r = parse_run_name("unet_2d_mdice_ag_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR20")
+    assert (r.model, r.dim, r.loss, r.attention, r.optimizer, r.dataset) == \
+        ("unet", "2d", "mdice", True, "AdaDelta", "fat")
+    assert (r.height, r.width, r.channels) == (768, 384, 1)
+    assert (r.n_train, r.epochs, r.levels, r.base_filters, r.dropout) == (204, 24, 4, 24, 0.2)
+    assert r.model_dir == "unet_2d_mdice_ag" and r.dataset_dir == "fat_768x384x1"
+
+
+def test_absent_dropout_is_zero_and_extras_are_kept_in_order():
+    r = parse_run_name("res_unet_3d_ce_SGD_fat_mri_64x64x3_N8_E2_L2_FBL4_seed3_aug.csv")
+    assert r.dropout == 0.0 and r.model == "res_unet" and r.dataset == "fat_mri"
+    assert r.extra == ("seed3", "aug")
+
+
+def test_name_outside_grammar_warns_and_loads_empty():
+    with pytest.warns(HistkitWarning, match="does not follow the grammar"):
+        r = parse_run_name("my_experiment")
+    assert not r.valid and r.model is None and r.name == "my_experiment"
+    assert format_run_name(r) == "my_experiment"
+
+
+@pytest.mark.parametrize("bad", ["my_experiment", "unet_2d_mdice_fat_768x384x1_N1_E1_L1_FBL1",
+                                 "unet_2d_mdice_Adam_fat_768x384x1_N1_E1_L1"])
+def test_strict_raises(bad):
+    with pytest.raises(RunNameError):
+        parse_run_name(bad, strict=True)
+
+
+def test_path_adds_date_and_warns_on_disagreement(tmp_path):
+    good = "run/2021-03-02/unet_2d_mdice/fat_768x384x1/unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR40.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run_from_path(good).date == "2021-03-02"
+    bad = "run/2021-03-02/unet_2d_mdice_ag/fat_768x384x1/unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24.csv"
+    with pytest.warns(HistkitWarning, match="model directory 'unet_2d_mdice_ag' disagrees"):
+        r = run_from_path(bad)
+    assert r.attention is False  # the name wins
+
+
+def test_format_from_fields_and_bad_dropout():
+    name = format_run_name(model="unet", dim="2d", loss="mdice", attention=True,
+                           optimizer="Adam", dataset="fat", height=96, width=48, channels=1,
+                           n_train=32, epochs=12, levels=3, base_filters=8, dropout=0.4)
+    assert name == "unet_2d_mdice_ag_Adam_fat_96x48x1_N32_E12_L3_FBL8_DR40"
+    with pytest.raises(RunNameError, match="dropout"):
+        format_run_name(parse_run_name(name), dropout=1.0)
+    with pytest.raises(RunNameError, match="without"):
+        format_run_name(model="unet")
+
+
+def test_loss_weights():
+    assert loss_weights("bce25dice75") == {"bce": 0.25, "dice": 0.75}
+    assert loss_weights("mdice") == {"mdice": 1.0}
