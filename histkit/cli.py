@@ -197,6 +197,8 @@ def default_output(path: str, suffix: str = ".png") -> Path:
 @labels_option
 @tolerance_option
 @click.option("--no-stops", is_flag=True, help="Do not draw the early-stop lines.")
+@click.option("--metrics", "-m", callback=lambda ctx, p, v: v.split(",") if v else None,
+              help="Comma-separated metrics to draw (default: all), e.g. loss,sdice.")
 @click.option("--base-size", type=click.FloatRange(min=1), default=11, show_default=True,
               help="Base font size of theme_bw.")
 @click.option("--title", help="Figure title.")
@@ -210,7 +212,7 @@ def default_output(path: str, suffix: str = ".png") -> Path:
 @click.option("--format", "-f", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png",
               show_default=True, help="Format of outputs whose name histkit chooses.")
 @strict_option
-def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle, caption,
+def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, subtitle, caption,
          width, height, dpi, overlay, fmt, strict):
     """Draw histories: one facet per metric, training and validation, early stops.
 
@@ -245,7 +247,7 @@ def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle,
                 run=pl_col_run(batch.histories["path"], strict)).drop("path")
             segs = None if no_stops else early_stoppings(long, tolerance, by=["run"])
             fig = plot_overlay(long, by="run", lookup_table=lookup, base_size=base_size,
-                               segments=segs)
+                               segments=segs, metrics=metrics)
             fig += labs(title=title, subtitle=subtitle, caption=caption)
             click.echo(save_plot(fig, target("overlay"), width=width, height=height, dpi=dpi))
         return _finish(problems)
@@ -256,8 +258,8 @@ def plot(paths, output, labels, tolerance, no_stops, base_size, title, subtitle,
             try:
                 run = run_from_path(path, strict=strict)
                 fig = plot_run(hist, run.name, lookup, tolerance=None if no_stops else tolerance,
-                               base_size=base_size, title=title, subtitle=subtitle,
-                               caption=caption)
+                               base_size=base_size, metrics=metrics, title=title,
+                               subtitle=subtitle, caption=caption)
                 click.echo(save_plot(fig, target(path), width=width, height=height, dpi=dpi))
             except HistkitError as exc:
                 problems.append(exc if exc.path else type(exc)(exc.message, path=path))

@@ -42,8 +42,14 @@ def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
     return df
 
 
-def _base(hist, lookup_table, base_size: float):
+def _base(hist, lookup_table, metrics=None):
     long = to_history(_as_polars(hist))
+    if metrics is not None:
+        unknown = [m for m in metrics if m not in set(long["metric"])]
+        if unknown:
+            raise OptionError(f"metric {unknown[0]!r} is not in the history; it has "
+                              f"{', '.join(long['metric'].unique(maintain_order=True))}")
+        long = long.filter(pl.col("metric").is_in(list(metrics)))
     if long.is_empty():
         raise OptionError("nothing to plot: the history has no rows")
     lookup = load_labels(lookup_table)
@@ -61,18 +67,18 @@ def _theme(base_size: float):
 
 
 def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, *,
-                 points: bool = True, lines: bool = True):
+                 metrics=None, points: bool = True, lines: bool = True):
     """One run's history as a faceted plotnine ggplot.
 
     ``hist``: long or wide table (polars or pandas). ``lookup_table``: labels
     (dict or file, see :func:`histkit.load_labels`); facets follow its order.
     ``segments``: a table with ``metric, data, epoch`` (e.g.
     :func:`histkit.early_stoppings`), drawn as dashed lines coloured like
-    their series.
+    their series. ``metrics`` keeps only these metrics (e.g. not ``lr``).
     """
     from plotnine import aes, facet_wrap, geom_line, geom_point, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, base_size)
+    long, order, labels = _base(hist, lookup_table, metrics)
     df = _labelled(long.drop_nulls("value"), order, labels)
     p = ggplot(df, aes("epoch", "value", colour="data"))
     if lines:
@@ -93,8 +99,8 @@ def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, 
 
 
 def plot_run(hist, run_name: str, lookup_table=None, *, tolerance: float | None = 0.005,
-             base_size: float = 11, title: str | None = None, subtitle: str | None = None,
-             caption: str | None = None):
+             base_size: float = 11, metrics=None, title: str | None = None,
+             subtitle: str | None = None, caption: str | None = None):
     """The figure ``histkit plot`` draws for one run: :func:`plot_history` with
     its early stops (none when ``tolerance`` is None) and the run name as the
     caption unless another is given, so a figure never carries a wrong name."""
@@ -103,12 +109,12 @@ def plot_run(hist, run_name: str, lookup_table=None, *, tolerance: float | None 
     from .stopping import early_stoppings
 
     segments = None if tolerance is None else early_stoppings(hist, tolerance)
-    return plot_history(hist, lookup_table, segments, base_size) + labs(
+    return plot_history(hist, lookup_table, segments, base_size, metrics=metrics) + labs(
         title=title, subtitle=subtitle, caption=run_name if caption is None else caption)
 
 
 def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "validation",
-                 base_size: float = 11, segments=None):
+                 base_size: float = 11, segments=None, metrics=None):
     """Several runs in one figure: one facet per metric, colour = ``by``.
 
     ``hist`` is a long table with a ``by`` column (``run``, or a
@@ -117,7 +123,7 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
     """
     from plotnine import aes, facet_wrap, geom_line, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, base_size)
+    long, order, labels = _base(hist, lookup_table, metrics)
     if by not in long.columns:
         raise OptionError(f"cannot overlay by {by!r}: the table has columns "
                           f"{', '.join(long.columns)}")

@@ -79,20 +79,20 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     sign = (pl.col("metric").replace_strict({m: 1.0 if v else -1.0 for m, v in minimise.items()},
                                             return_dtype=pl.Float64))
     series = [*by, "metric", "data"]
-    s = pl.col("s")
-    best = s.min()
+    s, best = pl.col("s"), pl.col("best")
+    # window min + plain group-by aggregations: polars' fast paths, no per-group lambdas
+    lf = (long.lazy()
+          .filter(pl.col("value").is_not_null())
+          .with_columns(s=pl.col("value") * sign)
+          .with_columns(best=s.min().over(series)))
     within = s <= best + (tol * best.abs() if relative else tol)
-    # order-independent: the first epoch is the smallest epoch number
-    first = pl.col("epoch").filter(within).arg_min()
-    out = (long.lazy()
-           .filter(pl.col("value").is_not_null())
-           .with_columns(s=pl.col("value") * sign)
-           .group_by(series, maintain_order=True)
-           .agg(epoch=pl.col("epoch").filter(within).min(),
-                value=pl.col("value").filter(within).get(first),
-                best_epoch=pl.col("epoch").filter(s == best).min(),
-                best_value=pl.col("value").filter(s == best).first())
-           .collect())
+    # the first epoch is the smallest epoch number, whatever the row order
+    stop = (lf.filter(within).group_by(series, maintain_order=True)
+            .agg(pl.col("epoch").min(), pl.col("value").get(pl.col("epoch").arg_min())))
+    at_best = (lf.filter(s == best).group_by(series)
+               .agg(best_epoch=pl.col("epoch").min(), best_value=pl.col("value").first()))
+    out = stop.join(at_best, on=series, how="left", maintain_order="left",
+                    nulls_equal=True).collect()
     return out.select(*by, *STOP_COLUMNS)
 
 

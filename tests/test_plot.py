@@ -71,3 +71,10 @@ def test_overlay_colours_runs(tmp_path, hist):
     assert p.mapping["color"] == "run"
     with pytest.raises(OptionError, match="cannot overlay by 'dropout'"):
         plot_overlay(both, by="dropout")
+
+
+def test_metrics_keeps_some_facets(hist):
+    p = plot_history(hist, metrics=["sdice", "loss"])
+    assert list(p.data["metric"].cat.categories) == ["loss", "sdice"]
+    with pytest.raises(OptionError, match="metric 'lr' is not in the history; it has"):
+        plot_history(hist, metrics=["lr"])
