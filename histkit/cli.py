@@ -7,7 +7,6 @@ stderr and exit code 2; with several inputs the good ones are still done.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import warnings
@@ -89,11 +88,12 @@ def main():
 
 
 def _tolerance(value):
+    from .errors import OptionError
     from .stopping import check_tolerance
 
     try:
         return check_tolerance(value)
-    except Exception as exc:
+    except OptionError as exc:
         raise click.BadParameter(str(exc)) from None
 
 

@@ -73,3 +73,26 @@ def test_format_from_fields_and_bad_dropout():
 def test_loss_weights():
     assert loss_weights("bce25dice75") == {"bce": 0.25, "dice": 0.75}
     assert loss_weights("mdice") == {"mdice": 1.0}
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_word = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
+
+
+@given(model=_word, loss=_word, attention=st.booleans(),
+       optimizer=st.sampled_from(["AdaDelta", "Adam", "SGD", "RMSprop"]),
+       dataset=st.lists(_word, min_size=1, max_size=2).map("_".join),
+       shape=st.tuples(*[st.integers(1, 4096)] * 3), n=st.integers(1, 10**5),
+       e=st.integers(1, 999), lv=st.integers(1, 9), f=st.integers(1, 512),
+       dr=st.integers(0, 99))
+def test_round_trip_property(model, loss, attention, optimizer, dataset, shape, n, e, lv, f, dr):
+    name = format_run_name(model=model, dim="2d", loss=loss, attention=attention,
+                           optimizer=optimizer, dataset=dataset, height=shape[0],
+                           width=shape[1], channels=shape[2], n_train=n, epochs=e,
+                           levels=lv, base_filters=f, dropout=dr / 100)
+    run = parse_run_name(name, strict=True)
+    assert format_run_name(run) == name
+    assert (run.model, run.loss, run.attention, run.dataset, run.dropout) == \
+        (model, loss, attention, dataset, dr / 100)
