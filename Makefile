@@ -40,6 +40,13 @@ $(VENV)/.system: | $(BIN)/python
 
 system-deps: $(VENV)/.system
 
+R_SOURCES := r/DESCRIPTION r/NAMESPACE $(wildcard r/R/*.R)
+
+# the R package, into the default R library (root), reinstalled when r/ changes
+$(VENV)/.rpkg: $(VENV)/.system $(R_SOURCES)
+	R CMD INSTALL r
+	touch $@
+
 demo: $(VENV)/.core
 	@if ls run/*/*/*/*.csv >/dev/null 2>&1; then \
 	  $(BIN)/histkit plot run/ --labels pipelines/labels.R && \
@@ -48,8 +55,9 @@ demo: $(VENV)/.core
 	  echo "run/ holds no histories yet: train some with 'histkit train' (see run/README.md)"; \
 	fi
 
-test: $(VENV)/.test
+test: $(VENV)/.test $(VENV)/.rpkg
 	$(BIN)/python -m pytest -q
+	tests/r/run_testthat.sh $(CURDIR)/$(BIN)/python
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info

@@ -211,9 +211,13 @@ def default_output(path: str, suffix: str = ".png") -> Path:
               help="One figure: validation curves of every input, coloured by run.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png",
               show_default=True, help="Format of outputs whose name histkit chooses.")
+@click.option("--engine", type=click.Choice(["python", "r"]), default="python",
+              show_default=True,
+              help="Who draws: plotnine (python), or the R package's ggplot2 code through "
+                   "rpy2 (r; needs 'pip install histkit[r]' and 'R CMD INSTALL r').")
 @strict_option
 def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, subtitle, caption,
-         width, height, dpi, overlay, fmt, strict):
+         width, height, dpi, overlay, fmt, engine, strict):
     """Draw histories: one facet per metric, training and validation, early stops.
 
     PATH is a history CSV or a directory searched for *.csv. A file under a
@@ -225,6 +229,7 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
       histkit plot run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
       histkit plot RUN.csv -o fig.pdf --labels labels.R --base-size 12 --title "UNet"
       histkit plot run/2021-03-02 --overlay -o dropout.png
+      histkit plot RUN.csv --engine r -o fig.png   # drawn by R's ggplot2
     """
     from plotnine import labs
 
@@ -235,6 +240,13 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     from .plot import plot_overlay, plot_run, save_plot
     from .stopping import early_stoppings
 
+    if engine == "r":
+        if overlay:
+            raise click.UsageError("--engine r draws one figure per run; drop --overlay "
+                                   "or use --engine python")
+        from .rbridge import r_package
+
+        r_package()  # rpy2, R and the R package are there, or one clear error
     problems: list = []
     lookup = load_labels(labels)
     files = _gather(paths, problems=problems)
@@ -257,6 +269,15 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
         for (path,), hist in groups.items():
             try:
                 run = run_from_path(path, strict=strict)
+                if engine == "r":
+                    from .rbridge import render_r
+
+                    segs = None if no_stops else early_stoppings(hist, tolerance)
+                    click.echo(render_r(hist, lookup, segs, base_size, title, subtitle,
+                                        run.name if caption is None else caption, target(path),
+                                        width, height, dpi, metrics=metrics))
+                    bar.update(1)
+                    continue
                 fig = plot_run(hist, run.name, lookup, tolerance=None if no_stops else tolerance,
                                base_size=base_size, metrics=metrics, title=title,
                                subtitle=subtitle, caption=caption)

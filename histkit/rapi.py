@@ -1,0 +1,292 @@
+"""The Python side of the R package (``r/``), called through reticulate.
+
+Every function takes plain values (strings, numbers, lists, dicts) and returns
+a plain dict, so nothing but lists and scalars crosses the boundary: pandas
+frames may not convert back under numpy 2, and reticulate turns R's ``NA`` into
+odd values (``-2147483648`` for integers, ``"NA"`` for strings, ``True`` for
+logicals). The R side therefore sends each column with a list of its missing
+positions and a harmless placeholder in them, and rebuilds data.frames from
+the columns returned here the same way.
+
+A table crosses as ``{"names": [...], "columns": {name: list}, "types": {name:
+"integer" | "double" | "character" | "logical"}, "na": {name: [0-based
+positions]}, "levels": {name: [...]}}`` (``levels`` makes an R factor).
+
+Every entry point returns ``{"value": ..., "warnings": [...], "error": None}``;
+a :class:`HistkitError` becomes ``error`` (its one-line message), so R raises
+a clean ``stop()`` instead of a Python traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from typing import Any
+
+import polars as pl
+
+# the modules every R session needs, imported when R starts Python
+# (library(histkit)) rather than by the first call
+from . import catalog, history, labels, names, plot, stopping  # noqa: F401
+from .errors import HistkitError, OptionError
+
+__all__ = ["info", "to_history", "read_history", "early_stoppings", "keras_stop",
+           "facet_levels", "parse_run_name", "runs", "report", "encode", "decode"]
+
+DATA_LEVELS = ["training", "validation"]
+
+
+def _boundary(fn):
+    """Catch histkit errors and warnings into the returned dict."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs) -> dict:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                value, error = fn(*args, **kwargs), None
+            except HistkitError as exc:
+                value, error = None, str(exc)
+        seen = list(dict.fromkeys(str(w.message) for w in caught))
+        return {"value": value, "warnings": seen, "error": error}
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------
+# tables across the boundary
+
+
+def _as_list(x) -> list:
+    """reticulate sends a length-1 R vector as a scalar and NULL as None."""
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+_R_DTYPES = {"double": pl.Float64, "integer": pl.Int64, "character": pl.String,
+             "logical": pl.Boolean}
+
+
+def decode(table: dict) -> pl.DataFrame:
+    """A polars frame from what the R side's ``.encode_frame()`` sends."""
+    names = _as_list(table.get("names"))
+    columns = table.get("columns") or {}
+    types = table.get("types") or {}
+    na = table.get("na") or {}
+    series = []
+    for name in names:
+        values = _as_list(columns.get(name))
+        for i in _as_list(na.get(name)):
+            values[int(i)] = None
+        dtype = _R_DTYPES.get(types.get(name), None)
+        if dtype is pl.Float64:
+            values = [None if v is None or v != v else float(v) for v in values]
+        series.append(pl.Series(name, values, dtype=dtype, strict=False))
+    return pl.DataFrame(series)
+
+
+def _r_type(dtype) -> str:
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_numeric():
+        return "double"
+    if dtype == pl.Boolean:
+        return "logical"
+    return "character"
+
+
+_PLACEHOLDER = {"integer": 0, "double": math.nan, "character": "", "logical": False}
+
+
+def encode(frame: pl.DataFrame, levels: dict[str, list[str]] | None = None) -> dict:
+    """A frame as plain columns with their missing positions (see module doc).
+
+    Integers outside R's 32-bit range travel as doubles."""
+    out = {"names": list(frame.columns), "columns": {}, "types": {}, "na": {},
+           "levels": {k: list(v) for k, v in (levels or {}).items()}}
+    for name in frame.columns:
+        s = frame[name]
+        if s.dtype in (pl.Categorical, pl.Enum):
+            s = s.cast(pl.String)
+        kind = _r_type(s.dtype)
+        if kind == "integer" and (s.drop_nulls().abs().max() or 0) > 2**31 - 1:
+            kind = "double"
+        if kind == "double":
+            s = s.cast(pl.Float64)
+            missing = (s.is_null() | s.is_nan()).arg_true().to_list()
+        else:
+            missing = s.is_null().arg_true().to_list()
+        values = s.to_list()
+        fill = _PLACEHOLDER[kind]
+        for i in missing:
+            values[i] = fill
+        out["columns"][name] = values
+        out["types"][name] = kind
+        out["na"][name] = missing
+    return out
+
+
+def _numeric_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text columns that hold only numbers and missing markers (``nan``, ``NA``,
+    empty: how a CSV reader may leave a metric column) become numbers; other
+    text columns are left for :func:`histkit.to_history` to reject by name."""
+    from .history import MISSING
+
+    fixes = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String:
+            continue
+        text = frame[name].str.strip_chars()
+        missing = text.is_null() | text.str.to_lowercase().is_in(list(MISSING))
+        number = text.cast(pl.Float64, strict=False)
+        if (missing | number.is_not_null()).all():
+            fixes.append(pl.when(missing).then(None).otherwise(number).alias(name)
+                         .cast(pl.Float64))
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def _long_levels(long: pl.DataFrame) -> dict[str, list[str]]:
+    """Factor levels of a long table, as R keras gives them: metrics in order of
+    first appearance, ``training`` before ``validation``."""
+    levels = {"metric": long["metric"].unique(maintain_order=True).to_list()}
+    data = set(long["data"].unique().to_list())
+    if data <= set(DATA_LEVELS):
+        levels["data"] = list(DATA_LEVELS)
+    return levels
+
+
+# ---------------------------------------------------------------------------
+# entry points
+
+
+@_boundary
+def info() -> dict:
+    """Which Python and histkit R is talking to."""
+    import sys
+
+    from . import __version__
+
+    return {"python": sys.executable, "version": sys.version.split()[0],
+            "histkit": __version__}
+
+
+@_boundary
+def to_history(table: dict, keep=None) -> dict:
+    """:func:`histkit.to_history` of an R data.frame; factors in keras order."""
+    from .history import to_history as _to_history
+
+    frame = _numeric_text(decode(table))
+    long = _to_history(frame, keep=_as_list(keep))
+    return encode(long, _long_levels(long))
+
+
+@_boundary
+def read_history(path: str) -> dict:
+    """The wide table of one history file (:func:`histkit.read_history`)."""
+    from .history import read_history as _read_history
+
+    return encode(_read_history(path))
+
+
+def _mode(mode):
+    if mode is None or isinstance(mode, str):
+        return mode
+    if isinstance(mode, dict):
+        return {str(k): str(v) for k, v in mode.items()}
+    raise OptionError(f"mode should be 'min', 'max', 'auto' or a named list; got {mode!r}")
+
+
+@_boundary
+def early_stoppings(table: dict, tolerance=0.005, relative=False, mode=None) -> dict:
+    """:func:`histkit.early_stoppings` of an R data.frame (long or wide)."""
+    from .history import to_history as _to_history
+    from .stopping import early_stoppings as _early_stoppings
+
+    long = _to_history(_numeric_text(decode(table)))
+    stops = _early_stoppings(long, tolerance, relative=bool(relative), mode=_mode(mode))
+    return encode(stops, _long_levels(long) if {"metric", "data"} <= set(long.columns) else {})
+
+
+@_boundary
+def keras_stop(table: dict, monitor="val_loss", min_delta=0.0, patience=0, baseline=None,
+               start_from_epoch=0, mode="auto") -> dict:
+    """:func:`histkit.keras_stop` as a plain dict of its fields."""
+    import dataclasses
+
+    from .stopping import keras_stop as _keras_stop
+
+    frame = _numeric_text(decode(table))
+    if "metric" not in frame.columns and "epoch" in frame.columns:
+        frame = frame.with_columns(pl.col("epoch").cast(pl.Int64))
+    stop = _keras_stop(frame, monitor=str(monitor), min_delta=float(min_delta),
+                       patience=int(patience),
+                       baseline=None if baseline is None else float(baseline),
+                       start_from_epoch=int(start_from_epoch), mode=str(mode))
+    return dataclasses.asdict(stop)
+
+
+@_boundary
+def facet_levels(metrics, lookup=None) -> dict:
+    """Facet order and labels (:func:`histkit.plot.facet_levels`); ``lookup``
+    is a dict (an R named list) or a labels file path."""
+    from .labels import load_labels
+    from .plot import facet_levels as _facet_levels
+
+    order, labels = _facet_levels([str(m) for m in _as_list(metrics)], load_labels(lookup))
+    return {"order": order, "labels": [labels[m] for m in order]}
+
+
+@_boundary
+def parse_run_name(names, strict=False) -> dict:
+    """Parsed fields of run names, one row per name; a path
+    (``run/<date>/.../<name>.csv``) adds its ``date``."""
+    from .catalog import _SCHEMA
+    from .names import FIELDS, parse_run_name as _parse, run_from_path
+
+    rows = []
+    for name in map(str, _as_list(names)):
+        is_path = "/" in name or "\\" in name
+        run = (run_from_path if is_path else _parse)(name, strict=bool(strict))
+        rows.append({**run.as_dict(), "valid": run.valid})
+    schema = {"date": pl.String, "name": pl.String,
+              **{f: _SCHEMA[f] for f in FIELDS if f not in ("date", "name")},
+              "valid": pl.Boolean}
+    return encode(pl.DataFrame(rows, schema=schema, orient="row") if rows
+                  else pl.DataFrame(schema=schema))
+
+
+@_boundary
+def runs(root="run", tolerance=0.005, strict=False) -> dict:
+    """:func:`histkit.runs`: the table and the problems (one line each)."""
+    from .catalog import runs as _runs
+
+    table, batch = _runs(_as_list(root) if isinstance(root, (list, tuple)) else str(root),
+                         tolerance=tolerance, strict=bool(strict))
+    return {"table": encode(table), "problems": [str(p) for p in batch.problems]}
+
+
+@_boundary
+def report(roots, output, labels=None, tolerance=0.005, group_by=None, jobs=None,
+           title=None, formats=("png",), dpi=100, base_size=11.0, strict=False) -> dict:
+    """:func:`histkit.report.build_report`, its result as plain values."""
+    from .report import build_report
+
+    rep = build_report(
+        [str(r) for r in _as_list(roots)], str(output), labels=labels,
+        tolerance=tolerance, group_by=None if group_by is None else _as_list(group_by),
+        jobs=None if jobs is None else int(jobs), title=title,
+        formats=_as_list(formats), dpi=int(dpi), base_size=float(base_size),
+        strict=bool(strict), command="histkit_report() from R")
+    return {"output": str(rep.output), "index": str(rep.index), "rendered": rep.rendered,
+            "skipped": rep.skipped, "removed": rep.removed,
+            "problems": [str(p) for p in rep.problems], "summary": encode(rep.summary)}
+
+
+def _value(result: dict) -> Any:  # for Python-side tests and callers
+    if result["error"]:
+        raise HistkitError(result["error"])
+    return result["value"]

@@ -1,0 +1,4 @@
+library(testthat)
+library(histkit)
+
+test_check("histkit")

@@ -1,0 +1,135 @@
+"""histkit.rapi: the plain-dict boundary the R package talks to through reticulate."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from histkit import early_stoppings, read_history, rapi, to_history
+from conftest import RUN, run_path, write_history
+
+
+def _r_table(frame: pl.DataFrame) -> dict:
+    """What r/R/convert.R's .encode_frame() sends: R vectors (scalars when of
+    length 1), placeholders at the NA positions."""
+    out = {"names": list(frame.columns), "columns": {}, "types": {}, "na": {}}
+    for name in frame.columns:
+        s = frame[name]
+        kind = {pl.Float64: "double", pl.Int64: "integer", pl.Boolean: "logical"}.get(
+            s.dtype, "character")
+        na = s.is_null().arg_true().to_list()
+        values = s.to_list()
+        for i in na:  # what reticulate would make of R's NA
+            values[i] = {"double": math.nan, "integer": -2147483648, "character": "NA",
+                         "logical": True}[kind]
+        out["columns"][name] = values[0] if len(values) == 1 else values
+        out["types"][name] = kind
+        out["na"][name] = na[0] if len(na) == 1 else na
+    return out
+
+
+def test_decode_restores_nulls_over_reticulate_odd_values():
+    frame = pl.DataFrame({"i": [1, None, 3], "f": [0.5, None, 1.5], "s": ["a", None, "c"],
+                          "b": [True, None, False]})
+    back = rapi.decode(_r_table(frame))
+    assert back.equals(frame)
+    assert back["i"].null_count() == 1 and -2147483648 not in back["i"].to_list()
+
+
+def test_decode_takes_scalars_from_length_one_vectors():
+    back = rapi.decode({"names": "loss", "columns": {"loss": 0.5}, "types": {"loss": "double"},
+                        "na": {"loss": []}})
+    assert back.to_dict(as_series=False) == {"loss": [0.5]}
+
+
+def test_encode_marks_missing_values_and_keeps_types():
+    frame = pl.DataFrame({"epoch": [0, 1], "value": [float("nan"), None],
+                          "metric": pl.Series(["a", None]), "big": [2**40, 1]})
+    enc = rapi.encode(frame, {"metric": ["a"]})
+    assert enc["types"] == {"epoch": "integer", "value": "double", "metric": "character",
+                            "big": "double"}
+    assert enc["na"] == {"epoch": [], "value": [0, 1], "metric": [1], "big": []}
+    assert enc["columns"]["metric"] == ["a", ""]
+    assert enc["levels"] == {"metric": ["a"]}
+    # nothing but builtins crosses the boundary
+    assert all(type(v) in (int, float, str) for col in enc["columns"].values() for v in col)
+
+
+def test_to_history_matches_the_library_with_keras_factor_levels(tmp_path):
+    path = write_history(run_path(tmp_path), epochs=6)
+    wide = read_history(path)
+    res = rapi.to_history(_r_table(wide.with_columns(pl.col("epoch").cast(pl.Float64))))
+    assert res["error"] is None
+    got = rapi.decode({**res["value"]})
+    assert got.equals(to_history(wide))
+    assert res["value"]["levels"]["metric"] == ["background_dice", "loss", "scat_dice",
+                                                "sdice", "vsat_dice"]
+    assert res["value"]["levels"]["data"] == ["training", "validation"]
+
+
+def test_text_columns_of_numbers_and_nan_become_numbers():
+    table = _r_table(pl.DataFrame({"epoch": [0.0, 1.0, 2.0], "loss": ["0.5", "nan", ""]}))
+    res = rapi.to_history(table)
+    assert res["error"] is None
+    assert rapi.decode(res["value"])["value"].to_list() == [0.5, None, None]
+    bad = rapi.to_history(_r_table(pl.DataFrame({"epoch": [0.0], "loss": ["high"]})))
+    assert bad["value"] is None and "column 'loss' is not numeric" in bad["error"]
+
+
+def test_early_stoppings_matches_the_library(tmp_path):
+    wide = read_history(write_history(run_path(tmp_path), epochs=24))
+    long = to_history(wide)
+    res = rapi.early_stoppings(_r_table(long), 0.005, False, None)
+    assert rapi.decode(res["value"]).equals(early_stoppings(long, 0.005))
+    rel = rapi.early_stoppings(_r_table(long), 0.01, True, {"loss": "max"})
+    assert rapi.decode(rel["value"]).equals(
+        early_stoppings(long, 0.01, relative=True, mode={"loss": "max"}))
+    assert "tolerance must be a positive number" in rapi.early_stoppings(
+        _r_table(long), 0)["error"]
+
+
+def test_keras_stop_is_a_plain_dict():
+    table = _r_table(pl.DataFrame({"epoch": [0.0, 1.0, 2.0, 3.0],
+                                   "val_loss": [1.0, 0.8, 0.9, 0.95]}))
+    res = rapi.keras_stop(table, "val_loss", 0, 1, None, 0, "auto")
+    assert res["value"] == {"monitor": "val_loss", "stopped": True, "stop_epoch": 2,
+                            "restore_epoch": 1, "best_value": 0.8, "epochs_run": 3}
+
+
+def test_facet_levels_takes_a_named_list_or_a_file(labels_file):
+    res = rapi.facet_levels(["sdice", "loss", "lr"], {"loss": "Loss", "sdice": "Dice"})
+    assert res["value"] == {"order": ["loss", "sdice", "lr"], "labels": ["Loss", "Dice", "lr"]}
+    from_file = rapi.facet_levels("loss", str(labels_file))["value"]
+    assert from_file == {"order": ["loss"], "labels": ["Multilabel Balanced Dice Loss"]}
+
+
+def test_parse_run_name_rows_warnings_and_strict(tmp_path):
+    path = str(run_path(tmp_path, f"{RUN}_DR40", "2021-03-02"))
+    res = rapi.parse_run_name([RUN, path, "final"])
+    table = rapi.decode(res["value"])
+    assert table["date"].to_list() == [None, "2021-03-02", None]
+    assert table["dropout"].to_list() == [0.0, 0.4, None]
+    assert table["valid"].to_list() == [True, True, False]
+    assert table["height"].dtype == pl.Int64
+    assert len(res["warnings"]) == 1 and "'final' does not follow" in res["warnings"][0]
+    strict = rapi.parse_run_name("final", True)
+    assert strict["value"] is None and "does not follow the grammar" in strict["error"]
+
+
+def test_runs_returns_table_and_problems(tmp_path):
+    write_history(run_path(tmp_path), epochs=5)
+    bad = run_path(tmp_path, f"{RUN}_DR10")
+    bad.write_text("epoch,loss\n0,oops\n")
+    res = rapi.runs(str(tmp_path / "run"))
+    table = rapi.decode(res["value"]["table"])
+    assert table.height == 2
+    assert sorted(table["epochs_logged"].to_list()) == [0, 5]
+    assert len(res["value"]["problems"]) == 1 and "oops" in res["value"]["problems"][0]
+
+
+def test_info_names_python_and_version():
+    import histkit
+
+    assert rapi.info()["value"]["histkit"] == histkit.__version__
