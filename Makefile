@@ -49,8 +49,9 @@ $(VENV)/.rpkg: $(VENV)/.system $(R_SOURCES)
 
 demo: $(VENV)/.core
 	@if ls run/*/*/*/*.csv >/dev/null 2>&1; then \
-	  $(BIN)/histkit plot run/ --labels pipelines/labels.R && \
-	  $(BIN)/histkit runs run; \
+	  $(BIN)/histkit runs run && \
+	  $(BIN)/histkit report run -o reports/fat_study --labels pipelines/labels.R \
+	    --title "Fat segmentation study"; \
 	else \
 	  echo "run/ holds no histories yet: train some with 'histkit train' (see run/README.md)"; \
 	fi

@@ -401,3 +401,15 @@ def runs_command(root, fmt, where, output, tolerance, strict):
     if batch.paths:
         _echo_table(table, fmt, output)
     _finish(problems)
+
+
+# ---------------------------------------------------------------------------
+# commands that live beside their libraries; they reuse the option decorators
+# above, so they are imported last (none of them imports torch or plotnine)
+
+from .report_cli import pipeline_command, report_command  # noqa: E402
+from .train.cli import train_command  # noqa: E402
+
+main.add_command(train_command)
+main.add_command(report_command)
+main.add_command(pipeline_command)

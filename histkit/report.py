@@ -1,0 +1,495 @@
+"""Batch reports: one browsable, self-contained report over every run of a study.
+
+:func:`build_report` reads every history under the given roots and writes, into
+one output directory:
+
+- ``runs/<run>.<fmt>``: the figure of ``histkit plot`` for each run;
+- ``compare/<field>.<fmt>``: validation curves of every run, coloured by one
+  hyperparameter (attention, dropout, ...), with a table of best values and
+  stop epochs per group;
+- ``summary.csv`` and ``summary.parquet``: one row per run;
+- ``index.html``: a sortable, filterable table with thumbnails, the
+  comparisons, the problems and the command that produced it (no network);
+- ``manifest.json``: a content hash per figure, so a rebuild renders only what
+  changed and removes the figures of runs that are gone.
+
+Figures are rendered in worker processes; every file is written to a temporary
+name and renamed, and a lock file serialises builds into the same directory,
+so a reader or a second build never sees a half-written report. A history that
+cannot be read becomes a problem, never a lost report. The library prints
+nothing: it returns a :class:`Report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import re
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterable
+
+import polars as pl
+
+from . import __version__
+from .errors import HistkitError, OptionError
+from .files import write_atomic
+from .history import Batch, find_histories, read_histories
+from .labels import load_labels
+from .names import FIELDS, run_from_path
+from .stopping import check_tolerance, early_stoppings, is_loss_like
+
+__all__ = ["build_report", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS", "REPORT_FORMATS"]
+
+DEFAULT_GROUP_BY = ("attention", "dropout", "optimizer", "loss", "model")
+GROUP_FIELDS = tuple(f for f in FIELDS if f != "name")
+REPORT_FORMATS = ("png", "pdf", "svg")
+MANIFEST = "manifest.json"
+LOCK = ".histkit-report.lock"
+# fields shown in the runs table (those that vary; the rest are "shared settings")
+_TABLE_FIELDS = ("date", "model", "loss", "attention", "optimizer", "dataset", "height",
+                 "width", "channels", "n_train", "epochs", "levels", "base_filters",
+                 "dropout", "extra")
+
+
+@dataclasses.dataclass
+class Report:
+    """What :func:`build_report` did: where the report is, which runs it
+    rendered or reused, which it dropped, and every problem it met."""
+
+    output: Path
+    index: Path
+    rendered: list[str]
+    skipped: list[str]
+    removed: list[str]
+    comparisons: dict[str, pl.DataFrame]
+    summary: pl.DataFrame
+    problems: list[HistkitError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """Everything besides the input bytes that changes a figure."""
+
+    labels: tuple[tuple[str, str], ...]
+    tolerance: float
+    formats: tuple[str, ...]
+    dpi: int
+    base_size: float
+
+    def digest(self, *parts: bytes | str) -> str:
+        h = hashlib.sha256(json.dumps([__version__, dataclasses.asdict(self)]).encode())
+        for part in parts:
+            h.update(b"\0")
+            h.update(part.encode() if isinstance(part, str) else part)
+        return h.hexdigest()
+
+
+@dataclasses.dataclass
+class _Run:
+    path: str
+    name: str
+    stem: str
+    digest: str
+
+
+def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/report", *,
+                 labels=None, tolerance: float = 0.005, group_by: Iterable[str] | None = None,
+                 jobs: int | None = None, title: str | None = None,
+                 formats: Iterable[str] = ("png",), dpi: int = 100, base_size: float = 11,
+                 strict: bool = False, command: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> Report:
+    """Build (or bring up to date) the report of every history under ``roots``.
+
+    ``roots``: directories (searched for ``*.csv``) and files. ``labels``: a
+    lookup or labels file (facet order and names). ``group_by``: fields to
+    compare runs by (default: those of :data:`DEFAULT_GROUP_BY` that vary).
+    ``jobs``: worker processes (default: CPU count; 1 renders in this
+    process). ``formats``: figure formats; a PNG is added for the thumbnails
+    when neither PNG nor SVG is asked for. ``command``: shown in the report.
+    ``progress(done, total)`` is called as figures finish.
+
+    Workers are started with ``spawn`` (polars dislikes ``fork``), so a script
+    calling this with ``jobs`` > 1 needs the usual ``if __name__ ==
+    "__main__":`` guard.
+    """
+    settings = _settings(labels, tolerance, formats, dpi, base_size)
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out / LOCK):
+        problems: list[HistkitError] = []
+        batch, runs = _read(roots, strict, settings, problems)
+        fields = _fields(runs)
+        groups = _group_fields(group_by, fields)
+        old = _load_manifest(out / MANIFEST)
+        tasks, skipped, manifest = _plan(out, runs, groups, batch, fields, settings, old)
+        done = _render(out, tasks, jobs, progress, problems)
+        _record(manifest, tasks, done)
+        summary = _summary(batch, runs, fields, settings.tolerance, manifest)
+        comparisons = {g: _comparison_table(summary, g, _headline(summary, settings))
+                       for g in groups}
+        _write_tables(out, summary)
+        index = _write_index(out, summary, comparisons, manifest, problems, settings,
+                             title=title, command=command)
+        write_atomic(out / MANIFEST, json.dumps(manifest, indent=1).encode())
+        removed = _remove_stale(out, old, manifest)
+    rendered = [t["key"] for t in tasks if t["kind"] == "run" and t["key"] in done]
+    return Report(out, index, rendered, skipped, removed, comparisons, summary, problems)
+
+
+# ---------------------------------------------------------------------------
+# inputs
+
+
+def _settings(labels, tolerance, formats, dpi, base_size) -> _Settings:
+    fmts = []
+    for f in formats:
+        f = f.strip().lower().lstrip(".")
+        if f not in REPORT_FORMATS:
+            raise OptionError(f"figure format should be one of {', '.join(REPORT_FORMATS)}; "
+                              f"got {f!r}")
+        fmts.append(f)
+    if not fmts:
+        raise OptionError("give at least one figure format (png, pdf or svg)")
+    if "png" not in fmts and "svg" not in fmts:
+        fmts.append("png")  # the thumbnails need an image a browser can show
+    return _Settings(tuple(load_labels(labels).items()), check_tolerance(tolerance),
+                     tuple(dict.fromkeys(fmts)), int(dpi), float(base_size))
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on ``path``: builds into one directory take turns."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read(roots, strict, settings, problems) -> tuple[Batch, dict[str, _Run]]:
+    """Read every history; the good ones become runs with a content digest."""
+    roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+    paths: list[str] = []
+    for root in roots:
+        try:
+            paths += find_histories([root])
+        except HistkitError as exc:
+            problems.append(exc)
+    paths = list(dict.fromkeys(os.path.normpath(p) for p in paths))
+    batch = read_histories(paths)
+    problems += batch.problems
+    bad = {e.path for e in batch.problems}
+    runs: dict[str, _Run] = {}
+    for path in paths:
+        if path in bad:
+            continue
+        try:
+            name = run_from_path(path, strict=strict).name
+            data = Path(path).read_bytes()
+        except (HistkitError, OSError) as exc:
+            problems.append(exc if isinstance(exc, HistkitError)
+                            else HistkitError(f"cannot read: {exc}", path=path))
+            continue
+        runs[path] = _Run(path, name, _stem(name, path), settings.digest(name, data))
+    return batch, runs
+
+
+def _stem(name: str, path: str) -> str:
+    """A file-system and URL safe figure name, unique per input path."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120].strip("._") or "run"
+    return f"{safe}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+
+
+def _fields(runs: dict[str, _Run]) -> pl.DataFrame:
+    """Parsed run-name fields of the good runs (``run`` is the name)."""
+    from .catalog import run_fields
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # already said once by _read
+        return run_fields(list(runs))
+
+
+def _group_fields(group_by, fields: pl.DataFrame) -> list[str]:
+    """The comparison fields: those asked for, or the defaults that vary."""
+    if group_by is None:
+        return [g for g in DEFAULT_GROUP_BY
+                if fields.height and fields[g].n_unique() > 1]
+    groups = list(dict.fromkeys(group_by))
+    for g in groups:
+        if g not in GROUP_FIELDS:
+            raise OptionError(f"cannot group by {g!r}: should be one of "
+                              f"{', '.join(GROUP_FIELDS)}")
+    return groups if fields.height else []
+
+
+def _load_manifest(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"runs": {}, "comparisons": {}}
+    if not isinstance(data, dict):
+        return {"runs": {}, "comparisons": {}}
+    return {"runs": dict(data.get("runs") or {}), "comparisons": dict(data.get("comparisons") or {})}
+
+
+# ---------------------------------------------------------------------------
+# what to render
+
+
+def _plan(out, runs, groups, batch, fields, settings, old):
+    """Tasks for figures whose digest changed or whose files are missing; the
+    new manifest starts with the figures that are reused."""
+    manifest = {"histkit": __version__, "runs": {}, "comparisons": {}}
+    tasks, skipped = [], []
+    frames = None
+    for run in runs.values():
+        files = [f"runs/{run.stem}.{fmt}" for fmt in settings.formats]
+        entry = {"digest": run.digest, "name": run.name, "files": files}
+        if _fresh(out, old["runs"].get(run.path), entry):
+            manifest["runs"][run.path] = entry
+            skipped.append(run.path)
+            continue
+        if frames is None:
+            frames = batch.histories.with_columns(pl.col("path").cast(pl.String)) \
+                .partition_by("path", as_dict=True, include_key=False)
+        tasks.append({"kind": "run", "key": run.path, "entry": entry, "name": run.name,
+                      "hist": frames[(run.path,)], "settings": settings})
+    all_digests = "".join(sorted(r.digest for r in runs.values()))
+    for g in groups:
+        files = [f"compare/{g}.{fmt}" for fmt in settings.formats]
+        entry = {"digest": settings.digest(g, all_digests), "files": files}
+        if _fresh(out, old["comparisons"].get(g), entry):
+            manifest["comparisons"][g] = entry
+            continue
+        # the longest tasks go first, so no worker is left with one at the end
+        tasks.insert(0, {"kind": "compare", "key": g, "entry": entry,
+                         "hist": _overlay_table(batch, fields, g), "settings": settings})
+    return tasks, skipped, manifest
+
+
+def _fresh(out: Path, old: dict | None, new: dict) -> bool:
+    return (bool(old) and old.get("digest") == new["digest"]
+            and old.get("files") == new["files"]
+            and all((out / f).is_file() for f in new["files"]))
+
+
+def _overlay_table(batch: Batch, fields: pl.DataFrame, field: str) -> pl.DataFrame:
+    """Validation series of every good run with ``field`` as text and a run
+    number (an integer groups much faster than a name in plotnine)."""
+    keys = fields.select("path", pl.int_range(pl.len(), dtype=pl.Int32).alias("run"),
+                         pl.col(field).cast(pl.String).fill_null("(none)"))
+    return (batch.histories.filter(pl.col("data") == "validation")
+            .with_columns(pl.col("path").cast(pl.String))
+            .join(keys, on="path", how="inner", maintain_order="left")
+            .drop("path"))
+
+
+def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
+    """Run the tasks (in worker processes when ``jobs`` > 1); return the keys
+    that succeeded and add a problem for each that failed."""
+    done: set[str] = set()
+    total = len(tasks)
+    if progress:
+        progress(0, total)
+    if not tasks:
+        return done
+    jobs = min(jobs or os.cpu_count() or 1, total)
+    finished = 0
+
+    def collect(task, error):
+        nonlocal finished
+        finished += 1
+        if error is None:
+            done.add(task["key"])
+        elif task["kind"] == "run":
+            problems.append(HistkitError(f"cannot draw the figure: {error}", path=task["key"]))
+        else:
+            problems.append(HistkitError(f"comparison by {task['key']}: cannot draw: {error}"))
+        if progress:
+            progress(finished, total)
+
+    if jobs <= 1:
+        for task in tasks:
+            collect(task, _render_task(str(out), task))
+        return done
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_render_task, str(out), t): t for t in tasks}
+        for future in as_completed(futures):
+            try:
+                error = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker is one problem
+                error = f"{type(exc).__name__}: {exc}"
+            collect(futures[future], error)
+    return done
+
+
+def _render_task(out: str, task: dict) -> str | None:
+    """Draw one figure in every format (in a worker); the error text or None."""
+    from plotnine import aes, labs
+
+    from .plot import plot_history, plot_overlay, save_plot
+
+    s: _Settings = task["settings"]
+    lookup = dict(s.labels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hist = task["hist"]
+            if task["kind"] == "run":
+                segs = early_stoppings(hist, s.tolerance)
+                fig = plot_history(hist, lookup, segs, s.base_size) + labs(caption=task["name"])
+            else:
+                field = task["key"]
+                fig = (plot_overlay(hist, by=field, lookup_table=lookup, base_size=s.base_size)
+                       + aes(group="run") + labs(caption=f"validation curves by {field}"))
+            for f in task["entry"]["files"]:
+                save_plot(fig, Path(out) / f, dpi=s.dpi)
+    except Exception as exc:  # noqa: BLE001 - reported as a problem of this figure
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _record(manifest: dict, tasks: list[dict], done: set[str]) -> None:
+    for t in tasks:
+        if t["key"] in done:
+            manifest["runs" if t["kind"] == "run" else "comparisons"][t["key"]] = t["entry"]
+
+
+def _remove_stale(out: Path, old: dict, new: dict) -> list[str]:
+    """Delete the figures the new manifest no longer lists; return the runs gone."""
+    keep = {f for part in ("runs", "comparisons") for e in new[part].values() for f in e["files"]}
+    for part in ("runs", "comparisons"):
+        for entry in old[part].values():
+            for f in entry.get("files", []):
+                if f not in keep and re.fullmatch(r"(runs|compare)/[A-Za-z0-9._-]+", f):
+                    with contextlib.suppress(FileNotFoundError):
+                        (out / f).unlink()
+    return sorted(set(old["runs"]) - set(new["runs"]))
+
+
+# ---------------------------------------------------------------------------
+# tables
+
+
+def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, tolerance: float,
+             manifest: dict) -> pl.DataFrame:
+    """One row per good run: parsed fields, epochs logged, and best value, best
+    epoch and stop epoch of every series (``best_val_loss``,
+    ``best_val_loss_epoch``, ``stop_val_loss_epoch``)."""
+    long = (batch.histories.with_columns(pl.col("path").cast(pl.String))
+            .filter(pl.col("path").is_in(list(runs))))
+    table = fields.join(long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique()),
+                        on="path", how="left", maintain_order="left")
+    if long.height:
+        stops = early_stoppings(long, tolerance, by=["path"]).with_columns(
+            series=pl.when(pl.col("data") == "validation")
+            .then(pl.lit("val_") + pl.col("metric")).otherwise(pl.col("metric")))
+        for series in stops["series"].unique(maintain_order=True):
+            part = stops.filter(pl.col("series") == series).select(
+                "path", pl.col("best_value").alias(f"best_{series}"),
+                pl.col("best_epoch").alias(f"best_{series}_epoch"),
+                pl.col("epoch").alias(f"stop_{series}_epoch"))
+            table = table.join(part, on="path", how="left", maintain_order="left")
+    figures = {p: e["files"] for p, e in manifest["runs"].items()}
+    return table.with_columns(
+        pl.col("epochs_logged").fill_null(0),
+        pl.col("path").replace_strict({p: figures.get(p, [""])[0] for p in runs},
+                                      default="", return_dtype=pl.String).alias("figure"))
+
+
+def _headline(summary: pl.DataFrame, settings: _Settings) -> list[str]:
+    """Validation metrics shown in tables: the labelled ones (in label order)
+    when any is present, else all."""
+    metrics = [c[len("best_val_"):] for c in summary.columns
+               if c.startswith("best_val_") and not c.endswith("_epoch")]
+    labelled = [m for m, _ in settings.labels if m in metrics]
+    return labelled or metrics
+
+
+def _comparison_table(summary: pl.DataFrame, field: str, metrics: list[str]) -> pl.DataFrame:
+    """Per value of ``field``: runs, and per validation metric the best value
+    over the group's runs and the median stop epoch."""
+    aggs = [pl.len().alias("runs")]
+    for m in metrics:
+        best = pl.col(f"best_val_{m}")
+        aggs += [(best.min() if is_loss_like(m) else best.max()).alias(f"best_val_{m}"),
+                 pl.col(f"stop_val_{m}_epoch").median().alias(f"stop_val_{m}_epoch")]
+    return (summary.group_by(pl.col(field).cast(pl.String).fill_null("(none)").alias(field))
+            .agg(aggs).sort(field))
+
+
+def _write_tables(out: Path, summary: pl.DataFrame) -> None:
+    from .files import atomic_target
+
+    with atomic_target(out / "summary.csv") as tmp:
+        summary.write_csv(tmp)
+    with atomic_target(out / "summary.parquet") as tmp:
+        summary.write_parquet(tmp, use_pyarrow=True)
+
+
+# ---------------------------------------------------------------------------
+# index.html
+
+
+def _write_index(out, summary, comparisons, manifest, problems, settings, *, title, command):
+    """Render index.html from the jinja2 templates (autoescaped)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("histkit", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = _num
+    lookup = dict(settings.labels)
+    metrics = _headline(summary, settings)
+    varying = [f for f in _TABLE_FIELDS if summary.height and summary[f].n_unique() > 1]
+    shared = {f: summary[f][0] for f in _TABLE_FIELDS
+              if summary.height and f not in varying and summary[f][0] not in (None, "")}
+    html = env.get_template("report.html.j2").render(
+        title=title or f"histkit report: {out.name}",
+        generated=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        version=__version__, command=command, tolerance=settings.tolerance,
+        runs=_run_rows(summary, manifest), fields=varying, shared=shared,
+        metrics=[(m, lookup.get(m, m)) for m in metrics],
+        comparisons=[_comparison_view(g, t, manifest, metrics, lookup)
+                     for g, t in comparisons.items()],
+        problems=[{"path": p.path or "", "message": p.message} for p in problems],
+        summary_files=["summary.csv", "summary.parquet"])
+    return write_atomic(out / "index.html", html.encode())
+
+
+def _run_rows(summary: pl.DataFrame, manifest: dict) -> list[dict]:
+    rows = []
+    for row in summary.iter_rows(named=True):
+        files = manifest["runs"].get(row["path"], {}).get("files", [])
+        thumb = next((f for f in files if f.endswith((".png", ".svg"))), None)
+        shown = {k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
+        rows.append({**shown, "files": files, "thumb": thumb})
+    return rows
+
+
+def _comparison_view(field, table: pl.DataFrame, manifest, metrics, lookup) -> dict:
+    files = manifest["comparisons"].get(field, {}).get("files", [])
+    return {"field": field, "files": files,
+            "image": next((f for f in files if f.endswith((".png", ".svg"))), None),
+            "rows": table.to_dicts(), "metrics": [(m, lookup.get(m, m)) for m in metrics]}
+
+
+def _num(value, digits: int = 4) -> str:
+    """Numbers for people: floats to ``digits`` significant digits, None as blank."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.{digits}g}"
+    return str(value)

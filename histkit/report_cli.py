@@ -1,0 +1,161 @@
+"""``histkit report`` and ``histkit pipeline``: thin click commands over
+:mod:`histkit.report` and :mod:`histkit.pipeline`.
+
+Registered in :mod:`histkit.cli` with ``main.add_command``. A report with
+problems is still written; the command then exits 1 after naming each problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+
+import click
+
+from .cli import _fail, _progress, labels_option, strict_option, tolerance_option
+
+EXIT_PROBLEMS = 1
+
+
+def _formats(ctx, param, value: str) -> tuple[str, ...]:
+    from .report import REPORT_FORMATS
+
+    formats = tuple(f.strip().lower().lstrip(".") for f in value.split(",") if f.strip())
+    bad = [f for f in formats if f not in REPORT_FORMATS]
+    if bad or not formats:
+        raise click.BadParameter(f"should be a comma-separated list of "
+                                 f"{', '.join(REPORT_FORMATS)}; got {value!r}")
+    return formats
+
+
+def jobs_option(f):
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                        help="Worker processes for the figures [default: CPU count].")(f)
+
+
+@contextlib.contextmanager
+def _progress_callback(label: str):
+    """A ``progress(done, total)`` callback drawing a bar on stderr (a
+    terminal only); the bar starts when the total is known."""
+    stack = contextlib.ExitStack()
+    state = {"bar": None, "done": 0}
+
+    def progress(done: int, total: int) -> None:
+        if state["bar"] is None:
+            state["bar"] = stack.enter_context(_progress(total, label))
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    with stack:
+        yield progress
+
+
+def _command_line() -> str:
+    """The command as typed, for the report's "Command" section."""
+    return shlex.join(["histkit", *sys.argv[1:]])
+
+
+def _report_problems(problems) -> None:
+    for exc in problems:
+        _fail(str(exc))
+    if problems:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@click.command("report")
+@click.argument("roots", nargs=-1, metavar="[ROOT=run]...")
+@click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
+              help="Report directory [default: reports/<name of the first ROOT>].")
+@labels_option
+@tolerance_option
+@click.option("--group-by", "-g", multiple=True, metavar="FIELD",
+              help="Compare runs by this field (repeatable) [default: attention, dropout, "
+                   "optimizer, loss, model where they vary].")
+@jobs_option
+@click.option("--title", help="Report title [default: histkit report: <output name>].")
+@click.option("--formats", default="png", show_default=True, callback=_formats,
+              help="Figure formats, comma separated: png, pdf, svg.")
+@click.option("--dpi", type=click.IntRange(min=10), default=100, show_default=True,
+              help="Resolution of PNG figures.")
+@click.option("--base-size", type=click.FloatRange(min=1), default=11, show_default=True,
+              help="Base font size of theme_bw.")
+@strict_option
+def report_command(roots, output, labels, tolerance, group_by, jobs, title, formats, dpi,
+                   base_size, strict):
+    """Build a browsable report of every run: figures, comparisons, summary, index.html.
+
+    Writes one figure per run, comparison figures by hyperparameter,
+    summary.csv, summary.parquet and a self-contained index.html into the
+    output directory, then prints the path of index.html. Unchanged runs are
+    not drawn again. A history that cannot be read is listed under
+    "Problems" and the command exits 1; the rest of the report is written.
+
+    \b
+    Examples:
+      histkit report run -o reports/fat_study --labels pipelines/labels.R
+      histkit report run/2021-03-02 -o reports/dropout --group-by dropout -j 4
+      histkit report run -o reports/fat_study --formats png,pdf --title "Fat study"
+    """
+    from pathlib import Path
+
+    from .report import build_report
+
+    roots = roots or ("run",)
+    if output is None:
+        output = str(Path("reports") / (Path(roots[0]).resolve().name or "report"))
+    with _progress_callback("rendering") as progress:
+        report = build_report(roots, output, labels=labels, tolerance=tolerance,
+                              group_by=list(group_by) or None, jobs=jobs, title=title,
+                              formats=formats, dpi=dpi, base_size=base_size, strict=strict,
+                              command=_command_line(), progress=progress)
+    click.echo(f"{len(report.summary)} runs: {len(report.rendered)} drawn, "
+               f"{len(report.skipped)} unchanged, {len(report.removed)} removed, "
+               f"{len(report.problems)} problems", err=True)
+    click.echo(report.index)
+    _report_problems(report.problems)
+
+
+@click.command("pipeline")
+@click.argument("study", type=click.Path(dir_okay=False))
+@click.option("--dry-run", "-n", is_flag=True,
+              help="List what would be trained and reported; change nothing.")
+@click.option("--only-report", is_flag=True, help="Do not train; build the report only.")
+@jobs_option
+@click.option("--train-command", envvar="HISTKIT_TRAIN_COMMAND", metavar="COMMAND",
+              help="The trainer to call, options appended [default: python -m histkit "
+                   "train]. Also read from $HISTKIT_TRAIN_COMMAND.")
+def pipeline_command(study, dry_run, only_report, jobs, train_command):
+    """Train what a study file declares is missing or partial, then build its report.
+
+    STUDY is a TOML file (see pipelines/README.md): a grid of training runs
+    and the report settings. Complete runs are left alone; partial ones are
+    resumed by the trainer; the report is then built as `histkit report`
+    would, and its index.html printed. Exits 1 when a run fails to train or
+    the report has problems.
+
+    \b
+    Examples:
+      histkit pipeline pipelines/fat_study.toml --dry-run
+      histkit pipeline pipelines/fat_study.toml -j 4
+      histkit pipeline pipelines/fat_study.toml --only-report
+    """
+    from .pipeline import load_study, plan_study, run_pipeline
+
+    spec = load_study(study)
+    train = shlex.split(train_command) if train_command else None
+    plan = plan_study(spec, train_command=train)
+    if dry_run:
+        for line in plan.describe(only_report=only_report):
+            click.echo(line)
+        return
+
+    def announce(i, n, run):
+        click.echo(f"[{i}/{n}] {run.action} {run.name} ({run.epochs_logged}/{run.epochs} "
+                   "epochs logged)", err=True)
+
+    with _progress_callback("rendering") as progress:
+        result = run_pipeline(spec, plan, only_report=only_report, jobs=jobs,
+                              command=_command_line(), on_train=announce, progress=progress)
+    click.echo(result.report.index)
+    _report_problems(result.problems)
