@@ -61,7 +61,7 @@ class _Group(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - last line of defence
+        except BaseException as exc:  # noqa: BLE001 - last line of defence (pyo3 panics too)
             if os.environ.get("HISTKIT_DEBUG"):
                 raise
             _fail(f"internal error: {type(exc).__name__}: {exc} "
@@ -166,7 +166,7 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
     else:
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True,
                        tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
-                       tbl_width_chars=200, fmt_str_lengths=120, float_precision=4):
+                       tbl_width_chars=60_000, fmt_str_lengths=1000, float_precision=4):
             text = str(table) + "\n"
     if output:
         from .files import write_atomic
