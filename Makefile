@@ -11,11 +11,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 DEB_PACKAGES := r-base-core r-cran-reticulate r-cran-ggplot2 r-cran-patchwork \
                 r-cran-dplyr r-cran-readr r-cran-testthat chromium
 
-.PHONY: demo test pytest system-deps clean help
+.PHONY: demo test system-deps train-demo bench clean help
 
 help:
 	@echo "make demo   build .venv, install histkit, render run/ into reports/"
 	@echo "make test   install test dependencies (R, Chromium included) and run all tests"
+	@echo "make train-demo   retrain the demo study in run/ with histkit train"
+	@echo "make bench  run every benchmark in bench/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +61,19 @@ demo: $(VENV)/.core
 test: $(VENV)/.test $(VENV)/.rpkg
 	$(BIN)/python -m pytest -q
 	tests/r/run_testthat.sh $(CURDIR)/$(BIN)/python
+
+# retrain the demo study in run/ (about 30 minutes on 2 cores; finished runs are skipped)
+train-demo: $(VENV)/.test
+	run/train_demo.sh
+
+# every benchmark; each prints its ratios against a baseline measured in the same run
+bench: $(VENV)/.test
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/train_speed.py --threads 2
+	Rscript bench/r_vs_python.R
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info

@@ -19,7 +19,7 @@ import torch
 from .errors import TrainError
 
 __all__ = ["COLUMNS", "save_checkpoint", "load_checkpoint", "append_row",
-           "write_history", "read_rows", "format_row"]
+           "write_history", "read_rows", "format_row", "remove_stale_temps"]
 
 COLUMNS = ("epoch", "loss", "sdice", "background_dice", "vsat_dice", "scat_dice",
            "val_loss", "val_sdice", "val_background_dice", "val_vsat_dice", "val_scat_dice",
@@ -94,6 +94,15 @@ def read_rows(path: Path) -> list[list[float]]:
         if len(cells) == len(COLUMNS):
             rows.append([float(c) for c in cells])
     return rows
+
+
+def remove_stale_temps(*paths: Path) -> None:
+    """Delete temp files a killed writer left beside ``paths``."""
+    for path in paths:
+        path = Path(path)
+        if path.parent.is_dir():
+            for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -30,12 +30,14 @@ def load_data(config) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Te
         x, y = phantoms(config.n_train + config.val_count, h, w, seed=config.seed)
     else:
         x, y = load_folder(config.data, (h, w, c))
+    if config.n_train is None and config.n_val is None:
+        config.n_val = max(1, len(x) // 5)
     order = np.random.default_rng(config.seed).permutation(len(x))
     n_train = config.n_train if config.n_train is not None else len(x) - config.val_count
     if n_train < 1 or n_train + config.val_count > len(x):
-        raise TrainError(f"{config.data}: {len(x)} slices cannot give {n_train} training and "
+        raise TrainError(f"{len(x)} slices cannot give {n_train} training and "
                          f"{config.val_count} validation slices; lower --n-train or --n-val",
-                         path=None)
+                         path=config.data)
     config.n_train = n_train
     tr, va = order[:n_train], order[n_train:n_train + config.val_count]
     as_t = torch.from_numpy

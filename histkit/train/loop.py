@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, save_checkpoint,
-                         write_history)
+from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, remove_stale_temps,
+                         save_checkpoint, write_history)
 from .config import TrainConfig
 from .data import batches, load_data
 from .errors import TrainError
@@ -44,9 +44,11 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
 
     (x_train, y_train), (x_val, y_val) = load_data(config)  # also fixes n_train for folders
     path, ckpt_path = config.history_path, config.checkpoint_path
-    if config.force and rank == 0:
-        path.unlink(missing_ok=True)
-        ckpt_path.unlink(missing_ok=True)
+    if rank == 0:
+        remove_stale_temps(path, ckpt_path)
+        if config.force:
+            path.unlink(missing_ok=True)
+            ckpt_path.unlink(missing_ok=True)
     _barrier(world)
 
     state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None

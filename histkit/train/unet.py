@@ -27,19 +27,17 @@ class ConvBlock(nn.Sequential):
 
 
 class AttentionGate(nn.Module):
-    """Additive gate: x * sigmoid(psi(relu(W_x x + W_g g))), g at x's resolution."""
+    """Additive gate as in Oktay et al.: x * sigmoid(psi(relu(theta x + phi g))),
+    1x1 convolutions without normalisation, g already at x's resolution."""
 
     def __init__(self, x_channels: int, g_channels: int, inter_channels: int):
         super().__init__()
-        self.w_x = nn.Sequential(nn.Conv2d(x_channels, inter_channels, 1, bias=False),
-                                 nn.BatchNorm2d(inter_channels))
-        self.w_g = nn.Sequential(nn.Conv2d(g_channels, inter_channels, 1, bias=False),
-                                 nn.BatchNorm2d(inter_channels))
-        self.psi = nn.Sequential(nn.Conv2d(inter_channels, 1, 1, bias=False),
-                                 nn.BatchNorm2d(1), nn.Sigmoid())
+        self.theta = nn.Conv2d(x_channels, inter_channels, 1, bias=False)
+        self.phi = nn.Conv2d(g_channels, inter_channels, 1)
+        self.psi = nn.Conv2d(inter_channels, 1, 1)
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return x * self.psi(torch.relu(self.w_x(x) + self.w_g(g)))
+        return x * torch.sigmoid(self.psi(torch.relu(self.theta(x) + self.phi(g))))
 
 
 class UNet(nn.Module):

@@ -1,0 +1,194 @@
+"""Training and inference speed and peak memory: histkit's UNets against MONAI's.
+
+    .venv/bin/python bench/train_speed.py [--threads 2] [--steps 5] [--shapes 1x192x384,1x384x768]
+
+Pairs (batch 2, CPU): our UNet (levels 5, base filters 24) vs MONAI BasicUNet
+(features=(24, 48, 96, 192, 384, 24)); our attention UNet (levels 4, base
+filters 24) vs MONAI AttentionUnet (channels=(24, 48, 96, 192)). Speed: the two
+models of a pair step in turn in one process (median step time), so load from
+other processes hits both alike. Peak RSS: every (model, shape) in a fresh
+process (two training steps and one inference step). Ours trains
+in channels_last and infers with conv+BN folded; MONAI runs as shipped. Prints
+a table with ratios and writes bench/out/train_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODELS = ("ours_unet", "monai_basicunet", "ours_attention", "monai_attentionunet")
+PAIRS = (("ours_unet", "monai_basicunet"), ("ours_attention", "monai_attentionunet"))
+
+
+def build(name: str):
+    if name == "ours_unet":
+        from histkit.train.unet import UNet
+        return UNet(1, 3, levels=5, base_filters=24)
+    if name == "ours_attention":
+        from histkit.train.unet import UNet
+        return UNet(1, 3, levels=4, base_filters=24, attention=True)
+    if name == "monai_basicunet":
+        from monai.networks.nets import BasicUNet
+        return BasicUNet(spatial_dims=2, in_channels=1, out_channels=3,
+                         features=(24, 48, 96, 192, 384, 24))
+    if name == "monai_attentionunet":
+        from monai.networks.nets import AttentionUnet
+        return AttentionUnet(spatial_dims=2, in_channels=1, out_channels=3,
+                             channels=(24, 48, 96, 192), strides=(2, 2, 2))
+    raise ValueError(name)
+
+
+def _setup(name: str, shape: tuple[int, int, int], batch: int, channels_last: bool,
+           compile_: bool):
+    """(train_step, infer_step) closures for one model on a fixed random batch."""
+    import torch
+
+    from histkit.train.losses import make_loss
+    from histkit.train.models import fuse_for_inference
+
+    torch.manual_seed(0)
+    ours = name.startswith("ours")
+    fmt = torch.channels_last if (ours and channels_last) else torch.contiguous_format
+    model = build(name).to(memory_format=fmt)
+    c, h, w = shape
+    x = torch.rand(batch, c, h, w).contiguous(memory_format=fmt)
+    y = torch.nn.functional.one_hot(torch.randint(0, 3, (batch, h, w)), 3).permute(0, 3, 1, 2)
+    y = y.float().contiguous(memory_format=fmt)
+    loss_fn = make_loss("mdice")
+    opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
+    step_model = torch.compile(model) if (ours and compile_) else model
+    fused = {}
+
+    def train_step():
+        model.train()
+        loss = loss_fn(step_model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def infer_step():
+        if "model" not in fused:  # fold BN after training steps changed its statistics
+            fused["model"] = fuse_for_inference(model) if ours else model.eval()
+        with torch.inference_mode():
+            fused["model"](x)
+
+    return train_step, infer_step, sum(p.numel() for p in model.parameters())
+
+
+def peak_memory(name: str, shape, batch: int, channels_last: bool, compile_: bool) -> dict:
+    """Peak RSS of a fresh process after two training steps and one inference step."""
+    train_step, infer_step, params = _setup(name, shape, batch, channels_last, compile_)
+    with open("/proc/self/statm") as f:  # resident pages after imports and model build
+        before_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    train_step()
+    train_step()
+    infer_step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"model": name, "peak_rss_mb": peak, "work_rss_mb": peak - before_mb, "params": params}
+
+
+def interleaved_speed(names, shape, batch: int, steps: int, channels_last: bool,
+                      compile_: bool) -> dict:
+    """Images/s per model from the median step time, the models' steps interleaved so
+    that load from other processes falls on both alike."""
+    import statistics
+
+    setups = {n: _setup(n, shape, batch, channels_last, compile_) for n in names}
+    out = {}
+    for phase in (0, 1):  # 0: training, 1: inference
+        times = {n: [] for n in names}
+        for i in range(steps + 1):
+            for n in names:
+                t0 = time.perf_counter()
+                setups[n][phase]()
+                if i:  # the first step warms up
+                    times[n].append(time.perf_counter() - t0)
+        for n in names:
+            key = "train_ips" if phase == 0 else "infer_ips"
+            out.setdefault(n, {})[key] = batch / statistics.median(times[n])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--shapes", default="1x192x384,1x384x768", help="CxHxW, comma separated")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--no-channels-last", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile our models")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+
+    if args.one:
+        name, shape = args.one.split("@")
+        print(json.dumps(peak_memory(name, tuple(int(v) for v in shape.split("x")), args.batch,
+                                     not args.no_channels_last, args.compile)))
+        return
+
+    # memory first: a child inherits the parent's peak RSS across fork+exec, so the
+    # parent must not have imported torch yet
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    names = args.models.split(",")
+    memory = {}
+    for shape in shapes:
+        s = "x".join(map(str, shape))
+        for name in names:
+            cmd = [sys.executable, __file__, "--one", f"{name}@{s}", "--threads",
+                   str(args.threads), "--batch", str(args.batch)]
+            cmd += ["--no-channels-last"] if args.no_channels_last else []
+            cmd += ["--compile"] if args.compile else []
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            memory[name, s] = json.loads(out.stdout.strip().splitlines()[-1])
+
+    import torch
+    torch.set_num_threads(args.threads)
+    results = []
+    for shape in shapes:
+        s = "x".join(map(str, shape))
+        for pair in PAIRS:
+            pair = [n for n in pair if n in names]
+            speed = interleaved_speed(pair, shape, args.batch, args.steps,
+                                      not args.no_channels_last, args.compile)
+            for name in pair:
+                res = {**memory[name, s], **speed[name], "shape": s}
+                results.append(res)
+                print(f"{s:>10} {name:<20} train {res['train_ips']:7.2f} img/s  "
+                      f"infer {res['infer_ips']:7.2f} img/s  peak RSS {res['peak_rss_mb']:5.0f} MB "
+                      f"(+{res['work_rss_mb']:4.0f} MB over imports+model)  "
+                      f"params {res['params']:,}", flush=True)
+
+    print("\nratios (ours / MONAI): training img/s, inference img/s, peak RSS")
+    by = {(r["model"], r["shape"]): r for r in results}
+    ratios = []
+    for shape in shapes:
+        s = "x".join(map(str, shape))
+        for ours, theirs in PAIRS:
+            if (ours, s) in by and (theirs, s) in by:
+                a, b = by[ours, s], by[theirs, s]
+                r = {"shape": s, "ours": ours, "monai": theirs,
+                     "train": a["train_ips"] / b["train_ips"],
+                     "infer": a["infer_ips"] / b["infer_ips"],
+                     "rss": a["peak_rss_mb"] / b["peak_rss_mb"],
+                     "work_rss": a["work_rss_mb"] / b["work_rss_mb"]}
+                ratios.append(r)
+                print(f"{s:>10} {ours:<15} vs {theirs:<20} train {r['train']:.2f}x  "
+                      f"infer {r['infer']:.2f}x  RSS {r['rss']:.2f}x  "
+                      f"RSS over imports {r['work_rss']:.2f}x")
+    out_dir = Path(__file__).with_name("out")
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "train_speed.json").write_text(json.dumps(
+        {"settings": vars(args), "results": results, "ratios": ratios}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

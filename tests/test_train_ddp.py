@@ -1,0 +1,39 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from histkit.train.checkpoint import COLUMNS, load_checkpoint  # noqa: E402
+
+
+def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists() and shutil.which("torchrun") is None:
+        pytest.skip("torchrun not installed")
+    cmd = [str(torchrun) if torchrun.exists() else "torchrun", "--standalone",
+           "--nproc-per-node", "2", "-m", "histkit.train",
+           "--shape", "32x16x1", "--n-train", "8", "--n-val", "3", "--epochs", "2",
+           "--levels", "2", "--base-filters", "4", "--batch-size", "2", "--device", "cpu",
+           "--threads", "1", "--root", str(tmp_path), "--date", "2026-11-23"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    path = (tmp_path / "2026-11-23/unet_2d_mdice/fat_32x16x1"
+            / "unet_2d_mdice_AdaDelta_fat_32x16x1_N8_E2_L2_FBL4.csv")
+    # both ranks print the path; only rank 0 writes
+    assert out.stdout.split() == [str(path), str(path)]
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(COLUMNS)
+    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.with_suffix(".ckpt").name, path.name]
+    assert load_checkpoint(path.with_suffix(".ckpt"))["epoch"] == 1
+    # a DDP checkpoint is a plain model state dict (no "module." prefix)
+    assert not any(k.startswith("module.") for k in load_checkpoint(path.with_suffix(".ckpt"))["model"])
+    # running again under torchrun sees the finished run on every rank
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert again.returncode == 0 and again.stderr.count("is complete (2/2 epochs)") == 2

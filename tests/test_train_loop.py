@@ -1,0 +1,216 @@
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+import histkit.train.loop as loop  # noqa: E402
+from histkit.train import TrainConfig, TrainError, train  # noqa: E402
+from histkit.train.checkpoint import COLUMNS, load_checkpoint, read_rows  # noqa: E402
+
+HEADER = ",".join(COLUMNS)
+TINY = dict(shape="32x16x1", n_train=8, n_val=2, levels=2, base_filters=4, epochs=3,
+            batch_size=4, date="2026-11-23", threads=1, progress=False)
+
+
+def _cfg(root, **kw):
+    return TrainConfig(root=str(root), **{**TINY, **kw})
+
+
+def _rows(path):
+    lines = Path(path).read_text().splitlines()
+    assert lines[0] == HEADER
+    return [line.split(",") for line in lines[1:]]
+
+
+def _values(path):
+    """Every column but the timings, as floats."""
+    keep = [i for i, c in enumerate(COLUMNS) if c not in ("epoch_time_s", "peak_mem_mb")]
+    return [float(r[i]) for r in _rows(path) for i in keep]
+
+
+def test_history_csv_has_the_keras_columns_and_zero_based_epochs(tmp_path):
+    path = train(_cfg(tmp_path, model="linknet", loss="bce25dice75", optimizer="Adam"))
+    assert path == tmp_path / "2026-11-23" / "linknet_2d_bce25dice75" / "fat_32x16x1" / \
+        "linknet_2d_bce25dice75_Adam_fat_32x16x1_N8_E3_L2_FBL4.csv"
+    rows = _rows(path)
+    assert [r[0] for r in rows] == ["0", "1", "2"]
+    assert all(len(r) == len(COLUMNS) for r in rows)
+    first = dict(zip(COLUMNS, map(float, rows[0])))
+    assert first["lr"] == pytest.approx(1e-3)
+    assert 0 < first["val_sdice"] < 1 and first["epoch_time_s"] > 0 and first["peak_mem_mb"] > 10
+    assert first["sdice"] == pytest.approx(
+        (first["background_dice"] + first["vsat_dice"] + first["scat_dice"]) / 3, rel=1e-5)
+    ckpt = load_checkpoint(path.with_suffix(".ckpt"))
+    assert ckpt["epoch"] == 2 and ckpt["finished"] and len(ckpt["rows"]) == 3
+
+
+def test_training_learns_the_phantom(tmp_path):
+    path = train(_cfg(tmp_path, epochs=6, optimizer="Adam", lr=0.01))
+    values = _values(path)
+    width = len(values) // 6
+    assert values[-width + 1] < values[1]  # training loss falls
+    assert values[-width + 2] > values[2]  # sdice rises
+
+
+def test_mdice_loss_is_one_minus_sdice(tmp_path):
+    path = train(_cfg(tmp_path, epochs=1))
+    row = dict(zip(COLUMNS, map(float, _rows(path)[0])))
+    assert row["val_loss"] == pytest.approx(1 - row["val_sdice"], abs=1e-5)
+
+
+def test_resume_after_crash_between_checkpoint_and_row_matches_an_unbroken_run(tmp_path, monkeypatch):
+    reference = train(_cfg(tmp_path / "a", epochs=4, dropout=0.2))
+    real_append = loop.append_row
+
+    class Crash(Exception):
+        pass
+
+    def append_then_crash(path, row):
+        if row[0] == 1:
+            raise Crash  # checkpoint of epoch 1 written, its row not
+        real_append(path, row)
+
+    monkeypatch.setattr(loop, "append_row", append_then_crash)
+    with pytest.raises(Crash):
+        train(_cfg(tmp_path / "b", epochs=4, dropout=0.2))
+    broken = tmp_path / "b" / reference.relative_to(tmp_path / "a")
+    assert [r[0] for r in _rows(broken)] == ["0"]
+    monkeypatch.setattr(loop, "append_row", real_append)
+    logs = []
+    assert train(_cfg(tmp_path / "b", epochs=4, dropout=0.2), log=logs.append) == broken
+    assert logs == [f"resuming {broken.stem} after epoch 1"]
+    assert [r[0] for r in _rows(broken)] == ["0", "1", "2", "3"]
+    assert _values(broken) == pytest.approx(_values(reference), rel=1e-5, abs=1e-6)
+
+
+def test_partial_last_row_is_dropped_on_resume(tmp_path):
+    cfg = _cfg(tmp_path, epochs=2)
+    path = train(cfg)
+    state = load_checkpoint(cfg.checkpoint_path)
+    state["finished"], state["epoch"], state["rows"] = False, 0, state["rows"][:1]
+    torch.save(state, cfg.checkpoint_path)
+    with open(path, "a") as f:
+        f.write("1,0.43,0.5")  # killed mid-line
+    train(_cfg(tmp_path, epochs=2))
+    assert [r[0] for r in _rows(path)] == ["0", "1"]
+    assert all(len(r) == len(COLUMNS) for r in _rows(path))
+
+
+def test_finished_run_is_not_trained_again_unless_forced(tmp_path):
+    path = train(_cfg(tmp_path, epochs=1))
+    before = path.read_bytes()
+    logs = []
+    train(_cfg(tmp_path, epochs=1), log=logs.append)
+    assert "is complete (1/1 epochs)" in logs[0]
+    assert path.read_bytes() == before
+    # a finished history without its checkpoint (as committed under run/) is complete too
+    path.with_suffix(".ckpt").unlink()
+    logs.clear()
+    train(_cfg(tmp_path, epochs=1), log=logs.append)
+    assert "is complete" in logs[0] and path.read_bytes() == before
+    train(_cfg(tmp_path, epochs=1, force=True))
+    assert path.read_bytes() != before
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_history_is_untouched(tmp_path):
+    cfg = _cfg(tmp_path, epochs=2)
+    path = train(cfg)
+    before = path.read_bytes()
+    cfg.checkpoint_path.write_bytes(cfg.checkpoint_path.read_bytes()[:200])
+    with pytest.raises(TrainError, match="checkpoint is corrupt or unreadable.*--force"):
+        train(_cfg(tmp_path, epochs=2))
+    assert path.read_bytes() == before
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_the_full_state(tmp_path):
+    cfg = _cfg(tmp_path, epochs=1, plateau_patience=1)
+    train(cfg)
+    state = torch.load(cfg.checkpoint_path, weights_only=True)
+    assert {"model", "optimizer", "scheduler", "rng", "epoch", "rows"} <= set(state)
+    assert state["scheduler"] and isinstance(state["rng"]["torch"], torch.Tensor)
+    assert not list(cfg.checkpoint_path.parent.glob("*.tmp"))
+
+
+def test_partial_history_without_checkpoint_is_refused(tmp_path):
+    cfg = _cfg(tmp_path, epochs=3)
+    path = train(_cfg(tmp_path, epochs=3))
+    cfg.checkpoint_path.unlink()
+    path.write_text("\n".join(path.read_text().splitlines()[:2]) + "\n")
+    with pytest.raises(TrainError, match="1 of 3 epochs but no checkpoint"):
+        train(cfg)
+
+
+def test_early_stopping_uses_the_keras_rule(tmp_path):
+    pytest.importorskip("histkit.stopping")
+    logs = []
+    path = train(_cfg(tmp_path, epochs=6, early_stop_patience=1, early_stop_min_delta=10.0),
+                 log=logs.append)
+    # min_delta 10 means no epoch improves: Keras stops after patience + 1 epochs
+    assert [r[0] for r in _rows(path)] == ["0", "1"]
+    assert logs[-1] == "early stopping after epoch 1"
+    logs.clear()
+    train(_cfg(tmp_path, epochs=6, early_stop_patience=1, early_stop_min_delta=10.0),
+          log=logs.append)
+    assert "is complete (2/6 epochs)" in logs[0]
+
+
+def test_plateau_schedule_lowers_the_learning_rate(tmp_path):
+    path = train(_cfg(tmp_path, epochs=4, optimizer="SGD", lr=50.0, plateau_patience=0))
+    lrs = [float(r[COLUMNS.index("lr")]) for r in _rows(path)]
+    assert lrs[0] == 50.0 and lrs[-1] < lrs[0]
+    assert set(lrs) <= {50.0 * 0.5 ** k for k in range(4)}  # halved, never other values
+
+
+def _check_history(path, ckpt):
+    """Epochs 0..k-1 each exactly once, every row complete, never ahead of the checkpoint."""
+    if not path.exists():
+        return 0
+    text = path.read_text()
+    assert text.startswith(HEADER + "\n")
+    assert text.endswith("\n"), "partial row"
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert all(len(r) == len(COLUMNS) for r in rows)
+    assert [int(r[0]) for r in rows] == list(range(len(rows)))
+    if rows:
+        assert load_checkpoint(ckpt)["epoch"] >= len(rows) - 1
+    return len(rows)
+
+
+def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
+    epochs = 14
+    args = [sys.executable, "-m", "histkit.train", "--shape", "64x32x1", "--n-train", "16",
+            "--n-val", "4", "--epochs", str(epochs), "--levels", "3", "--base-filters", "6",
+            "--batch-size", "4", "--threads", "1", "--root", str(tmp_path), "--date", "2026-11-23"]
+    cfg = TrainConfig(root=str(tmp_path), shape="64x32x1", n_train=16, n_val=4, epochs=epochs,
+                      levels=3, base_filters=6, date="2026-11-23").validate()
+    path, ckpt = cfg.history_path, cfg.checkpoint_path
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rng = random.Random(0)
+    kills, seen = 0, []
+    for _ in range(6):
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.6))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate()
+        seen.append(_check_history(path, ckpt))
+    (path.parent / f".{ckpt.name}.x1y2.tmp").write_bytes(b"half a checkpoint")  # killed in save
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(path)
+    assert kills >= 3
+    assert any(0 < n < epochs for n in seen), seen  # some kills landed mid-run
+    assert _check_history(path, ckpt) == epochs
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, ckpt.name])

@@ -1,0 +1,77 @@
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from histkit.train import TrainConfig  # noqa: E402
+from histkit.train.linknet import LinkNet  # noqa: E402
+from histkit.train.models import build_model, fuse_for_inference  # noqa: E402
+from histkit.train.unet import AttentionGate, UNet  # noqa: E402
+
+
+@pytest.mark.parametrize("levels", [2, 3, 4])
+@pytest.mark.parametrize("cls", [UNet, LinkNet])
+def test_output_is_per_pixel_logits_for_three_classes(cls, levels):
+    model = cls(1, 3, levels=levels, base_filters=4)
+    out = model(torch.randn(2, 1, 32, 16))
+    assert out.shape == (2, 3, 32, 16)
+
+
+def test_levels_and_base_filters_set_the_widths():
+    model = UNet(1, 3, levels=3, base_filters=5)
+    convs = [m.out_channels for m in model.down.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [5, 5, 10, 10, 20, 20]
+    link = LinkNet(1, 3, levels=3, base_filters=5)
+    assert link.encoders[-1][-1].body[-1][0].out_channels == 20
+
+
+def test_attention_gates_sit_on_every_skip_and_gate_the_features():
+    plain = UNet(1, 3, levels=3, base_filters=4)
+    gated = UNet(1, 3, levels=3, base_filters=4, attention=True)
+    assert sum(isinstance(m, AttentionGate) for m in gated.modules()) == 2
+    assert not any(isinstance(m, AttentionGate) for m in plain.modules())
+    gate = AttentionGate(4, 4, 2).eval()
+    x, g = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+    out = gate(x, g)
+    ratio = out / x
+    # the gate multiplies every channel of a pixel by the same coefficient in (0, 1)
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-5)
+    assert ((ratio > 0) & (ratio < 1)).all()
+
+
+def test_dropout_is_active_in_training_only():
+    model = UNet(1, 3, levels=2, base_filters=4, dropout=0.5)
+    x = torch.randn(1, 1, 16, 16)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))
+    assert any(isinstance(m, torch.nn.Dropout2d) for m in model.modules())
+    assert not any(isinstance(m, torch.nn.Dropout2d) for m in UNet(1, 3, 2, 4).modules())
+
+
+def test_build_model_follows_the_config():
+    cfg = TrainConfig(model="unet", attention=True, shape="32x16x1", levels=3, base_filters=4).validate()
+    assert isinstance(build_model(cfg), UNet) and build_model(cfg).attention
+    cfg = TrainConfig(model="linknet", shape="32x16x1", levels=3, base_filters=4).validate()
+    assert isinstance(build_model(cfg), LinkNet)
+
+
+@pytest.mark.parametrize("model", [UNet(1, 3, 3, 4, attention=True), LinkNet(1, 3, 3, 4)])
+def test_fused_inference_model_matches_and_has_no_batchnorm(model):
+    x = torch.randn(2, 1, 32, 16)
+    model.train()
+    for _ in range(2):  # move BN running stats away from their defaults
+        model(x)
+    model.eval()
+    fused = fuse_for_inference(model)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert n_bn < sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    with torch.no_grad():
+        assert torch.allclose(fused(x), model(x), atol=1e-4)
+
+
+def test_gradients_reach_the_first_layer():
+    model = UNet(1, 3, levels=3, base_filters=4, attention=True)
+    model(torch.randn(2, 1, 32, 16)).sum().backward()
+    assert model.down[0][0].weight.grad.abs().sum() > 0
