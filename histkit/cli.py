@@ -124,20 +124,6 @@ def labels_option(f):
                              ".json or .toml. Also read from $HISTKIT_LABELS.")(f)
 
 
-def _gather(paths, *, problems: list) -> list[str]:
-    """Expand each path on its own so one missing path does not stop the rest."""
-    from .errors import HistkitError
-    from .history import find_histories
-
-    found: list[str] = []
-    for p in paths:
-        try:
-            found += find_histories([p])
-        except HistkitError as exc:
-            problems.append(exc)
-    return list(dict.fromkeys(found))
-
-
 def _finish(problems: list) -> None:
     for exc in problems:
         _fail(str(exc))
@@ -234,7 +220,7 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     from plotnine import labs
 
     from .errors import HistkitError
-    from .history import read_histories
+    from .history import find_histories, read_histories
     from .labels import load_labels
     from .names import run_from_path
     from .plot import plot_overlay, plot_run, save_plot
@@ -249,7 +235,7 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
         r_package()  # rpy2, R and the R package are there, or one clear error
     problems: list = []
     lookup = load_labels(labels)
-    files = _gather(paths, problems=problems)
+    files = find_histories(paths, problems=problems)
     target = _targets(output, len(files), overlay, "." + fmt)
     batch = read_histories(files)
     problems += batch.problems
@@ -345,13 +331,12 @@ def stops(paths, tolerance, relative, fmt, strict):
       histkit stops run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
       histkit stops run/ --tolerance 0.01 --relative --format csv > stops.csv
     """
-    import polars as pl
 
-    from .history import read_histories
+    from .history import find_histories, read_histories
     from .stopping import early_stoppings
 
     problems: list = []
-    batch = read_histories(_gather(paths, problems=problems))
+    batch = read_histories(find_histories(paths, problems=problems))
     problems += batch.problems
     long = batch.histories
     table = early_stoppings(long, tolerance, relative=relative, by=["path"])
@@ -391,10 +376,10 @@ def runs_command(root, fmt, where, output, tolerance, strict):
       histkit runs --format parquet -o runs.parquet
     """
     from .catalog import filter_runs, runs
-    from .history import read_histories
+    from .history import find_histories, read_histories
 
     problems: list = []
-    batch = read_histories(_gather(root or ["run"], problems=problems))
+    batch = read_histories(find_histories(root or ["run"], problems=problems))
     table, batch = runs(batch.paths, tolerance=tolerance, strict=strict, batch=batch)
     problems += batch.problems
     table = filter_runs(table, where)

@@ -257,24 +257,31 @@ class Batch:
         return not self.problems
 
 
-def find_histories(paths: Iterable[str | os.PathLike]) -> list[str]:
+def find_histories(paths: Iterable[str | os.PathLike], *,
+                   problems: list | None = None) -> list[str]:
     """Expand files and directories (searched recursively for ``*.csv``).
 
-    Raises :class:`HistoryError` for a path that does not exist or a
-    directory that holds no history.
+    A path that does not exist, or a directory that holds no history, raises
+    :class:`HistoryError`; or, when a ``problems`` list is given, is appended
+    to it so the other paths are still expanded (batch work goes on).
     """
     out: list[str] = []
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*.csv") if f.is_file())
-            if not found:
-                raise HistoryError("directory holds no *.csv history", path=str(p))
-            out += found
-        elif p.exists():
-            out.append(str(p))
-        else:
-            raise HistoryError("no such file or directory", path=str(p))
+        try:
+            if p.is_dir():
+                found = sorted(str(f) for f in p.rglob("*.csv") if f.is_file())
+                if not found:
+                    raise HistoryError("directory holds no *.csv history", path=str(p))
+                out += found
+            elif p.exists():
+                out.append(str(p))
+            else:
+                raise HistoryError("no such file or directory", path=str(p))
+        except HistoryError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
     return list(dict.fromkeys(out))
 
 

@@ -20,6 +20,7 @@ a clean ``stop()`` instead of a Python traceback.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import warnings
 from typing import Any
@@ -28,7 +29,8 @@ import polars as pl
 
 # the modules every R session needs, imported when R starts Python
 # (library(histkit)) rather than by the first call
-from . import catalog, history, labels, names, plot, stopping  # noqa: F401
+for _module in ("catalog", "history", "labels", "names", "plot", "stopping"):
+    importlib.import_module(f"{__package__}.{_module}")
 from .errors import HistkitError, OptionError
 
 __all__ = ["info", "to_history", "read_history", "early_stoppings", "keras_stop",

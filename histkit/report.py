@@ -182,12 +182,7 @@ def _locked(path: Path):
 def _read(roots, strict, settings, problems) -> tuple[Batch, dict[str, _Run]]:
     """Read every history; the good ones become runs with a content digest."""
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
-    paths: list[str] = []
-    for root in roots:
-        try:
-            paths += find_histories([root])
-        except HistkitError as exc:
-            problems.append(exc)
+    paths = find_histories(roots, problems=problems)
     paths = list(dict.fromkeys(os.path.normpath(p) for p in paths))
     batch = read_histories(paths)
     problems += batch.problems

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import polars as pl
-import pytest
 
 from histkit import early_stoppings, read_history, rapi, to_history
 from conftest import RUN, run_path, write_history

@@ -13,7 +13,7 @@ torch.set_num_threads(1)
 
 import histkit.train.loop as loop  # noqa: E402
 from histkit.train import TrainConfig, TrainError, train  # noqa: E402
-from histkit.train.checkpoint import COLUMNS, load_checkpoint, read_rows  # noqa: E402
+from histkit.train.checkpoint import COLUMNS, load_checkpoint  # noqa: E402
 
 HEADER = ",".join(COLUMNS)
 TINY = dict(shape="32x16x1", n_train=8, n_val=2, levels=2, base_filters=4, epochs=3,
