@@ -143,8 +143,8 @@ def _finish(frame: pl.DataFrame, path: str, lineno_of) -> pl.DataFrame:
     bad = (ep.is_null() | (ep != ep.floor())).arg_true()
     if len(bad):
         i = bad[0]
-        raise HistoryError(f"epoch {ep[i]!r} is not a whole number", path=path,
-                           line=lineno_of(i), column="epoch")
+        what = "epoch is missing" if ep[i] is None else f"epoch {ep[i]!r} is not a whole number"
+        raise HistoryError(what, path=path, line=lineno_of(i), column="epoch")
     frame = frame.with_columns(pl.col("epoch").cast(pl.Int64)).select(
         "epoch", pl.exclude("epoch"))
     if frame["epoch"].is_duplicated().any():

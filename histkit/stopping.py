@@ -82,7 +82,7 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     s, best = pl.col("s"), pl.col("best")
     # window min + plain group-by aggregations: polars' fast paths, no per-group lambdas
     lf = (long.lazy()
-          .filter(pl.col("value").is_not_null())
+          .filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
           .with_columns(s=pl.col("value") * sign)
           .with_columns(best=s.min().over(series)))
     within = s <= best + (tol * best.abs() if relative else tol)

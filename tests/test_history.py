@@ -63,6 +63,7 @@ def test_repeated_epochs_keep_last_and_warn(tmp_path):
     (b"epoch,loss,loss\n0,1,2\n", r"duplicated column 'loss' \(columns 2 and 3\)"),
     (b"epoch,,loss\n0,1,2\n", "column 2 of the header has no name"),
     (b"epoch,loss\n0.5,1\n", r":2 \(column 'epoch'\): epoch 0.5 is not a whole number"),
+    (b"epoch,loss\n0,1\n\n,2\n", r":4 \(column 'epoch'\): epoch is missing"),
 ])
 def test_bad_files_name_file_line_and_column(tmp_path, raw, match):
     p = write(tmp_path, raw)

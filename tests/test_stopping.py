@@ -110,3 +110,11 @@ def test_keras_stop_on_long_tables_max_mode_and_missing_monitor():
     assert (k.stopped, k.stop_epoch, k.restore_epoch, k.best_value) == (True, 3, 2, 0.5)
     with pytest.raises(OptionError, match="monitor 'val_acc' is not in the history"):
         keras_stop(WIDE, "val_acc")
+
+
+def test_nan_in_a_long_polars_table_is_missing():
+    long = to_history(WIDE).with_columns(
+        pl.when(pl.col("epoch") == 3).then(float("nan")).otherwise(pl.col("value"))
+        .alias("value"))
+    s = stop_of(early_stoppings(long, tolerance=0.005), "loss")
+    assert (s["epoch"], s["best_epoch"], s["best_value"]) == (2, 4, 0.30)
