@@ -73,7 +73,8 @@ bench: $(VENV)/.test
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/train_speed.py --threads 2
-	Rscript bench/r_vs_python.R
+	dpkg -s r-cran-tidyr >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends r-cran-tidyr
+	HISTKIT_PYTHON=$(CURDIR)/$(BIN)/python Rscript bench/r_vs_python.R
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info
