@@ -75,3 +75,28 @@ def test_gradients_reach_the_first_layer():
     model = UNet(1, 3, levels=3, base_filters=4, attention=True)
     model(torch.randn(2, 1, 32, 16)).sum().backward()
     assert model.down[0][0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cls", [UNet, LinkNet])
+def test_channels_last_gives_the_same_gradients_as_contiguous(cls):
+    # few channels and strided 1x1 projections: the shapes of oneDNN#6035, whose
+    # channels_last kernel corrupted memory or returned wrong weight gradients
+    torch.manual_seed(0)
+    model = cls(1, 3, levels=3, base_filters=4)
+    twin = __import__("copy").deepcopy(model).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 1, 32, 16)
+    for _ in range(3):
+        model.zero_grad(), twin.zero_grad()
+        model(x).square().mean().backward()
+        twin(x.contiguous(memory_format=torch.channels_last)).square().mean().backward()
+        for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+            assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-6), name
+
+
+def test_linknet_projection_is_a_strided_1x1_convolution():
+    proj = LinkNet(1, 3, levels=2, base_filters=4).encoders[0][0].skip[0]
+    assert proj.weight.shape == (8, 4, 1, 1)
+    x = torch.randn(2, 4, 9, 6)  # odd height: the stride-2 output has ceil(9 / 2) rows
+    expected = torch.nn.functional.conv2d(x, proj.weight, stride=2)
+    assert proj(x).shape == expected.shape == (2, 8, 5, 3)
+    assert torch.allclose(proj(x), expected, atol=1e-6)

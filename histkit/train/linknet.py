@@ -12,9 +12,25 @@ from torch import nn
 __all__ = ["LinkNet"]
 
 
+class _StridedPointwise(nn.Conv2d):
+    """A strided 1x1 convolution computed as subsampling then a 1x1 convolution:
+    the same result and parameters, but not oneDNN's strided 1x1 weight-gradient
+    kernel, which writes out of bounds for channels_last inputs with fewer channels
+    than its SIMD block (uxlfoundation/oneDNN#6035: heap corruption or wrong
+    gradients on AVX2 CPUs)."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__(cin, cout, 1, bias=False)
+        self.step = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x[:, :, ::self.step, ::self.step])
+
+
 def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, relu: bool = True) -> nn.Sequential:
-    layers = [nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False),
-              nn.BatchNorm2d(cout)]
+    conv = (_StridedPointwise(cin, cout, stride) if k == 1 and stride > 1
+            else nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False))
+    layers = [conv, nn.BatchNorm2d(cout)]
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
 

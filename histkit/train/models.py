@@ -30,7 +30,7 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
     def fold(module: nn.Module) -> None:
         children = list(module.named_children())
         for (name, child), (next_name, nxt) in zip(children, children[1:]):
-            if type(child) is nn.Conv2d and isinstance(nxt, nn.BatchNorm2d):
+            if isinstance(child, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
                 setattr(module, name, torch.nn.utils.fusion.fuse_conv_bn_eval(child, nxt))
                 setattr(module, next_name, nn.Identity())
         for _, child in module.named_children():
