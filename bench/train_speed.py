@@ -7,9 +7,11 @@ Pairs (batch 2, CPU): our UNet (levels 5, base filters 24) vs MONAI BasicUNet
 filters 24) vs MONAI AttentionUnet (channels=(24, 48, 96, 192)). Speed: the two
 models of a pair step in turn in one process (median step time), so load from
 other processes hits both alike. Peak RSS: every (model, shape) in a fresh
-process (two training steps and one inference step). Ours trains
-in channels_last and infers with conv+BN folded; MONAI runs as shipped. Prints
-a table with ratios and writes bench/out/train_speed.json.
+process (two training steps and one inference step). Ours trains in the memory
+format `histkit train` picks (--layout auto: the faster of channels_last and
+contiguous on this machine, timed in a separate process) and infers with
+conv+BN folded; MONAI runs as shipped (contiguous). Prints a table with ratios
+and writes bench/out/train_speed.json.
 """
 
 from __future__ import annotations
@@ -45,22 +47,41 @@ def build(name: str):
     raise ValueError(name)
 
 
-def _setup(name: str, shape: tuple[int, int, int], batch: int, channels_last: bool,
-           compile_: bool):
-    """(train_step, infer_step) closures for one model on a fixed random batch."""
+def _batch(shape: tuple[int, int, int], batch: int):
     import torch
 
+    c, h, w = shape
+    x = torch.rand(batch, c, h, w)
+    y = torch.nn.functional.one_hot(torch.randint(0, 3, (batch, h, w)), 3).permute(0, 3, 1, 2)
+    return x, y.float().contiguous()
+
+
+def probe_layout(name: str, shape, batch: int) -> str:
+    """The memory format ``histkit train --memory-format auto`` would pick here."""
+    import torch
+
+    from histkit.train.layout import choose_memory_format, memory_format_name
+    from histkit.train.losses import make_loss
+
+    torch.manual_seed(0)
+    fmt, _ = choose_memory_format(build(name), *_batch(shape, batch), make_loss("mdice"))
+    return memory_format_name(fmt)
+
+
+def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, compile_: bool):
+    """(train_step, infer_step) closures for one model on a fixed random batch;
+    ``layout`` applies to our models only."""
+    import torch
+
+    from histkit.train.layout import FORMATS
     from histkit.train.losses import make_loss
     from histkit.train.models import fuse_for_inference
 
     torch.manual_seed(0)
     ours = name.startswith("ours")
-    fmt = torch.channels_last if (ours and channels_last) else torch.contiguous_format
+    fmt = FORMATS[layout] if ours else torch.contiguous_format
     model = build(name).to(memory_format=fmt)
-    c, h, w = shape
-    x = torch.rand(batch, c, h, w).contiguous(memory_format=fmt)
-    y = torch.nn.functional.one_hot(torch.randint(0, 3, (batch, h, w)), 3).permute(0, 3, 1, 2)
-    y = y.float().contiguous(memory_format=fmt)
+    x, y = (t.contiguous(memory_format=fmt) for t in _batch(shape, batch))
     loss_fn = make_loss("mdice")
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
     step_model = torch.compile(model) if (ours and compile_) else model
@@ -82,9 +103,9 @@ def _setup(name: str, shape: tuple[int, int, int], batch: int, channels_last: bo
     return train_step, infer_step, sum(p.numel() for p in model.parameters())
 
 
-def peak_memory(name: str, shape, batch: int, channels_last: bool, compile_: bool) -> dict:
+def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool) -> dict:
     """Peak RSS of a fresh process after two training steps and one inference step."""
-    train_step, infer_step, params = _setup(name, shape, batch, channels_last, compile_)
+    train_step, infer_step, params = _setup(name, shape, batch, layout, compile_)
     with open("/proc/self/statm") as f:  # resident pages after imports and model build
         before_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     train_step()
@@ -94,13 +115,13 @@ def peak_memory(name: str, shape, batch: int, channels_last: bool, compile_: boo
     return {"model": name, "peak_rss_mb": peak, "work_rss_mb": peak - before_mb, "params": params}
 
 
-def interleaved_speed(names, shape, batch: int, steps: int, channels_last: bool,
+def interleaved_speed(names, shape, batch: int, steps: int, layouts: dict,
                       compile_: bool) -> dict:
     """Images/s per model from the median step time, the models' steps interleaved so
     that load from other processes falls on both alike."""
     import statistics
 
-    setups = {n: _setup(n, shape, batch, channels_last, compile_) for n in names}
+    setups = {n: _setup(n, shape, batch, layouts[n], compile_) for n in names}
     out = {}
     for phase in (0, 1):  # 0: training, 1: inference
         times = {n: [] for n in names}
@@ -123,32 +144,42 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--shapes", default="1x192x384,1x384x768", help="CxHxW, comma separated")
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--no-channels-last", action="store_true")
+    ap.add_argument("--layout", choices=("auto", "channels_last", "contiguous"), default="auto",
+                    help="memory format of our models (auto: what histkit train picks)")
     ap.add_argument("--compile", action="store_true", help="torch.compile our models")
     ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--probe", help=argparse.SUPPRESS)
     args = ap.parse_args()
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
 
-    if args.one:
-        name, shape = args.one.split("@")
-        print(json.dumps(peak_memory(name, tuple(int(v) for v in shape.split("x")), args.batch,
-                                     not args.no_channels_last, args.compile)))
+    if args.one or args.probe:
+        name, shape = (args.one or args.probe).split("@")
+        shape = tuple(int(v) for v in shape.split("x"))
+        if args.probe:
+            print(probe_layout(name, shape, args.batch))
+        else:
+            print(json.dumps(peak_memory(name, shape, args.batch, args.layout, args.compile)))
         return
 
     # memory first: a child inherits the parent's peak RSS across fork+exec, so the
     # parent must not have imported torch yet
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     names = args.models.split(",")
-    memory = {}
+    memory, layouts = {}, {}
     for shape in shapes:
         s = "x".join(map(str, shape))
         for name in names:
-            cmd = [sys.executable, __file__, "--one", f"{name}@{s}", "--threads",
-                   str(args.threads), "--batch", str(args.batch)]
-            cmd += ["--no-channels-last"] if args.no_channels_last else []
+            common = ["--threads", str(args.threads), "--batch", str(args.batch)]
+            layout = args.layout if name.startswith("ours") else "contiguous"
+            if layout == "auto":
+                out = subprocess.run([sys.executable, __file__, "--probe", f"{name}@{s}", *common],
+                                     capture_output=True, text=True, env=env, check=True)
+                layout = out.stdout.split()[-1]
+            layouts[name, s] = layout
+            cmd = [sys.executable, __file__, "--one", f"{name}@{s}", *common, "--layout", layout]
             cmd += ["--compile"] if args.compile else []
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-            memory[name, s] = json.loads(out.stdout.strip().splitlines()[-1])
+            memory[name, s] = {**json.loads(out.stdout.strip().splitlines()[-1]), "layout": layout}
 
     import torch
     torch.set_num_threads(args.threads)
@@ -158,14 +189,14 @@ def main() -> None:
         for pair in PAIRS:
             pair = [n for n in pair if n in names]
             speed = interleaved_speed(pair, shape, args.batch, args.steps,
-                                      not args.no_channels_last, args.compile)
+                                      {n: layouts[n, s] for n in pair}, args.compile)
             for name in pair:
                 res = {**memory[name, s], **speed[name], "shape": s}
                 results.append(res)
                 print(f"{s:>10} {name:<20} train {res['train_ips']:7.2f} img/s  "
                       f"infer {res['infer_ips']:7.2f} img/s  peak RSS {res['peak_rss_mb']:5.0f} MB "
                       f"(+{res['work_rss_mb']:4.0f} MB over imports+model)  "
-                      f"params {res['params']:,}", flush=True)
+                      f"params {res['params']:,}  {res['layout']}", flush=True)
 
     print("\nratios (ours / MONAI): training img/s, inference img/s, peak RSS")
     by = {(r["model"], r["shape"]): r for r in results}

@@ -44,6 +44,7 @@ def test_mix_token_and_defaults():
     ({"epochs": 0}, "epochs must be an integer >= 1"),
     ({"n_train": 0}, "n-train must be >= 1"),
     ({"device": "tpu"}, "device 'tpu' is unknown"),
+    ({"memory_format": "nhwc"}, "memory format 'nhwc' is unknown; use one of auto, channels_last"),
     ({"date": "23.11.2026"}, "date '23.11.2026' is not YYYY-MM-DD"),
     ({"model": "linknet", "attention": True}, "attention gates are for --model unet"),
 ])

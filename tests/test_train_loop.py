@@ -67,6 +67,8 @@ def test_mdice_loss_is_one_minus_sdice(tmp_path):
 
 
 def test_resume_after_crash_between_checkpoint_and_row_matches_an_unbroken_run(tmp_path, monkeypatch):
+    # one fixed layout: the two layouts' convolutions round differently
+    monkeypatch.setitem(TINY, "memory_format", "contiguous")
     reference = train(_cfg(tmp_path / "a", epochs=4, dropout=0.2))
     real_append = loop.append_row
 
@@ -89,6 +91,40 @@ def test_resume_after_crash_between_checkpoint_and_row_matches_an_unbroken_run(t
     assert logs == [f"resuming {broken.stem} after epoch 1"]
     assert [r[0] for r in _rows(broken)] == ["0", "1", "2", "3"]
     assert _values(broken) == pytest.approx(_values(reference), rel=1e-5, abs=1e-6)
+
+
+def test_auto_layout_is_measured_once_on_a_training_batch_and_kept_on_resume(tmp_path, monkeypatch):
+    probes = []
+
+    def channels_last_wins(model, x, y, loss_fn):
+        probes.append(tuple(x.shape))
+        return torch.channels_last, {"channels_last": 0.1, "contiguous": 0.2}
+
+    monkeypatch.setattr(loop, "choose_memory_format", channels_last_wins)
+    cfg = _cfg(tmp_path, epochs=2)
+    logs = []
+    train(cfg, log=logs.append)
+    assert probes == [(4, 1, 32, 16)]
+    assert logs[0] == "memory format: channels_last (a training step took 0.1 s in " \
+                      "channels_last, 0.2 s in contiguous)"
+    state = load_checkpoint(cfg.checkpoint_path)
+    weight = state["model"]["down.1.0.weight"]
+    assert state["memory_format"] == "channels_last"
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    state["finished"], state["epoch"], state["rows"] = False, 0, state["rows"][:1]
+    torch.save(state, cfg.checkpoint_path)
+    logs.clear()
+    train(_cfg(tmp_path, epochs=2), log=logs.append)
+    assert probes == [(4, 1, 32, 16)] and not any("memory format" in m for m in logs)
+    weight = load_checkpoint(cfg.checkpoint_path)["model"]["down.1.0.weight"]
+    assert not weight.is_contiguous()  # the resumed epoch trained in channels_last too
+
+
+def test_a_fixed_layout_is_not_measured(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "choose_memory_format", None)  # calling it would fail
+    cfg = _cfg(tmp_path, epochs=1, memory_format="contiguous")
+    train(cfg)
+    assert load_checkpoint(cfg.checkpoint_path)["model"]["down.1.0.weight"].is_contiguous()
 
 
 def test_partial_last_row_is_dropped_on_resume(tmp_path):

@@ -48,6 +48,9 @@ Examples:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--memory-format", type=click.Choice(["auto", "channels_last", "contiguous"]),
+              default="auto", show_default=True,
+              help="Tensor layout; auto times a few steps in each and keeps the faster.")
 @click.option("--root", default="run", show_default=True, help="Folder of the run/ tree.")
 @click.option("--date", default=None, help="YYYY-MM-DD folder [default: today].")
 @click.option("--data", type=click.Path(file_okay=False), default=None,

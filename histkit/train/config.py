@@ -10,11 +10,12 @@ from pathlib import Path
 from ..names import format_run_name, loss_weights, parse_run_name
 from .errors import TrainError
 
-__all__ = ["TrainConfig", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "parse_shape"]
+__all__ = ["TrainConfig", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "MEMORY_FORMATS", "parse_shape"]
 
 MODELS = ("unet", "linknet")
 LOSS_PARTS = ("mdice", "dice", "bce", "ce")
 OPTIMIZERS = {"adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD"}
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 DEFAULT_LR = {"AdaDelta": 1.0, "Adam": 1e-3, "SGD": 1e-2}
 N_CLASSES = 3  # background, VAT, SAT
 
@@ -56,7 +57,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
-    channels_last: bool = True
+    memory_format: str = "auto"
     root: str = "run"
     date: str | None = None
     data: str | None = None
@@ -108,6 +109,10 @@ class TrainConfig:
             raise TrainError(f"lr must be > 0, got {self.lr}")
         if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", self.device):
             raise TrainError(f"device {self.device!r} is unknown; use auto, cpu, cuda or cuda:N")
+        self.memory_format = str(self.memory_format).lower().replace("-", "_")
+        if self.memory_format not in MEMORY_FORMATS:
+            raise TrainError(f"memory format {self.memory_format!r} is unknown; use one of "
+                             f"{', '.join(MEMORY_FORMATS)}")
         if self.date is None:
             self.date = _dt.date.today().isoformat()
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.date)):

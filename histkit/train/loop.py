@@ -22,6 +22,7 @@ from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, remove
 from .config import TrainConfig
 from .data import batches, load_data
 from .errors import TrainError
+from .layout import FORMATS, choose_memory_format, memory_format_name
 from .losses import class_dice, make_loss, probabilities
 from .models import build_model
 
@@ -59,8 +60,12 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         _shutdown(world)
         return path
 
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = build_model(config).to(device, memory_format=memory_format)
+    model = build_model(config).to(device)
+    loss_fn = make_loss(config.loss)
+    layout = _memory_format(config, state, model, loss_fn, x_train, y_train, device,
+                            rank, world, log)
+    memory_format = FORMATS[layout]
+    model = model.to(memory_format=memory_format)
     optimizer = _optimizer(config, model)
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=config.plateau_factor, patience=config.plateau_patience)
@@ -80,7 +85,6 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         write_history(path, rows)  # drops a partial or repeated last row of a killed run
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
-    loss_fn = make_loss(config.loss)
     show = config.progress if config.progress is not None else sys.stderr.isatty()
 
     for epoch in range(start, config.epochs):
@@ -117,6 +121,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
                 "rng": _get_rng(), "epoch": epoch, "rows": rows,
                 "finished": stop or epoch == config.epochs - 1, "name": config.name,
+                "memory_format": layout,
             }, ckpt_path)
             append_row(path, row)
         if stop:
@@ -150,6 +155,29 @@ def _reduce(sums: torch.Tensor, world: int) -> list[float]:
         dist.all_reduce(sums)
     s = (sums[:4] / sums[4].clamp(min=1)).tolist()
     return [s[0], sum(s[1:]) / 3, *s[1:]]
+
+
+def _memory_format(config, state, model, loss_fn, x_train, y_train, device, rank, world,
+                   log) -> str:
+    """The layout to train in: the configured one, the one a resumed run measured,
+    or (auto) the faster of the two on one training batch, rank 0 deciding."""
+    if config.memory_format != "auto":
+        return config.memory_format
+    if state is not None and state.get("memory_format") in FORMATS:
+        return state["memory_format"]
+    x = x_train[:config.batch_size].to(device)
+    y = y_train[:config.batch_size].to(device)
+    fmt, seconds = choose_memory_format(model, x, y, loss_fn)
+    choice = list(FORMATS).index(memory_format_name(fmt))
+    if world > 1:
+        flag = torch.tensor([choice], device=device)
+        dist.broadcast(flag, src=0)
+        choice = int(flag.item())
+    layout = list(FORMATS)[choice]
+    if rank == 0:
+        log(f"memory format: {layout} (a training step took "
+            + ", ".join(f"{s:.3g} s in {name}" for name, s in seconds.items()) + ")")
+    return layout
 
 
 def _early_stop(rows: list[list[float]], config: TrainConfig) -> bool:

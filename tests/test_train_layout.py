@@ -1,0 +1,54 @@
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from histkit.train.layout import choose_memory_format, memory_format_name  # noqa: E402
+from histkit.train.losses import make_loss  # noqa: E402
+from histkit.train.unet import UNet  # noqa: E402
+
+
+class SlowIn(torch.nn.Module):
+    """A conv that sleeps when its output is in the ``slow`` layout."""
+
+    def __init__(self, slow: torch.memory_format):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 3, 3, padding=1)
+        self.slow = slow
+
+    def forward(self, x):
+        out = self.conv(x)
+        if out.is_contiguous(memory_format=self.slow):
+            time.sleep(0.05)
+        return out
+
+
+def _batch():
+    x = torch.rand(2, 1, 16, 8)
+    y = torch.nn.functional.one_hot(torch.randint(0, 3, (2, 16, 8)), 3).permute(0, 3, 1, 2).float()
+    return x, y
+
+
+@pytest.mark.parametrize("slow, fast", [(torch.channels_last, "contiguous"),
+                                        (torch.contiguous_format, "channels_last")])
+def test_the_faster_layout_wins_and_both_are_timed(slow, fast):
+    fmt, seconds = choose_memory_format(SlowIn(slow), *_batch(), make_loss("mdice"))
+    assert memory_format_name(fmt) == fast
+    assert set(seconds) == {"channels_last", "contiguous"}
+    assert seconds[fast] < 0.05 <= min(s for name, s in seconds.items() if name != fast)
+
+
+def test_probing_leaves_the_model_and_the_random_stream_alone():
+    torch.manual_seed(1)
+    model = UNet(1, 3, levels=2, base_filters=4, dropout=0.5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batch = _batch()
+    rng = torch.get_rng_state()
+    choose_memory_format(model, *batch, make_loss("mdice"))
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout draws were undone
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics too
+    assert all(p.grad is None for p in model.parameters())
+    assert model.down[1][0].weight.is_contiguous()  # the copy, not the model, changed layout
