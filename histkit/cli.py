@@ -31,6 +31,23 @@ class _Group(click.Group):
     """Turns every error into one line on stderr and exit code 2, never a
     traceback nor a usage dump."""
 
+    # commands that live beside their libraries, imported when first asked for
+    # (they reuse this module's option decorators; none imports torch or plotnine)
+    LAZY = {"train": ("histkit.train.cli", "train_command"),
+            "report": ("histkit.report_cli", "report_command"),
+            "pipeline": ("histkit.report_cli", "pipeline_command")}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY and name not in self.commands:
+            import importlib
+
+            module, attr = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
     def main(self, args=None, prog_name=None, **extra):
         extra.pop("standalone_mode", None)
         try:
@@ -386,15 +403,3 @@ def runs_command(root, fmt, where, output, tolerance, strict):
     if batch.paths:
         _echo_table(table, fmt, output)
     _finish(problems)
-
-
-# ---------------------------------------------------------------------------
-# commands that live beside their libraries; they reuse the option decorators
-# above, so they are imported last (none of them imports torch or plotnine)
-
-from .report_cli import pipeline_command, report_command  # noqa: E402
-from .train.cli import train_command  # noqa: E402
-
-main.add_command(train_command)
-main.add_command(report_command)
-main.add_command(pipeline_command)

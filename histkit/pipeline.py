@@ -4,7 +4,9 @@ partial, then builds the report.
 
 A run's state is read from its history, never guessed: no CSV is *missing*,
 fewer logged epochs than the name's ``E<e>`` is *partial*, the rest is
-*complete*. Training goes through the ``histkit train`` command in a
+*complete*; so is a shorter history where the study's early-stopping rule,
+replayed with :func:`~histkit.stopping.keras_stop`, fires at the last epoch
+(the trainer stopped it). Training goes through the ``histkit train`` command in a
 subprocess (``train_command`` points elsewhere, e.g. a stub in tests), so this
 module never imports torch. The file format is described in
 ``pipelines/README.md``.
@@ -42,6 +44,9 @@ TRAIN_KEYS = {
     "levels": (int, "--levels"), "base_filters": (int, "--base-filters"),
     "dropout": (float, "--dropout"), "batch_size": (int, "--batch-size"),
     "lr": (float, "--lr"), "seed": (int, "--seed"),
+    "early_stop_patience": (int, "--early-stop-patience"),
+    "early_stop_min_delta": (float, "--early-stop-min-delta"),
+    "plateau_patience": (int, "--plateau-patience"),
 }
 _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epochs",
               "levels", "base_filters")
@@ -83,6 +88,7 @@ class PlannedRun:
     epochs_logged: int
     epochs: int
     command: tuple[str, ...]
+    stopped_early: bool = False
 
     @property
     def action(self) -> str:
@@ -107,7 +113,8 @@ class Plan:
         for r in self.runs:
             todo = r.status != "complete" and not only_report
             lines.append(f"{r.action if todo else 'keep':6}  {r.status:8}  "
-                         f"{r.epochs_logged:>3}/{r.epochs:<3}  {r.path}")
+                         f"{r.epochs_logged:>3}/{r.epochs:<3}  {r.path}"
+                         + ("  (stopped early)" if r.stopped_early else ""))
             if todo:
                 lines.append(f"        $ {shlex.join(r.command)}")
         rep = self.study.report
@@ -265,6 +272,25 @@ def _locate(study: Study, name: str, model_dir: str, dataset_dir: str) -> Path |
     return max(found, key=_epochs_logged, default=None)
 
 
+def _stopped_early(path: Path, settings: dict) -> bool:
+    """Whether the trainer's early-stopping rule (Keras', on val_loss) fires at
+    the last logged epoch of this history, as it did when the trainer stopped."""
+    if settings.get("early_stop_patience") is None:
+        return False
+    from .history import read_history
+    from .stopping import keras_stop
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hist = read_history(path)
+        stop = keras_stop(hist, monitor="val_loss", patience=settings["early_stop_patience"],
+                          min_delta=settings.get("early_stop_min_delta", 0.0))
+    except HistkitError:
+        return False
+    return stop.stopped and stop.stop_epoch == hist["epoch"].max()
+
+
 def plan_study(study: Study, *, train_command: list[str] | None = None,
                today: str | None = None) -> Plan:
     """Each run of the grid with its state and the trainer command that
@@ -278,14 +304,15 @@ def plan_study(study: Study, *, train_command: list[str] | None = None,
         parsed = parse_run_name(name)
         path = _locate(study, name, parsed.model_dir, parsed.dataset_dir)
         logged = _epochs_logged(path) if path else 0
+        stopped = 0 < logged < settings["epochs"] and _stopped_early(path, settings)
         status = ("missing" if path is None
-                  else "complete" if logged >= settings["epochs"] else "partial")
+                  else "complete" if logged >= settings["epochs"] or stopped else "partial")
         date = (path.parts[-4] if path is not None else
                 study.date or today or datetime.date.today().isoformat())
         if path is None:
             path = Path(study.root) / date / parsed.model_dir / parsed.dataset_dir / f"{name}.csv"
         runs.append(PlannedRun(name, str(path), status, logged, settings["epochs"],
-                               tuple(base + _options(settings, study.root, date))))
+                               tuple(base + _options(settings, study.root, date)), stopped))
     return Plan(study, tuple(runs), tuple(base))
 
 

@@ -156,6 +156,26 @@ def test_plan_reads_the_histories(work):
     assert again.runs[0].command[:3] == (sys.executable, "-m", "histkit")
 
 
+def test_a_run_the_trainer_stopped_early_is_complete(work):
+    (work / "stop.toml").write_text(STUDY.replace("seed = 1\n", "seed = 1\nearly_stop_patience = 1\n"))
+    study = load_study("stop.toml")
+    plan = plan_study(study, train_command=["trainer"])
+    assert plan.runs[0].command[-6:-4] == ("--early-stop-patience", "1")
+    stopped, still_improving = (Path(r.path) for r in plan.runs[:2])
+    stopped.parent.mkdir(parents=True)
+    # val_loss best at epoch 0, no better at 1: with patience 1 Keras stops after epoch 1
+    stopped.write_text("epoch,loss,val_loss\n0,1,0.5\n1,0.9,0.6\n")
+    still_improving.write_text("epoch,loss,val_loss\n0,1,0.5\n1,0.9,0.4\n")
+    runs = plan_study(study).runs
+    assert [(r.status, r.stopped_early) for r in runs[:2]] == [("complete", True),
+                                                             ("partial", False)]
+    assert [r.path for r in plan_study(study).todo][0] == str(still_improving)
+    lines = plan_study(study).describe()
+    assert lines[0].startswith("keep    complete    2/6") and lines[0].endswith("(stopped early)")
+    # without the rule in the study the same history is an interrupted run
+    assert plan_study(load_study("mini.toml")).runs[0].status == "partial"
+
+
 def test_plan_without_date_finds_runs_under_any_date(work):
     (work / "nodate.toml").write_text(STUDY.replace('date = "2024-01-02"', ""))
     study = load_study("nodate.toml")

@@ -161,7 +161,7 @@ def test_cli_plot_engine_r(r_package, tmp_path):
 
     from histkit.cli import main
 
-    if not any(p.name == "engine" for p in main.commands["plot"].params):
+    if not any(p.name == "engine" for p in main.get_command(None, "plot").params):
         pytest.skip("histkit plot has no --engine option yet")
     path = write_history(run_path(tmp_path), epochs=8)
     out = tmp_path / "fig.png"
