@@ -120,6 +120,22 @@ def test_auto_layout_is_measured_once_on_a_training_batch_and_kept_on_resume(tmp
     assert not weight.is_contiguous()  # the resumed epoch trained in channels_last too
 
 
+def test_resuming_with_other_unnamed_settings_is_refused(tmp_path):
+    cfg = _cfg(tmp_path, epochs=2)
+    path = train(cfg)
+    state = load_checkpoint(cfg.checkpoint_path)
+    assert state["config"]["batch_size"] == 4 and state["config"]["lr"] is None
+    state["finished"], state["epoch"], state["rows"] = False, 0, state["rows"][:1]
+    torch.save(state, cfg.checkpoint_path)
+    before = path.read_bytes()
+    with pytest.raises(TrainError, match=r"trained with --batch-size 4 \(now 2\), --lr None "
+                                         r"\(now 0.5\); resume with the same settings or use --force"):
+        train(_cfg(tmp_path, epochs=2, batch_size=2, lr=0.5))
+    assert path.read_bytes() == before
+    train(_cfg(tmp_path, epochs=2, memory_format="contiguous", threads=2))  # these may change
+    assert [r[0] for r in _rows(path)] == ["0", "1"]
+
+
 def test_a_fixed_layout_is_not_measured(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "choose_memory_format", None)  # calling it would fail
     cfg = _cfg(tmp_path, epochs=1, memory_format="contiguous")

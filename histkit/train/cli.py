@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -63,7 +64,8 @@ def train_command(**options) -> None:
     if options["n_train"] is None and options["data"] is None:
         options["n_train"] = 204
     path = train(TrainConfig(**options), log=lambda msg: click.echo(msg, err=True))
-    click.echo(str(path))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 answers
+        click.echo(str(path))
 
 
 def main() -> None:

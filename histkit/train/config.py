@@ -16,6 +16,8 @@ MODELS = ("unet", "linknet")
 LOSS_PARTS = ("mdice", "dice", "bce", "ce")
 OPTIMIZERS = {"adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD"}
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+RESUME_KEYS = ("batch_size", "lr", "momentum", "seed", "n_val", "data", "plateau_patience",
+               "plateau_factor", "early_stop_patience", "early_stop_min_delta")
 DEFAULT_LR = {"AdaDelta": 1.0, "Adam": 1e-3, "SGD": 1e-2}
 N_CLASSES = 3  # background, VAT, SAT
 
@@ -148,6 +150,10 @@ class TrainConfig:
     @property
     def checkpoint_path(self) -> Path:
         return self.history_path.with_suffix(".ckpt")
+
+    def resume_options(self) -> dict:
+        """The settings outside the run name that a resumed run must keep."""
+        return {k: getattr(self, k) for k in RESUME_KEYS}
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

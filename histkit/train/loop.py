@@ -36,8 +36,9 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     one-line messages (default: nothing).
     """
     config = (config or TrainConfig(**options)).validate()
-    log = log or (lambda msg: None)
     rank, world = _init_distributed(config)
+    if log is None or rank != 0:  # one voice under torchrun
+        log = lambda msg: None  # noqa: E731
     device = _device(config, rank)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -54,6 +55,8 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
 
     state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
     done = _completed_epochs(path, state, config)
+    if done is None and state is not None:
+        _check_resume(state, config, ckpt_path)
     if done is not None:
         log(f"run {config.name} is complete ({done}/{config.epochs} epochs); "
             f"use --force to train it again")
@@ -121,7 +124,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
                 "rng": _get_rng(), "epoch": epoch, "rows": rows,
                 "finished": stop or epoch == config.epochs - 1, "name": config.name,
-                "memory_format": layout,
+                "memory_format": layout, "config": config.resume_options(),
             }, ckpt_path)
             append_row(path, row)
         if stop:
@@ -165,19 +168,33 @@ def _memory_format(config, state, model, loss_fn, x_train, y_train, device, rank
         return config.memory_format
     if state is not None and state.get("memory_format") in FORMATS:
         return state["memory_format"]
-    x = x_train[:config.batch_size].to(device)
-    y = y_train[:config.batch_size].to(device)
-    fmt, seconds = choose_memory_format(model, x, y, loss_fn)
-    choice = list(FORMATS).index(memory_format_name(fmt))
+    choice = 0
+    if rank == 0:
+        x = x_train[:config.batch_size].to(device)
+        y = y_train[:config.batch_size].to(device)
+        fmt, seconds = choose_memory_format(model, x, y, loss_fn)
+        choice = list(FORMATS).index(memory_format_name(fmt))
+        log(f"memory format: {list(FORMATS)[choice]} (a training step took "
+            + ", ".join(f"{s:.3g} s in {name}" for name, s in seconds.items()) + ")")
     if world > 1:
         flag = torch.tensor([choice], device=device)
         dist.broadcast(flag, src=0)
         choice = int(flag.item())
-    layout = list(FORMATS)[choice]
-    if rank == 0:
-        log(f"memory format: {layout} (a training step took "
-            + ", ".join(f"{s:.3g} s in {name}" for name, s in seconds.items()) + ")")
-    return layout
+    return list(FORMATS)[choice]
+
+
+def _check_resume(state: dict, config: TrainConfig, ckpt_path: Path) -> None:
+    """Refuse to resume a run with settings its name does not show but that
+    change the training (batch size, lr, seed, schedules)."""
+    saved = state.get("config")
+    if not saved:
+        return  # a checkpoint from before the settings were recorded
+    now = config.resume_options()
+    changed = [k for k in now if k in saved and saved[k] != now[k]]
+    if changed:
+        said = ", ".join(f"--{k.replace('_', '-')} {saved[k]!r} (now {now[k]!r})" for k in changed)
+        raise TrainError(f"the checkpoint was trained with {said}; resume with the same "
+                         f"settings or use --force to start over", path=str(ckpt_path))
 
 
 def _early_stop(rows: list[list[float]], config: TrainConfig) -> bool:
