@@ -10,8 +10,11 @@ other processes hits both alike. Peak RSS: every (model, shape) in a fresh
 process (two training steps and one inference step). Ours trains in the memory
 format `histkit train` picks (--layout auto: the faster of channels_last and
 contiguous on this machine, timed in a separate process) and infers with
-conv+BN folded; MONAI runs as shipped (contiguous). Prints a table with ratios
-and writes bench/out/train_speed.json.
+conv+BN folded; MONAI runs as shipped (contiguous). The FLOPs of a training
+step are counted on the meta device, so speed can also be read per unit of work
+(MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
+classic UNet, ours, has two). Prints a table with ratios and writes
+bench/out/train_speed.json.
 """
 
 from __future__ import annotations
@@ -103,6 +106,23 @@ def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, comp
     return train_step, infer_step, sum(p.numel() for p in model.parameters())
 
 
+def train_gflop(name: str, shape, batch: int) -> float:
+    """Floating-point work of one training step (forward + backward), counted on
+    the meta device, so nothing is computed."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from histkit.train.losses import make_loss
+
+    c, h, w = shape
+    with torch.device("meta"):
+        model = build(name)
+        x, y = torch.rand(batch, c, h, w), torch.rand(batch, 3, h, w)
+        with FlopCounterMode(display=False) as counter:
+            make_loss("mdice")(model(x), y).backward()
+    return counter.get_total_flops() / 1e9
+
+
 def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool) -> dict:
     """Peak RSS of a fresh process after two training steps and one inference step."""
     train_step, infer_step, params = _setup(name, shape, batch, layout, compile_)
@@ -191,14 +211,17 @@ def main() -> None:
             speed = interleaved_speed(pair, shape, args.batch, args.steps,
                                       {n: layouts[n, s] for n in pair}, args.compile)
             for name in pair:
-                res = {**memory[name, s], **speed[name], "shape": s}
+                res = {**memory[name, s], **speed[name], "shape": s,
+                       "train_gflop": train_gflop(name, shape, args.batch)}
                 results.append(res)
                 print(f"{s:>10} {name:<20} train {res['train_ips']:7.2f} img/s  "
                       f"infer {res['infer_ips']:7.2f} img/s  peak RSS {res['peak_rss_mb']:5.0f} MB "
                       f"(+{res['work_rss_mb']:4.0f} MB over imports+model)  "
-                      f"params {res['params']:,}  {res['layout']}", flush=True)
+                      f"params {res['params']:,}  {res['layout']}  "
+                      f"{res['train_gflop']:.1f} GFLOP/step", flush=True)
 
-    print("\nratios (ours / MONAI): training img/s, inference img/s, peak RSS")
+    print("\nratios (ours / MONAI): training img/s, inference img/s, peak RSS; work is the "
+          "GFLOP of a training step, per FLOP the training ratio times the work ratio")
     by = {(r["model"], r["shape"]): r for r in results}
     ratios = []
     for shape in shapes:
@@ -210,11 +233,14 @@ def main() -> None:
                      "train": a["train_ips"] / b["train_ips"],
                      "infer": a["infer_ips"] / b["infer_ips"],
                      "rss": a["peak_rss_mb"] / b["peak_rss_mb"],
-                     "work_rss": a["work_rss_mb"] / b["work_rss_mb"]}
+                     "work_rss": a["work_rss_mb"] / b["work_rss_mb"],
+                     "work": a["train_gflop"] / b["train_gflop"]}
+                r["per_flop"] = r["train"] * r["work"]
                 ratios.append(r)
                 print(f"{s:>10} {ours:<15} vs {theirs:<20} train {r['train']:.2f}x  "
                       f"infer {r['infer']:.2f}x  RSS {r['rss']:.2f}x  "
-                      f"RSS over imports {r['work_rss']:.2f}x")
+                      f"RSS over imports {r['work_rss']:.2f}x  work {r['work']:.2f}x  "
+                      f"per FLOP {r['per_flop']:.2f}x")
     out_dir = Path(__file__).with_name("out")
     out_dir.mkdir(exist_ok=True)
     (out_dir / "train_speed.json").write_text(json.dumps(
