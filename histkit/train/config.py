@@ -16,7 +16,7 @@ MODELS = ("unet", "linknet")
 LOSS_PARTS = ("mdice", "dice", "bce", "ce")
 OPTIMIZERS = {"adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD"}
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-RESUME_KEYS = ("batch_size", "lr", "momentum", "seed", "n_val", "data", "plateau_patience",
+RESUME_KEYS = ("batch_size", "lr", "momentum", "seed", "n_val", "plateau_patience",
                "plateau_factor", "early_stop_patience", "early_stop_min_delta")
 DEFAULT_LR = {"AdaDelta": 1.0, "Adam": 1e-3, "SGD": 1e-2}
 N_CLASSES = 3  # background, VAT, SAT
@@ -152,7 +152,8 @@ class TrainConfig:
         return self.history_path.with_suffix(".ckpt")
 
     def resume_options(self) -> dict:
-        """The settings outside the run name that a resumed run must keep."""
+        """The settings outside the run name that a resumed run must keep (not the
+        --data folder: the name's dataset says what it is, its path may move)."""
         return {k: getattr(self, k) for k in RESUME_KEYS}
 
     def as_dict(self) -> dict:
