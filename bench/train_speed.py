@@ -63,12 +63,11 @@ def probe_layout(name: str, shape, batch: int) -> str:
     """The memory format ``histkit train --memory-format auto`` would pick here."""
     import torch
 
-    from histkit.train.layout import choose_memory_format, memory_format_name
+    from histkit.train.layout import choose_memory_format
     from histkit.train.losses import make_loss
 
     torch.manual_seed(0)
-    fmt, _ = choose_memory_format(build(name), *_batch(shape, batch), make_loss("mdice"))
-    return memory_format_name(fmt)
+    return choose_memory_format(build(name), *_batch(shape, batch), make_loss("mdice"))[0]
 
 
 def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, compile_: bool):

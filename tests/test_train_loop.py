@@ -98,7 +98,7 @@ def test_auto_layout_is_measured_once_on_a_training_batch_and_kept_on_resume(tmp
 
     def channels_last_wins(model, x, y, loss_fn):
         probes.append(tuple(x.shape))
-        return torch.channels_last, {"channels_last": 0.1, "contiguous": 0.2}
+        return "channels_last", {"channels_last": 0.1, "contiguous": 0.2}
 
     monkeypatch.setattr(loop, "choose_memory_format", channels_last_wins)
     cfg = _cfg(tmp_path, epochs=2)
@@ -129,7 +129,8 @@ def test_resuming_with_other_unnamed_settings_is_refused(tmp_path):
     torch.save(state, cfg.checkpoint_path)
     before = path.read_bytes()
     with pytest.raises(TrainError, match=r"trained with --batch-size 4 \(now 2\), --lr None "
-                                         r"\(now 0.5\); resume with the same settings or use --force"):
+                                         r"\(now 0.5\); resume with the same settings "
+                                         r"or use --force"):
         train(_cfg(tmp_path, epochs=2, batch_size=2, lr=0.5))
     assert path.read_bytes() == before
     train(_cfg(tmp_path, epochs=2, memory_format="contiguous", threads=2))  # these may change

@@ -15,20 +15,16 @@ from typing import Callable
 
 import torch
 
-__all__ = ["FORMATS", "choose_memory_format", "memory_format_name"]
+__all__ = ["FORMATS", "choose_memory_format"]
 
 FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
-def memory_format_name(fmt: torch.memory_format) -> str:
-    return next(name for name, f in FORMATS.items() if f == fmt)
-
-
 def choose_memory_format(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
                          loss_fn: Callable, *, rounds: int = 2
-                         ) -> tuple[torch.memory_format, dict[str, float]]:
-    """(faster format, {name: best seconds per step}) for forward + backward of
-    ``model`` on the batch ``x, y``.
+                         ) -> tuple[str, dict[str, float]]:
+    """(name of the faster format, {name: best seconds per step}) for forward +
+    backward of ``model`` on the batch ``x, y``; names are the keys of FORMATS.
 
     Runs on a copy of the model with the RNG state restored afterwards, so the
     training run that follows is the same whichever format wins. One warm-up
@@ -48,7 +44,7 @@ def choose_memory_format(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
         torch.set_rng_state(rng)
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
-    return FORMATS[min(best, key=best.get)], best
+    return min(best, key=best.get), best
 
 
 def _step(model, x, y, loss_fn, fmt) -> Callable[[], float]:

@@ -22,7 +22,7 @@ from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, remove
 from .config import TrainConfig
 from .data import batches, load_data
 from .errors import TrainError
-from .layout import FORMATS, choose_memory_format, memory_format_name
+from .layout import FORMATS, choose_memory_format
 from .losses import class_dice, make_loss, probabilities
 from .models import build_model
 
@@ -172,9 +172,9 @@ def _memory_format(config, state, model, loss_fn, x_train, y_train, device, rank
     if rank == 0:
         x = x_train[:config.batch_size].to(device)
         y = y_train[:config.batch_size].to(device)
-        fmt, seconds = choose_memory_format(model, x, y, loss_fn)
-        choice = list(FORMATS).index(memory_format_name(fmt))
-        log(f"memory format: {list(FORMATS)[choice]} (a training step took "
+        fastest, seconds = choose_memory_format(model, x, y, loss_fn)
+        choice = list(FORMATS).index(fastest)
+        log(f"memory format: {fastest} (a training step took "
             + ", ".join(f"{s:.3g} s in {name}" for name, s in seconds.items()) + ")")
     if world > 1:
         flag = torch.tensor([choice], device=device)
