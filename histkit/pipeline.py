@@ -248,17 +248,23 @@ def _run_name(settings: dict) -> str:
         base_filters=settings["base_filters"], dropout=settings.get("dropout", 0.0))
 
 
-def _epochs_logged(path: Path) -> int:
-    """Distinct epochs in a history; 0 when it cannot be read (the trainer resumes or
+def _read_quietly(path: Path):
+    """The wide history, or None when it cannot be read (the trainer resumes or
     restarts it)."""
     from .history import read_history
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return read_history(path).height
+            return read_history(path)
     except HistkitError:
-        return 0
+        return None
+
+
+def _epochs_logged(path: Path) -> int:
+    """Distinct epochs in a history; 0 when it cannot be read."""
+    hist = _read_quietly(path)
+    return 0 if hist is None else hist.height
 
 
 def _locate(study: Study, name: str, model_dir: str, dataset_dir: str) -> Path | None:
@@ -272,21 +278,17 @@ def _locate(study: Study, name: str, model_dir: str, dataset_dir: str) -> Path |
     return max(found, key=_epochs_logged, default=None)
 
 
-def _stopped_early(path: Path, settings: dict) -> bool:
+def _stopped_early(hist, settings: dict) -> bool:
     """Whether the trainer's early-stopping rule (Keras', on val_loss) fires at
     the last logged epoch of this history, as it did when the trainer stopped."""
     if settings.get("early_stop_patience") is None:
         return False
-    from .history import read_history
     from .stopping import keras_stop
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hist = read_history(path)
         stop = keras_stop(hist, monitor="val_loss", patience=settings["early_stop_patience"],
                           min_delta=settings.get("early_stop_min_delta", 0.0))
-    except HistkitError:
+    except HistkitError:  # no val_loss column
         return False
     return stop.stopped and stop.stop_epoch == hist["epoch"].max()
 
@@ -303,8 +305,9 @@ def plan_study(study: Study, *, train_command: list[str] | None = None,
         name = _run_name(settings)
         parsed = parse_run_name(name)
         path = _locate(study, name, parsed.model_dir, parsed.dataset_dir)
-        logged = _epochs_logged(path) if path else 0
-        stopped = 0 < logged < settings["epochs"] and _stopped_early(path, settings)
+        hist = _read_quietly(path) if path else None
+        logged = 0 if hist is None else hist.height
+        stopped = 0 < logged < settings["epochs"] and _stopped_early(hist, settings)
         status = ("missing" if path is None
                   else "complete" if logged >= settings["epochs"] or stopped else "partial")
         date = (path.parts[-4] if path is not None else

@@ -157,7 +157,8 @@ def test_plan_reads_the_histories(work):
 
 
 def test_a_run_the_trainer_stopped_early_is_complete(work):
-    (work / "stop.toml").write_text(STUDY.replace("seed = 1\n", "seed = 1\nearly_stop_patience = 1\n"))
+    study_text = STUDY.replace("seed = 1\n", "seed = 1\nearly_stop_patience = 1\n")
+    (work / "stop.toml").write_text(study_text)
     study = load_study("stop.toml")
     plan = plan_study(study, train_command=["trainer"])
     assert plan.runs[0].command[-6:-4] == ("--early-stop-patience", "1")
