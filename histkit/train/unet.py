@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .norm import BatchNorm2d
+
 __all__ = ["UNet", "ConvBlock", "AttentionGate"]
 
 
@@ -19,10 +21,10 @@ class ConvBlock(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, dropout: float = 0.0):
         super().__init__(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), BatchNorm2d(cout),
             nn.ReLU(inplace=True),
             nn.Dropout2d(dropout) if dropout else nn.Identity(),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), BatchNorm2d(cout),
             nn.ReLU(inplace=True))
 
 

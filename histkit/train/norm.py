@@ -1,0 +1,71 @@
+"""BatchNorm2d whose training backward is fast for channels_last tensors.
+
+PyTorch's CPU kernel for the channels_last batch-norm backward is several times
+slower than the contiguous one, and worst when the channel count is not a
+multiple of the SIMD width (24 channels on AVX-512: 12 ms against 1.2 ms for a
+2x24x192x384 tensor). A channels_last tensor is an (N*H*W, C) matrix in memory,
+so the backward here is written with column sums over that matrix, taken over a
+wider view whose rows hold several pixels, so that the inner loop runs over
+whole vectors. Forward, running statistics, parameters and state dict are
+those of ``nn.BatchNorm2d``; contiguous tensors and eval mode take its own path.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["BatchNorm2d"]
+
+
+def _channel_sums(rows: torch.Tensor) -> torch.Tensor:
+    """Per-column sums of an (M, C) matrix, summed over a (M/k, k*C) view."""
+    m, c = rows.shape
+    k = 16
+    while m % k:
+        k //= 2
+    return rows.reshape(m // k, k * c).sum(0).view(k, c).sum(0)
+
+
+class _ChannelsLastBatchNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps):
+        out, mean, invstd = torch.native_batch_norm(
+            x, weight, bias, running_mean, running_var, True, momentum, eps)
+        ctx.save_for_backward(x, weight, mean, invstd)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, mean, invstd = ctx.saved_tensors
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        c = x.shape[1]
+        n = x.numel() // c
+        g_rows = grad.permute(0, 2, 3, 1).reshape(-1, c)
+        x_rows = x.permute(0, 2, 3, 1).reshape(-1, c)
+        sum_g = _channel_sums(g_rows)
+        # sum over pixels of grad * (x - mean), without a centred copy of x
+        dot = _channel_sums(g_rows * x_rows) - mean * sum_g
+        # grad_in = grad * k1 + x * k2 + k3, per channel
+        k1 = invstd * weight
+        k2 = -k1 * invstd * invstd * dot / n
+        k3 = -k1 * sum_g / n - k2 * mean
+        per_channel = (1, c, 1, 1)
+        grad_in = torch.addcmul(k3.view(per_channel), x, k2.view(per_channel))
+        grad_in.addcmul_(grad, k1.view(per_channel))
+        return grad_in, dot * invstd, sum_g, None, None, None, None
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` with a fast training backward for channels_last input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fast = (self.training and self.affine and self.track_running_stats
+                and self.momentum is not None and x.dim() == 4
+                and x.is_contiguous(memory_format=torch.channels_last)
+                and not x.is_contiguous())
+        if not fast:
+            return super().forward(x)
+        self.num_batches_tracked.add_(1)
+        return _ChannelsLastBatchNorm.apply(x, self.weight, self.bias, self.running_mean,
+                                            self.running_var, self.momentum, self.eps)
