@@ -13,8 +13,10 @@ contiguous on this machine, timed in a separate process) and infers with
 conv+BN folded; MONAI runs as shipped (contiguous). The FLOPs of a training
 step are counted on the meta device, so speed can also be read per unit of work
 (MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
-classic UNet, ours, has two). Prints a table with ratios and writes
-bench/out/train_speed.json.
+classic UNet, ours, has two). ``--compile`` trains ours through torch.compile
+(as ``histkit train --compile``) and, interleaved with it, uncompiled, and
+prints the compiled/uncompiled ratio too. Prints a table with ratios and
+writes bench/out/train_speed.json.
 """
 
 from __future__ import annotations
@@ -137,10 +139,16 @@ def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool) -> di
 def interleaved_speed(names, shape, batch: int, steps: int, layouts: dict,
                       compile_: bool) -> dict:
     """Images/s per model from the median step time, the models' steps interleaved so
-    that load from other processes falls on both alike."""
+    that load from other processes falls on both alike. With ``compile_`` our
+    models also step uncompiled, as "<name>/eager", so compiling is measured
+    against the same baseline."""
     import statistics
 
     setups = {n: _setup(n, shape, batch, layouts[n], compile_) for n in names}
+    if compile_:
+        setups.update({f"{n}/eager": _setup(n, shape, batch, layouts[n], False)
+                       for n in names if n.startswith("ours")})
+    names = list(setups)
     out = {}
     for phase in (0, 1):  # 0: training, 1: inference
         times = {n: [] for n in names}
@@ -210,6 +218,11 @@ def main() -> None:
             speed = interleaved_speed(pair, shape, args.batch, args.steps,
                                       {n: layouts[n, s] for n in pair}, args.compile)
             for name in pair:
+                if args.compile and name.startswith("ours"):
+                    eager = speed[f"{name}/eager"]["train_ips"]
+                    print(f"{s:>10} {name:<20} compiled {speed[name]['train_ips']:.2f} img/s, "
+                          f"uncompiled {eager:.2f} img/s: "
+                          f"{speed[name]['train_ips'] / eager:.2f}x", flush=True)
                 res = {**memory[name, s], **speed[name], "shape": s,
                        "train_gflop": train_gflop(name, shape, args.batch)}
                 results.append(res)
