@@ -6,8 +6,9 @@ multiple of the SIMD width (24 channels on AVX-512: 12 ms against 1.2 ms for a
 2x24x192x384 tensor). A channels_last tensor is an (N*H*W, C) matrix in memory;
 the backward here takes its per-channel sums over a wider view of it whose rows
 hold several pixels, so that the inner loop runs over whole vectors, and forms
-the input gradient from them with two broadcast multiply-adds. Forward, running statistics, parameters and state dict are
-those of ``nn.BatchNorm2d``; contiguous tensors and eval mode take its own path.
+the input gradient from them with two broadcast multiply-adds. Forward, running
+statistics, parameters and state dict are those of ``nn.BatchNorm2d``;
+contiguous tensors and eval mode take its own path.
 """
 
 from __future__ import annotations
