@@ -14,9 +14,9 @@ conv+BN folded; MONAI runs as shipped (contiguous). The FLOPs of a training
 step are counted on the meta device, so speed can also be read per unit of work
 (MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
 classic UNet, ours, has two). ``--compile`` trains ours through torch.compile
-(as ``histkit train --compile``) and, interleaved with it, uncompiled, and
-prints the compiled/uncompiled ratio too. Prints a table with ratios and
-writes bench/out/train_speed.json.
+and, interleaved with it, uncompiled, and prints the compiled/uncompiled ratio
+too (the trainer does not compile: on our CPUs it gained 0-2%). Prints a table
+with ratios and writes bench/out/train_speed.json.
 """
 
 from __future__ import annotations

@@ -47,7 +47,6 @@ TRAIN_KEYS = {
     "early_stop_patience": (int, "--early-stop-patience"),
     "early_stop_min_delta": (float, "--early-stop-min-delta"),
     "plateau_patience": (int, "--plateau-patience"),
-    "compile": (bool, "--compile"),
 }
 _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epochs",
               "levels", "base_filters")

@@ -267,24 +267,3 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
     assert any(0 < n < epochs for n in seen), seen  # some kills landed mid-run
     assert _check_history(path, ckpt) == epochs
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, ckpt.name])
-
-
-def test_compiled_training_writes_the_same_history(tmp_path, monkeypatch):
-    eager = train(_cfg(tmp_path / "eager", epochs=2, memory_format="channels_last"))
-    compiled_models = []
-    real_compile = torch.compile
-    monkeypatch.setattr(torch, "compile", lambda m: compiled_models.append(m) or real_compile(m))
-    compiled = train(_cfg(tmp_path / "compiled", epochs=2, memory_format="channels_last",
-                          compile=True))
-    assert len(compiled_models) == 1
-    assert compiled.name == eager.name  # compiling is not part of what was trained
-    assert _values(compiled) == pytest.approx(_values(eager), rel=1e-3, abs=1e-4)
-    ckpt = load_checkpoint(compiled.with_suffix(".ckpt"))
-    assert not any(k.startswith("_orig_mod") for k in ckpt["model"])  # the plain model's weights
-
-
-def test_compile_without_a_cpp_compiler_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("CXX", "no-such-c++")
-    with pytest.raises(TrainError, match="needs a C.. compiler"):
-        train(_cfg(tmp_path, device="cpu", compile=True))
-    assert not any(tmp_path.rglob("*.csv"))  # refused before any file is written

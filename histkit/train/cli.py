@@ -52,10 +52,6 @@ Examples:
 @click.option("--memory-format", type=click.Choice(["auto", "channels_last", "contiguous"]),
               default="auto", show_default=True,
               help="Tensor layout; auto times a few steps in each and keeps the faster.")
-@click.option("--compile/--no-compile", default=False,
-              help="torch.compile the model: some 30 s of compiling at the start on a CPU "
-                   "(needs a C++ compiler), then faster steps on large slices; see "
-                   "bench/train_speed.py --compile.")
 @click.option("--root", default="run", show_default=True, help="Folder of the run/ tree.")
 @click.option("--date", default=None, help="YYYY-MM-DD folder [default: today].")
 @click.option("--data", type=click.Path(file_okay=False), default=None,

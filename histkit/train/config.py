@@ -60,7 +60,6 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     memory_format: str = "auto"
-    compile: bool = False
     root: str = "run"
     date: str | None = None
     data: str | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,8 +40,6 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     if log is None or rank != 0:  # one voice under torchrun
         log = lambda msg: None  # noqa: E731
     device = _device(config, rank)
-    if config.compile:
-        _check_compiler(device)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed + rank)
@@ -91,7 +88,6 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         write_history(path, rows)  # drops a partial or repeated last row of a killed run
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
-    step_model = _compiled(model, log) if config.compile else model
     show = config.progress if config.progress is not None else sys.stderr.isatty()
 
     for epoch in range(start, config.epochs):
@@ -107,7 +103,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
             for x, y in batches(x_train, y_train, config.batch_size,
                                 shuffle_seed=config.seed * 100_003 + epoch, rank=rank, world=world):
                 x, y = _to(x, device, memory_format), _to(y, device, memory_format)
-                logits = step_model(x)
+                logits = model(x)
                 loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -115,7 +111,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
                 sums += _batch_sums(loss.detach(), logits.detach(), y, config.loss)
                 bar.update(1)
         train_m = _reduce(sums, world)
-        val_m = _evaluate(step_model, loss_fn, x_val, y_val, config, device, memory_format, rank, world)
+        val_m = _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank, world)
 
         row = [epoch, *train_m, *val_m, lr, time.perf_counter() - t0, _peak_mem_mb(device)]
         rows.append(row)
@@ -185,20 +181,6 @@ def _memory_format(config, state, model, loss_fn, x_train, y_train, device, rank
         dist.broadcast(flag, src=0)
         choice = int(flag.item())
     return list(FORMATS)[choice]
-
-
-def _check_compiler(device: torch.device) -> None:
-    """On a CPU, torch.compile (inductor) writes C++ and needs a compiler."""
-    cxx = os.environ.get("CXX", "g++")
-    if device.type == "cpu" and shutil.which(cxx) is None:
-        raise TrainError(f"--compile on a CPU needs a C++ compiler and {cxx!r} is not on "
-                         f"PATH; install g++ (or set CXX) or train without --compile")
-
-
-def _compiled(model, log):
-    log("compiling the model (torch.compile): the first training and validation "
-        "batches take longer")
-    return torch.compile(model)
 
 
 def _check_resume(state: dict, config: TrainConfig, ckpt_path: Path) -> None:
