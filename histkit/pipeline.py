@@ -5,7 +5,8 @@ partial, then builds the report.
 A run's state is read from its history, never guessed: no CSV is *missing*,
 fewer logged epochs than the name's ``E<e>`` is *partial*, the rest is
 *complete*; so is a shorter history where the study's early-stopping rule,
-replayed with :func:`~histkit.stopping.keras_stop`, fires at the last epoch
+replayed with :func:`~histkit.stopping.stops_at_last_epoch` (the trainer's own
+check), fires at the last epoch
 (the trainer stopped it). Training goes through the ``histkit train`` command in a
 subprocess (``train_command`` points elsewhere, e.g. a stub in tests), so this
 module never imports torch. The file format is described in
@@ -279,18 +280,14 @@ def _locate(study: Study, name: str, model_dir: str, dataset_dir: str) -> Path |
 
 
 def _stopped_early(hist, settings: dict) -> bool:
-    """Whether the trainer's early-stopping rule (Keras', on val_loss) fires at
-    the last logged epoch of this history, as it did when the trainer stopped."""
+    """Whether the trainer's early-stopping rule fires at the last logged epoch
+    of this history, as it did when the trainer stopped."""
     if settings.get("early_stop_patience") is None:
         return False
-    from .stopping import keras_stop
+    from .stopping import stops_at_last_epoch
 
-    try:
-        stop = keras_stop(hist, monitor="val_loss", patience=settings["early_stop_patience"],
-                          min_delta=settings.get("early_stop_min_delta", 0.0))
-    except HistkitError:  # no val_loss column
-        return False
-    return stop.stopped and stop.stop_epoch == hist["epoch"].max()
+    return stops_at_last_epoch(hist, settings["early_stop_patience"],
+                               settings.get("early_stop_min_delta", 0.0))
 
 
 def plan_study(study: Study, *, train_command: list[str] | None = None,

@@ -162,3 +162,17 @@ def keras_stop(hist, monitor: str = "val_loss", min_delta: float = 0.0, patience
         if wait >= patience and position > 0:
             return KerasStop(monitor, True, epoch, best_epoch, best, position + 1)
     return KerasStop(monitor, False, None, best_epoch, best, len(epochs))
+
+
+def stops_at_last_epoch(hist, patience: int, min_delta: float = 0.0,
+                        monitor: str = "val_loss") -> bool:
+    """Whether :func:`keras_stop` on ``monitor`` fires at the last epoch of a
+    wide history: the rule of ``histkit train --early-stop-patience``. The
+    trainer asks it after each epoch; a study plan asks it of a history that
+    ended before its planned epochs, to tell a run that stopped early from one
+    that was cut off. A history without the monitor column never stops."""
+    frame = _as_polars(hist)
+    if monitor not in frame.columns:
+        return False
+    stop = keras_stop(frame, monitor=monitor, min_delta=min_delta, patience=patience)
+    return stop.stopped and stop.epochs_run == frame.height

@@ -6,7 +6,7 @@ import pytest
 
 from histkit.errors import OptionError
 from histkit.history import to_history
-from histkit.stopping import early_stoppings, is_loss_like, keras_stop
+from histkit.stopping import early_stoppings, is_loss_like, keras_stop, stops_at_last_epoch
 
 WIDE = pl.DataFrame({
     "epoch": [0, 1, 2, 3, 4, 5],
@@ -110,6 +110,19 @@ def test_keras_stop_on_long_tables_max_mode_and_missing_monitor():
     assert (k.stopped, k.stop_epoch, k.restore_epoch, k.best_value) == (True, 3, 2, 0.5)
     with pytest.raises(OptionError, match="monitor 'val_acc' is not in the history"):
         keras_stop(WIDE, "val_acc")
+
+
+def test_stops_at_last_epoch_is_the_trainers_question():
+    # WIDE's val_loss is best at epoch 2; with patience 1 Keras stops after epoch 3
+    assert stops_at_last_epoch(WIDE.head(4), patience=1)
+    assert not stops_at_last_epoch(WIDE.head(3), patience=1)   # still improving
+    assert not stops_at_last_epoch(WIDE, patience=1)           # fired before the last epoch
+    assert not stops_at_last_epoch(WIDE.head(4), patience=2)
+    # 0.7 -> 0.6 is no improvement by 0.2: stops after epoch 2, not 3
+    assert stops_at_last_epoch(WIDE.head(3), patience=1, min_delta=0.2)
+    assert not stops_at_last_epoch(WIDE.head(4), patience=1, min_delta=0.2)
+    assert not stops_at_last_epoch(WIDE.drop("val_loss"), patience=1)   # nothing to monitor
+    assert stops_at_last_epoch(WIDE.drop("epoch").head(4).to_pandas(), patience=1)
 
 
 def test_nan_in_a_long_polars_table_is_missing():

@@ -201,10 +201,9 @@ def _early_stop(rows: list[list[float]], config: TrainConfig) -> bool:
     if config.early_stop_patience is None:
         return False
     import polars as pl
-    from ..stopping import keras_stop
+    from ..stopping import stops_at_last_epoch
     hist = pl.DataFrame(rows, schema=list(COLUMNS), orient="row")
-    return bool(keras_stop(hist, monitor="val_loss", min_delta=config.early_stop_min_delta,
-                           patience=config.early_stop_patience).stopped)
+    return stops_at_last_epoch(hist, config.early_stop_patience, config.early_stop_min_delta)
 
 
 def _completed_epochs(path: Path, state: dict | None, config: TrainConfig) -> int | None:
