@@ -7,9 +7,9 @@ fewer logged epochs than the name's ``E<e>`` is *partial*, the rest is
 *complete*; so is a shorter history where the study's early-stopping rule,
 replayed with :func:`~histkit.stopping.stops_at_last_epoch` (the trainer's own
 check), fires at the last epoch (the trainer stopped it). Training goes through
-the ``histkit train`` command in a subprocess (``train_command`` points elsewhere, e.g. a stub in tests), so this
-module never imports torch. The file format is described in
-``pipelines/README.md``.
+the ``histkit train`` command in a subprocess (``train_command`` points
+elsewhere, e.g. a stub in tests), so this module never imports torch. The file
+format is described in ``pipelines/README.md``.
 """
 
 from __future__ import annotations
