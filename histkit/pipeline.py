@@ -261,21 +261,22 @@ def _read_quietly(path: Path):
         return None
 
 
-def _epochs_logged(path: Path) -> int:
-    """Distinct epochs in a history; 0 when it cannot be read."""
-    hist = _read_quietly(path)
-    return 0 if hist is None else hist.height
-
-
-def _locate(study: Study, name: str, model_dir: str, dataset_dir: str) -> Path | None:
-    """The history of a run: at the study's date, or else the one with the
-    most epochs under any date of the root."""
+def _locate(study: Study, name: str, model_dir: str, dataset_dir: str):
+    """(path, wide history) of a run: at the study's date, or else the one with
+    the most epochs under any date of the root; (None, None) when there is no
+    file, a None table when it cannot be read. Each file is read once."""
     root = Path(study.root)
     if study.date:
         path = root / study.date / model_dir / dataset_dir / f"{name}.csv"
-        return path if path.is_file() else None
-    found = sorted(root.glob(f"*/{model_dir}/{dataset_dir}/{name}.csv"))
-    return max(found, key=_epochs_logged, default=None)
+        return (path, _read_quietly(path)) if path.is_file() else (None, None)
+    found = [(p, _read_quietly(p))
+             for p in sorted(root.glob(f"*/{model_dir}/{dataset_dir}/{name}.csv"))]
+    return max(found, key=lambda f: _height(f[1]), default=(None, None))
+
+
+def _height(hist) -> int:
+    """Logged epochs of a history; 0 when it cannot be read."""
+    return 0 if hist is None else hist.height
 
 
 def _stopped_early(hist, settings: dict) -> bool:
@@ -300,9 +301,8 @@ def plan_study(study: Study, *, train_command: list[str] | None = None,
     for settings in study.settings():
         name = _run_name(settings)
         parsed = parse_run_name(name)
-        path = _locate(study, name, parsed.model_dir, parsed.dataset_dir)
-        hist = _read_quietly(path) if path else None
-        logged = 0 if hist is None else hist.height
+        path, hist = _locate(study, name, parsed.model_dir, parsed.dataset_dir)
+        logged = _height(hist)
         stopped = 0 < logged < settings["epochs"] and _stopped_early(hist, settings)
         status = ("missing" if path is None
                   else "complete" if logged >= settings["epochs"] or stopped else "partial")
