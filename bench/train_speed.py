@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from histkit.train.config import MEMORY_FORMATS  # no torch: the parent measures memory first
+
 MODELS = ("ours_unet", "monai_basicunet", "ours_attention", "monai_attentionunet")
 PAIRS = (("ours_unet", "monai_basicunet"), ("ours_attention", "monai_attentionunet"))
 
@@ -171,7 +173,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--shapes", default="1x192x384,1x384x768", help="CxHxW, comma separated")
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--layout", choices=("auto", "channels_last", "contiguous"), default="auto",
+    ap.add_argument("--layout", choices=MEMORY_FORMATS, default="auto",
                     help="memory format of our models (auto: what histkit train picks)")
     ap.add_argument("--compile", action="store_true", help="torch.compile our models")
     ap.add_argument("--one", help=argparse.SUPPRESS)

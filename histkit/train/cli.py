@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .config import TrainConfig
+from .config import MEMORY_FORMATS, TrainConfig
 
 __all__ = ["train_command"]
 
@@ -49,7 +49,7 @@ Examples:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--memory-format", type=click.Choice(["auto", "channels_last", "contiguous"]),
+@click.option("--memory-format", type=click.Choice(MEMORY_FORMATS),
               default="auto", show_default=True,
               help="Tensor layout; auto times a few steps in each and keeps the faster.")
 @click.option("--root", default="run", show_default=True, help="Folder of the run/ tree.")
