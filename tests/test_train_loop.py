@@ -267,3 +267,17 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
     assert any(0 < n < epochs for n in seen), seen  # some kills landed mid-run
     assert _check_history(path, ckpt) == epochs
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, ckpt.name])
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error_and_history_is_untouched(tmp_path):
+    # what resuming a checkpoint saved by a histkit whose model differed looks like
+    cfg = _cfg(tmp_path, epochs=2)
+    path = train(cfg)
+    state = torch.load(cfg.checkpoint_path, weights_only=True)
+    state.update(finished=False, epoch=0, rows=state["rows"][:1])
+    state["model"]["head.weight"] = torch.zeros(3, 5, 1, 1)
+    torch.save(state, cfg.checkpoint_path)
+    before = path.read_bytes()
+    with pytest.raises(TrainError, match=r"does not fit .*head\.weight.*--force"):
+        train(_cfg(tmp_path, epochs=2))
+    assert path.read_bytes() == before

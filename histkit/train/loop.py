@@ -76,10 +76,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     rows: list[list[float]] = []
     start = 0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler"):
-            scheduler.load_state_dict(state["scheduler"])
+        _load_states(state, model, optimizer, scheduler, ckpt_path)
         _set_rng(state.get("rng", {}), rank, config.seed + state["epoch"])
         rows, start = [list(r) for r in state["rows"]], state["epoch"] + 1
         log(f"resuming {config.name} after epoch {state['epoch']}")
@@ -181,6 +178,21 @@ def _memory_format(config, state, model, loss_fn, x_train, y_train, device, rank
         dist.broadcast(flag, src=0)
         choice = int(flag.item())
     return list(FORMATS)[choice]
+
+
+def _load_states(state: dict, model, optimizer, scheduler, ckpt_path: Path) -> None:
+    """Restore model, optimizer and scheduler; a checkpoint whose tensors do not
+    fit this model (one saved by another histkit version) is a clear error."""
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else "")
+        raise TrainError(f"checkpoint does not fit the model this histkit builds ({detail}); "
+                         f"delete it or use --force to start over", path=str(ckpt_path)) from None
 
 
 def _check_resume(state: dict, config: TrainConfig, ckpt_path: Path) -> None:
