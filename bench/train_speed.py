@@ -13,9 +13,10 @@ contiguous on this machine, timed in a separate process) and infers with
 conv+BN folded; MONAI runs as shipped (contiguous). The FLOPs of a training
 step are counted on the meta device, so speed can also be read per unit of work
 (MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
-classic UNet, ours, has two). ``--compile`` trains ours through torch.compile
-and, interleaved with it, uncompiled, and prints the compiled/uncompiled ratio
-too (the trainer does not compile: on our CPUs it gained 0-2%). Prints a table
+classic UNet, ours, has two; its gates work at the skip's resolution, ours at
+the coarser level's, as Oktay et al. do). ``--compile`` trains ours through
+torch.compile and, interleaved with it, uncompiled, and prints the
+compiled/uncompiled ratio too (the trainer does not compile: on our CPUs it gained 0-2%). Prints a table
 with ratios and writes bench/out/train_speed.json.
 """
 

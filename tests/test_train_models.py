@@ -30,13 +30,29 @@ def test_attention_gates_sit_on_every_skip_and_gate_the_features():
     gated = UNet(1, 3, levels=3, base_filters=4, attention=True)
     assert sum(isinstance(m, AttentionGate) for m in gated.modules()) == 2
     assert not any(isinstance(m, AttentionGate) for m in plain.modules())
-    gate = AttentionGate(4, 4, 2).eval()
-    x, g = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+    gate = AttentionGate(4, 8, 2).eval()
+    x, g = torch.randn(1, 4, 8, 8), torch.randn(1, 8, 4, 4)  # g from the coarser level
     out = gate(x, g)
     ratio = out / x
     # the gate multiplies every channel of a pixel by the same coefficient in (0, 1)
     assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-5)
     assert ((ratio > 0) & (ratio < 1)).all()
+
+
+def test_attention_gate_works_at_the_coarse_resolution_as_in_oktay_et_al():
+    torch.manual_seed(0)
+    gate = AttentionGate(4, 8, 2)
+    with torch.no_grad():
+        gate.phi.weight.abs_()  # so that raising g raises the gate's input
+    assert gate.theta.stride == (2, 2) and gate.theta.kernel_size == (2, 2)
+    x, g = torch.randn(1, 4, 8, 8), torch.randn(1, 8, 4, 4)
+    alpha = gate.coefficients(x, g)
+    assert alpha.shape == (1, 1, 8, 8)
+    # one coarse pixel of g reaches only the fine pixels its bilinear resampling covers
+    g2 = g.clone()
+    g2[..., 0, 0] += 5
+    changed = (gate.coefficients(x, g2) != alpha)[0, 0]
+    assert changed[:2, :2].all() and not changed[4:, :].any() and not changed[:, 4:].any()
 
 
 def test_dropout_is_active_in_training_only():
@@ -77,12 +93,16 @@ def test_gradients_reach_the_first_layer():
     assert model.down[0][0].weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("cls", [UNet, LinkNet])
-def test_channels_last_gives_the_same_gradients_as_contiguous(cls):
-    # few channels and strided 1x1 projections: the shapes of oneDNN#6035, whose
-    # channels_last kernel corrupted memory or returned wrong weight gradients
+@pytest.mark.parametrize("build", [lambda: UNet(1, 3, levels=3, base_filters=4),
+                                   lambda: UNet(1, 3, levels=3, base_filters=4, attention=True),
+                                   lambda: LinkNet(1, 3, levels=3, base_filters=4)],
+                         ids=["unet", "unet-attention", "linknet"])
+def test_channels_last_gives_the_same_gradients_as_contiguous(build):
+    # few channels and strided projections (LinkNet's 1x1, the gates' 2x2): the
+    # shapes of oneDNN#6035, whose channels_last kernel corrupted memory or
+    # returned wrong weight gradients
     torch.manual_seed(0)
-    model = cls(1, 3, levels=3, base_filters=4)
+    model = build()
     twin = __import__("copy").deepcopy(model).to(memory_format=torch.channels_last)
     x = torch.randn(4, 1, 32, 16)
     for _ in range(3):

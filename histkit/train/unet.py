@@ -9,6 +9,7 @@ the activation (sigmoid for Dice/BCE, softmax for cross-entropy).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .norm import BatchNorm2d
@@ -29,17 +30,30 @@ class ConvBlock(nn.Sequential):
 
 
 class AttentionGate(nn.Module):
-    """Additive gate as in Oktay et al.: x * sigmoid(psi(relu(theta x + phi g))),
-    1x1 convolutions without normalisation, g already at x's resolution."""
+    """Additive attention gate of Oktay et al. 2018 (Fig. 2).
+
+    The gating signal ``g`` comes from the coarser decoder level, at half the
+    resolution of the skip features ``x``. ``x`` is brought to that resolution by
+    a 2x2 stride-2 convolution (theta), ``g`` by a 1x1 one (phi); the coefficients
+    sigmoid(psi(relu(theta x + phi g))) are resampled bilinearly to ``x``'s size
+    and scale every channel of a pixel alike. As in the paper, the sum, ReLU and
+    psi run on a quarter of the skip's pixels (MONAI's AttentionUnet gates at the
+    skip's resolution).
+    """
 
     def __init__(self, x_channels: int, g_channels: int, inter_channels: int):
         super().__init__()
-        self.theta = nn.Conv2d(x_channels, inter_channels, 1, bias=False)
+        self.theta = nn.Conv2d(x_channels, inter_channels, 2, stride=2, bias=False)
         self.phi = nn.Conv2d(g_channels, inter_channels, 1)
         self.psi = nn.Conv2d(inter_channels, 1, 1)
 
+    def coefficients(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """Attention coefficients in (0, 1), shape (N, 1, H, W) of ``x``."""
+        alpha = torch.sigmoid(self.psi(torch.relu(self.theta(x) + self.phi(g))))
+        return F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.psi(torch.relu(self.theta(x) + self.phi(g))))
+        return x * self.coefficients(x, g)
 
 
 class UNet(nn.Module):
@@ -60,7 +74,7 @@ class UNet(nn.Module):
         self.merge = nn.ModuleList()
         for w in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(2 * w, w, 2, stride=2))
-            self.gates.append(AttentionGate(w, w, max(w // 2, 1)) if attention else nn.Identity())
+            self.gates.append(AttentionGate(w, 2 * w, max(w // 2, 1)) if attention else nn.Identity())
             self.merge.append(ConvBlock(2 * w, w, dropout))
         self.head = nn.Conv2d(widths[0], classes, 1)
         self.attention = attention
@@ -72,9 +86,8 @@ class UNet(nn.Module):
             skips.append(x)
         x = skips.pop()
         for up, gate, merge in zip(self.up, self.gates, self.merge):
-            x = up(x)
             skip = skips.pop()
             if self.attention:
-                skip = gate(skip, x)
-            x = merge(torch.cat([skip, x], dim=1))
+                skip = gate(skip, x)  # gated by the coarser level, before upsampling
+            x = merge(torch.cat([skip, up(x)], dim=1))
         return self.head(x)
