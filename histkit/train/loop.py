@@ -189,8 +189,8 @@ def _load_states(state: dict, model, optimizer, scheduler, ckpt_path: Path) -> N
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
     except (RuntimeError, ValueError, KeyError) as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else "")
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
         raise TrainError(f"checkpoint does not fit the model this histkit builds ({detail}); "
                          f"delete it or use --force to start over", path=str(ckpt_path)) from None
 
