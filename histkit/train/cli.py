@@ -27,7 +27,8 @@ Examples:
 @click.option("--model", default="unet", show_default=True, help="unet or linknet.")
 @click.option("--loss", default="mdice", show_default=True,
               help="mdice, dice, bce, ce, or a mix such as bce25dice75.")
-@click.option("--attention/--no-attention", default=False, help="Additive attention gates (Oktay et al. 2018) on the UNet skips.")
+@click.option("--attention/--no-attention", default=False,
+              help="Additive attention gates (Oktay et al. 2018) on the UNet skips.")
 @click.option("--optimizer", default="AdaDelta", show_default=True, help="AdaDelta, Adam or SGD.")
 @click.option("--dataset", default="fat", show_default=True, help="Dataset name used in the run name.")
 @click.option("--shape", default="768x384x1", show_default=True, help="HxWxC of the slices.")
