@@ -16,8 +16,8 @@ step are counted on the meta device, so speed can also be read per unit of work
 classic UNet, ours, has two; its gates work at the skip's resolution, ours at
 the coarser level's, as Oktay et al. do). ``--compile`` trains ours through
 torch.compile and, interleaved with it, uncompiled, and prints the
-compiled/uncompiled ratio too (the trainer does not compile: on our CPUs it gained 0-2%). Prints a table
-with ratios and writes bench/out/train_speed.json.
+compiled/uncompiled ratio too (the trainer does not compile: on our CPUs it
+gained 0-2%). Prints a table with ratios and writes bench/out/train_speed.json.
 """
 
 from __future__ import annotations
