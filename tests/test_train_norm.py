@@ -56,6 +56,10 @@ def test_channels_last_path_is_taken_and_keeps_the_layout(monkeypatch):
     assert x.grad.is_contiguous(memory_format=CL)
     ours(torch.randn(2, 24, 4, 4))  # contiguous: torch's own kernel
     assert calls == [1]
+    x16 = x.detach().bfloat16().contiguous(memory_format=CL).requires_grad_()
+    ours(x16).sum().backward()  # mixed precision: torch's kernel is the faster there
+    assert calls == [1]
+    assert x16.grad.dtype == torch.bfloat16
 
 
 def test_a_contiguous_gradient_into_a_channels_last_output():

@@ -8,8 +8,9 @@ channels_last tensor is an (N*H*W, C) matrix in memory; the backward here takes
 its per-channel sums over a wider view of it whose rows hold several pixels, so
 that the inner loop runs over whole vectors, and forms the input gradient from
 them with two broadcast multiply-adds. Forward, running statistics, parameters
-and state dict are those of ``nn.BatchNorm2d``; contiguous tensors and eval
-mode take its own path.
+and state dict are those of ``nn.BatchNorm2d``; contiguous tensors, eval mode
+and bfloat16 input (mixed precision, where torch's own channels_last kernel was
+the faster: 13 against 19 ms at 24 channels) take its own path.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class BatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fast = (self.training and self.affine and self.track_running_stats
                 and self.momentum is not None and x.dim() == 4
+                and x.dtype == torch.float32
                 and x.is_contiguous(memory_format=torch.channels_last)
                 and not x.is_contiguous())
         if not fast:
