@@ -70,6 +70,19 @@ def test_module_entry_point_gives_one_line_and_exit_2(tmp_path):
         "Error: shape '768by384' is not HxWxC with positive integers, e.g. 768x384x1"]
 
 
+def test_bf16_without_native_support_is_refused_before_training(tmp_path):
+    # oneDNN capped at AVX2 multiplies no bfloat16 in hardware, as on an AVX2-only CPU
+    env = {**ENV, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    out = subprocess.run([sys.executable, "-m", "histkit.train", "--root", str(tmp_path),
+                          *TINY, "--precision", "bf16", "--device", "cpu"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "Error: --precision bf16 needs a CPU with AMX or AVX512-BF16; this CPU would emulate "
+        "bfloat16, several times slower than fp32 (use --precision fp32)"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_on_a_png_folder_names_the_run_after_the_data(tmp_path):
     np = pytest.importorskip("numpy")
     from PIL import Image

@@ -45,6 +45,7 @@ def test_mix_token_and_defaults():
     ({"n_train": 0}, "n-train must be >= 1"),
     ({"device": "tpu"}, "device 'tpu' is unknown"),
     ({"memory_format": "nhwc"}, "memory format 'nhwc' is unknown; use one of auto, channels_last"),
+    ({"precision": "fp16"}, "precision 'fp16' is unknown; use one of fp32, bf16"),
     ({"date": "23.11.2026"}, "date '23.11.2026' is not YYYY-MM-DD"),
     ({"model": "linknet", "attention": True}, "attention gates are for --model unet"),
 ])

@@ -52,3 +52,17 @@ def test_probing_leaves_the_model_and_the_random_stream_alone():
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics too
     assert all(p.grad is None for p in model.parameters())
     assert model.down[1][0].weight.is_contiguous()  # the copy, not the model, changed layout
+
+
+def test_layouts_are_timed_in_the_trainers_precision():
+    seen = []
+
+    class Recording(torch.nn.Conv2d):
+        def forward(self, x):
+            out = super().forward(x)
+            seen.append(out.dtype)
+            return out
+
+    choose_memory_format(Recording(1, 3, 3, padding=1), *_batch(), make_loss("mdice"),
+                         precision="bf16")
+    assert len(seen) == 6 and set(seen) == {torch.bfloat16}  # 2 layouts x (warm-up + 2 rounds)

@@ -96,15 +96,15 @@ def test_resume_after_crash_between_checkpoint_and_row_matches_an_unbroken_run(t
 def test_auto_layout_is_measured_once_on_a_training_batch_and_kept_on_resume(tmp_path, monkeypatch):
     probes = []
 
-    def channels_last_wins(model, x, y, loss_fn):
-        probes.append(tuple(x.shape))
+    def channels_last_wins(model, x, y, loss_fn, precision):
+        probes.append((tuple(x.shape), precision))
         return "channels_last", {"channels_last": 0.1, "contiguous": 0.2}
 
     monkeypatch.setattr(loop, "choose_memory_format", channels_last_wins)
     cfg = _cfg(tmp_path, epochs=2)
     logs = []
     train(cfg, log=logs.append)
-    assert probes == [(4, 1, 32, 16)]
+    assert probes == [((4, 1, 32, 16), "fp32")]
     assert logs[0] == "memory format: channels_last (a training step took 0.1 s in " \
                       "channels_last, 0.2 s in contiguous)"
     state = load_checkpoint(cfg.checkpoint_path)
@@ -115,7 +115,7 @@ def test_auto_layout_is_measured_once_on_a_training_batch_and_kept_on_resume(tmp
     torch.save(state, cfg.checkpoint_path)
     logs.clear()
     train(_cfg(tmp_path, epochs=2), log=logs.append)
-    assert probes == [(4, 1, 32, 16)] and not any("memory format" in m for m in logs)
+    assert len(probes) == 1 and not any("memory format" in m for m in logs)
     weight = load_checkpoint(cfg.checkpoint_path)["model"]["down.1.0.weight"]
     assert not weight.is_contiguous()  # the resumed epoch trained in channels_last too
 
@@ -135,6 +135,22 @@ def test_resuming_with_other_unnamed_settings_is_refused(tmp_path):
     assert path.read_bytes() == before
     train(_cfg(tmp_path, epochs=2, memory_format="contiguous", threads=2))  # these may change
     assert [r[0] for r in _rows(path)] == ["0", "1"]
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+                    reason="this CPU has no native bfloat16")
+def test_bf16_run_trains_keeps_fp32_weights_and_resumes_only_in_bf16(tmp_path):
+    cfg = _cfg(tmp_path, epochs=2, precision="bf16", attention=True, optimizer="Adam", lr=0.01)
+    path = train(cfg)
+    state = load_checkpoint(cfg.checkpoint_path)
+    assert state["config"]["precision"] == "bf16"
+    assert all(t.dtype == torch.float32 for t in state["model"].values() if t.is_floating_point())
+    first, last = (dict(zip(COLUMNS, map(float, r))) for r in _rows(path))
+    assert last["loss"] < first["loss"] and 0 < last["val_sdice"] < 1
+    state["finished"], state["epoch"], state["rows"] = False, 0, state["rows"][:1]
+    torch.save(state, cfg.checkpoint_path)
+    with pytest.raises(TrainError, match=r"trained with --precision 'bf16' \(now 'fp32'\)"):
+        train(_cfg(tmp_path, epochs=2, attention=True, optimizer="Adam", lr=0.01))
 
 
 def test_a_fixed_layout_is_not_measured(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .config import MEMORY_FORMATS, TrainConfig
+from .config import MEMORY_FORMATS, PRECISIONS, TrainConfig
 
 __all__ = ["train_command"]
 
@@ -53,6 +53,9 @@ Examples:
 @click.option("--memory-format", type=click.Choice(MEMORY_FORMATS),
               default="auto", show_default=True,
               help="Tensor layout; auto times a few steps in each and keeps the faster.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="bf16: bfloat16 mixed precision for the convolutions (weights, loss and "
+                   "metrics stay fp32); needs a CPU with AMX or AVX512-BF16, or an Ampere+ GPU.")
 @click.option("--root", default="run", show_default=True, help="Folder of the run/ tree.")
 @click.option("--date", default=None, help="YYYY-MM-DD folder [default: today].")
 @click.option("--data", type=click.Path(file_okay=False), default=None,

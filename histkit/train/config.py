@@ -10,14 +10,16 @@ from pathlib import Path
 from ..names import format_run_name, loss_weights, parse_run_name
 from .errors import TrainError
 
-__all__ = ["TrainConfig", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "MEMORY_FORMATS", "parse_shape"]
+__all__ = ["TrainConfig", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "MEMORY_FORMATS", "PRECISIONS",
+           "parse_shape"]
 
 MODELS = ("unet", "linknet")
 LOSS_PARTS = ("mdice", "dice", "bce", "ce")
 OPTIMIZERS = {"adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD"}
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+PRECISIONS = ("fp32", "bf16")
 RESUME_KEYS = ("batch_size", "lr", "momentum", "seed", "n_val", "plateau_patience",
-               "plateau_factor", "early_stop_patience", "early_stop_min_delta")
+               "plateau_factor", "early_stop_patience", "early_stop_min_delta", "precision")
 DEFAULT_LR = {"AdaDelta": 1.0, "Adam": 1e-3, "SGD": 1e-2}
 N_CLASSES = 3  # background, VAT, SAT
 
@@ -60,6 +62,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     memory_format: str = "auto"
+    precision: str = "fp32"
     root: str = "run"
     date: str | None = None
     data: str | None = None
@@ -115,6 +118,10 @@ class TrainConfig:
         if self.memory_format not in MEMORY_FORMATS:
             raise TrainError(f"memory format {self.memory_format!r} is unknown; use one of "
                              f"{', '.join(MEMORY_FORMATS)}")
+        self.precision = str(self.precision).lower()
+        if self.precision not in PRECISIONS:
+            raise TrainError(f"precision {self.precision!r} is unknown; use one of "
+                             f"{', '.join(PRECISIONS)}")
         if self.date is None:
             self.date = _dt.date.today().isoformat()
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.date)):

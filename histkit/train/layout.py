@@ -15,24 +15,27 @@ from typing import Callable
 
 import torch
 
+from .precision import forward
+
 __all__ = ["FORMATS", "choose_memory_format"]
 
 FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
 def choose_memory_format(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                         loss_fn: Callable, *, rounds: int = 2
+                         loss_fn: Callable, *, rounds: int = 2, precision: str = "fp32"
                          ) -> tuple[str, dict[str, float]]:
     """(name of the faster format, {name: best seconds per step}) for forward +
     backward of ``model`` on the batch ``x, y``; names are the keys of FORMATS.
 
+    ``precision`` is the trainer's (fp32 or bf16): the faster layout may differ.
     Runs on a copy of the model with the RNG state restored afterwards, so the
     training run that follows is the same whichever format wins. One warm-up
     step per format, then ``rounds`` timed steps in turn; the best time counts.
     """
     rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if x.is_cuda else None
-    steps = {name: _step(model, x, y, loss_fn, fmt) for name, fmt in FORMATS.items()}
+    steps = {name: _step(model, x, y, loss_fn, fmt, precision) for name, fmt in FORMATS.items()}
     best = {name: float("inf") for name in steps}
     try:
         for r in range(rounds + 1):
@@ -47,14 +50,14 @@ def choose_memory_format(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     return min(best, key=best.get), best
 
 
-def _step(model, x, y, loss_fn, fmt) -> Callable[[], float]:
+def _step(model, x, y, loss_fn, fmt, precision: str) -> Callable[[], float]:
     probe = copy.deepcopy(model).to(memory_format=fmt).train()
     x, y = x.contiguous(memory_format=fmt), y.contiguous(memory_format=fmt)
 
     def step() -> float:
         _sync(x)
         t0 = time.perf_counter()
-        loss_fn(probe(x), y).backward()
+        loss_fn(forward(probe, x, precision), y).backward()
         _sync(x)
         probe.zero_grad(set_to_none=True)
         return time.perf_counter() - t0

@@ -25,6 +25,7 @@ from .errors import TrainError
 from .layout import FORMATS, choose_memory_format
 from .losses import class_dice, make_loss, probabilities
 from .models import build_model
+from .precision import check_precision, forward
 
 __all__ = ["train"]
 
@@ -40,6 +41,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     if log is None or rank != 0:  # one voice under torchrun
         log = lambda msg: None  # noqa: E731
     device = _device(config, rank)
+    check_precision(config.precision, device)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed + rank)
@@ -100,7 +102,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
             for x, y in batches(x_train, y_train, config.batch_size,
                                 shuffle_seed=config.seed * 100_003 + epoch, rank=rank, world=world):
                 x, y = _to(x, device, memory_format), _to(y, device, memory_format)
-                logits = model(x)
+                logits = forward(model, x, config.precision)
                 loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -137,7 +139,7 @@ def _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank,
     sums = torch.zeros(5, device=device)
     for x, y in batches(x_val, y_val, config.batch_size, rank=rank, world=world):
         x, y = _to(x, device, memory_format), _to(y, device, memory_format)
-        logits = model(x)
+        logits = forward(model, x, config.precision)
         sums += _batch_sums(loss_fn(logits, y), logits, y, config.loss)
     return _reduce(sums, world)
 
@@ -169,7 +171,8 @@ def _memory_format(config, state, model, loss_fn, x_train, y_train, device, rank
     if rank == 0:
         x = x_train[:config.batch_size].to(device)
         y = y_train[:config.batch_size].to(device)
-        fastest, seconds = choose_memory_format(model, x, y, loss_fn)
+        fastest, seconds = choose_memory_format(model, x, y, loss_fn,
+                                                precision=config.precision)
         choice = list(FORMATS).index(fastest)
         log(f"memory format: {fastest} (a training step took "
             + ", ".join(f"{s:.3g} s in {name}" for name, s in seconds.items()) + ")")
