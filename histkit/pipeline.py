@@ -46,7 +46,7 @@ TRAIN_KEYS = {
     "lr": (float, "--lr"), "seed": (int, "--seed"),
     "early_stop_patience": (int, "--early-stop-patience"),
     "early_stop_min_delta": (float, "--early-stop-min-delta"),
-    "plateau_patience": (int, "--plateau-patience"),
+    "plateau_patience": (int, "--plateau-patience"), "precision": (str, "--precision"),
 }
 _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epochs",
               "levels", "base_filters")

@@ -146,6 +146,10 @@ def test_plan_reads_the_histories(work):
         "--n-train 8 --epochs 6 --levels 3 --base-filters 8 --dropout 0.0 --batch-size 2 "
         "--seed 1 --root run --date 2024-01-02")
     assert "--attention" in plan.runs[2].command and "DR20" in plan.runs[3].name
+    (work / "bf16.toml").write_text(STUDY.replace("seed = 1\n", 'seed = 1\nprecision = "bf16"\n'))
+    bf16 = plan_study(load_study("bf16.toml"), train_command=["trainer"]).runs[0]
+    assert bf16.command[-8:-4] == ("--seed", "1", "--precision", "bf16")
+    assert bf16.name == first.name  # an unnamed setting, like the seed
     Path(first.path).parent.mkdir(parents=True)
     Path(first.path).write_text("epoch,loss\n0,1\n1,0.5\n")
     Path(plan.runs[1].path).write_text("epoch,loss\n" + "".join(f"{e},1\n" for e in range(6)))
