@@ -1,6 +1,8 @@
 """Training and inference speed and peak memory: histkit's UNets against MONAI's.
 
     .venv/bin/python bench/train_speed.py [--threads 2] [--steps 5] [--shapes 1x192x384,1x384x768]
+                                          [--precision fp32|bf16] [--layout ...] [--compile]
+                                          [--monai-layout contiguous|channels_last|auto]
 
 Pairs (batch 2, CPU): our UNet (levels 5, base filters 24) vs MONAI BasicUNet
 (features=(24, 48, 96, 192, 384, 24)); our attention UNet (levels 4, base
@@ -10,14 +12,19 @@ other processes hits both alike. Peak RSS: every (model, shape) in a fresh
 process (two training steps and one inference step). Ours trains in the memory
 format `histkit train` picks (--layout auto: the faster of channels_last and
 contiguous on this machine, timed in a separate process) and infers with
-conv+BN folded; MONAI runs as shipped (contiguous). The FLOPs of a training
+conv+BN folded; MONAI runs as shipped (contiguous), or in the layout
+``--monai-layout`` names (auto: probed as ours is; channels_last made its
+models 6-16% faster on an AVX-512 Xeon). The FLOPs of a training
 step are counted on the meta device, so speed can also be read per unit of work
 (MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
 classic UNet, ours, has two; its gates work at the skip's resolution, ours at
 the coarser level's, as Oktay et al. do). ``--compile`` trains ours through
 torch.compile and, interleaved with it, uncompiled, and prints the
 compiled/uncompiled ratio too (the trainer does not compile: on our CPUs it
-gained 0-2%). Prints a table with ratios and writes bench/out/train_speed.json.
+gained 0-2%). ``--precision bf16`` runs both sides under bfloat16 autocast
+(``histkit train --precision bf16``) and, interleaved with ours, ours in fp32,
+printing what mixed precision gains. Prints a table with ratios and writes
+bench/out/train_speed.json.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from histkit.train.config import MEMORY_FORMATS  # no torch: the parent measures memory first
+from histkit.train.config import MEMORY_FORMATS, PRECISIONS  # no torch: the parent measures memory first
 
 MODELS = ("ours_unet", "monai_basicunet", "ours_attention", "monai_attentionunet")
 PAIRS = (("ours_unet", "monai_basicunet"), ("ours_attention", "monai_attentionunet"))
@@ -64,7 +71,7 @@ def _batch(shape: tuple[int, int, int], batch: int):
     return x, y.float().contiguous()
 
 
-def probe_layout(name: str, shape, batch: int) -> str:
+def probe_layout(name: str, shape, batch: int, precision: str) -> str:
     """The memory format ``histkit train --memory-format auto`` would pick here."""
     import torch
 
@@ -72,21 +79,24 @@ def probe_layout(name: str, shape, batch: int) -> str:
     from histkit.train.losses import make_loss
 
     torch.manual_seed(0)
-    return choose_memory_format(build(name), *_batch(shape, batch), make_loss("mdice"))[0]
+    return choose_memory_format(build(name), *_batch(shape, batch), make_loss("mdice"),
+                                precision=precision)[0]
 
 
-def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, compile_: bool):
+def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, compile_: bool,
+           precision: str):
     """(train_step, infer_step) closures for one model on a fixed random batch;
-    ``layout`` applies to our models only."""
+    ``layout`` and ``precision`` apply to either side."""
     import torch
 
     from histkit.train.layout import FORMATS
     from histkit.train.losses import make_loss
     from histkit.train.models import fuse_for_inference
+    from histkit.train.precision import forward
 
     torch.manual_seed(0)
     ours = name.startswith("ours")
-    fmt = FORMATS[layout] if ours else torch.contiguous_format
+    fmt = FORMATS[layout]
     model = build(name).to(memory_format=fmt)
     x, y = (t.contiguous(memory_format=fmt) for t in _batch(shape, batch))
     loss_fn = make_loss("mdice")
@@ -96,7 +106,7 @@ def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, comp
 
     def train_step():
         model.train()
-        loss = loss_fn(step_model(x), y)
+        loss = loss_fn(forward(step_model, x, precision), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -105,7 +115,7 @@ def _setup(name: str, shape: tuple[int, int, int], batch: int, layout: str, comp
         if "model" not in fused:  # fold BN after training steps changed its statistics
             fused["model"] = fuse_for_inference(model) if ours else model.eval()
         with torch.inference_mode():
-            fused["model"](x)
+            forward(fused["model"], x, precision)
 
     return train_step, infer_step, sum(p.numel() for p in model.parameters())
 
@@ -127,9 +137,10 @@ def train_gflop(name: str, shape, batch: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool) -> dict:
+def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool,
+                precision: str) -> dict:
     """Peak RSS of a fresh process after two training steps and one inference step."""
-    train_step, infer_step, params = _setup(name, shape, batch, layout, compile_)
+    train_step, infer_step, params = _setup(name, shape, batch, layout, compile_, precision)
     with open("/proc/self/statm") as f:  # resident pages after imports and model build
         before_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     train_step()
@@ -140,17 +151,22 @@ def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool) -> di
 
 
 def interleaved_speed(names, shape, batch: int, steps: int, layouts: dict,
-                      compile_: bool) -> dict:
+                      compile_: bool, precision: str) -> dict:
     """Images/s per model from the median step time, the models' steps interleaved so
-    that load from other processes falls on both alike. With ``compile_`` our
-    models also step uncompiled, as "<name>/eager", so compiling is measured
-    against the same baseline."""
+    that load from other processes falls on both alike. Our models also step
+    without what ``compile_`` and ``precision`` add, as "<name>/eager" (not
+    compiled) and "<name>/fp32", so each gain is measured against the same
+    baseline."""
     import statistics
 
-    setups = {n: _setup(n, shape, batch, layouts[n], compile_) for n in names}
+    setups = {n: _setup(n, shape, batch, layouts[n], compile_, precision) for n in names}
+    ours = [n for n in names if n.startswith("ours")]
     if compile_:
-        setups.update({f"{n}/eager": _setup(n, shape, batch, layouts[n], False)
-                       for n in names if n.startswith("ours")})
+        setups.update({f"{n}/eager": _setup(n, shape, batch, layouts[n], False, precision)
+                       for n in ours})
+    if precision != "fp32":
+        setups.update({f"{n}/fp32": _setup(n, shape, batch, layouts[n], compile_, "fp32")
+                       for n in ours})
     names = list(setups)
     out = {}
     for phase in (0, 1):  # 0: training, 1: inference
@@ -176,7 +192,11 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--layout", choices=MEMORY_FORMATS, default="auto",
                     help="memory format of our models (auto: what histkit train picks)")
+    ap.add_argument("--monai-layout", choices=MEMORY_FORMATS, default="contiguous",
+                    help="memory format of MONAI's models (default: as shipped)")
     ap.add_argument("--compile", action="store_true", help="torch.compile our models")
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                    help="autocast both sides (bf16 needs AMX/AVX512-BF16)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -186,9 +206,10 @@ def main() -> None:
         name, shape = (args.one or args.probe).split("@")
         shape = tuple(int(v) for v in shape.split("x"))
         if args.probe:
-            print(probe_layout(name, shape, args.batch))
+            print(probe_layout(name, shape, args.batch, args.precision))
         else:
-            print(json.dumps(peak_memory(name, shape, args.batch, args.layout, args.compile)))
+            print(json.dumps(peak_memory(name, shape, args.batch, args.layout, args.compile,
+                                         args.precision)))
         return
 
     # memory first: a child inherits the parent's peak RSS across fork+exec, so the
@@ -199,8 +220,9 @@ def main() -> None:
     for shape in shapes:
         s = "x".join(map(str, shape))
         for name in names:
-            common = ["--threads", str(args.threads), "--batch", str(args.batch)]
-            layout = args.layout if name.startswith("ours") else "contiguous"
+            common = ["--threads", str(args.threads), "--batch", str(args.batch),
+                      "--precision", args.precision]
+            layout = args.layout if name.startswith("ours") else args.monai_layout
             if layout == "auto":
                 out = subprocess.run([sys.executable, __file__, "--probe", f"{name}@{s}", *common],
                                      capture_output=True, text=True, env=env, check=True)
@@ -219,13 +241,16 @@ def main() -> None:
         for pair in PAIRS:
             pair = [n for n in pair if n in names]
             speed = interleaved_speed(pair, shape, args.batch, args.steps,
-                                      {n: layouts[n, s] for n in pair}, args.compile)
+                                      {n: layouts[n, s] for n in pair}, args.compile,
+                                      args.precision)
             for name in pair:
-                if args.compile and name.startswith("ours"):
-                    eager = speed[f"{name}/eager"]["train_ips"]
-                    print(f"{s:>10} {name:<20} compiled {speed[name]['train_ips']:.2f} img/s, "
-                          f"uncompiled {eager:.2f} img/s: "
-                          f"{speed[name]['train_ips'] / eager:.2f}x", flush=True)
+                for variant, gain in (("eager", "compiled"), ("fp32", args.precision)):
+                    if f"{name}/{variant}" in speed:
+                        base, now = speed[f"{name}/{variant}"], speed[name]
+                        print(f"{s:>10} {name:<20} {gain}/{variant}: training "
+                              f"{now['train_ips']:.2f}/{base['train_ips']:.2f} img/s "
+                              f"{now['train_ips'] / base['train_ips']:.2f}x, inference "
+                              f"{now['infer_ips'] / base['infer_ips']:.2f}x", flush=True)
                 res = {**memory[name, s], **speed[name], "shape": s,
                        "train_gflop": train_gflop(name, shape, args.batch)}
                 results.append(res)
