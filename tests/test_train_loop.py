@@ -14,6 +14,7 @@ torch.set_num_threads(1)
 import histkit.train.loop as loop  # noqa: E402
 from histkit.train import TrainConfig, TrainError, train  # noqa: E402
 from histkit.train.checkpoint import COLUMNS, load_checkpoint  # noqa: E402
+from histkit.train.precision import native_bf16  # noqa: E402
 
 HEADER = ",".join(COLUMNS)
 TINY = dict(shape="32x16x1", n_train=8, n_val=2, levels=2, base_filters=4, epochs=3,
@@ -137,8 +138,7 @@ def test_resuming_with_other_unnamed_settings_is_refused(tmp_path):
     assert [r[0] for r in _rows(path)] == ["0", "1"]
 
 
-@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
-                    reason="this CPU has no native bfloat16")
+@pytest.mark.skipif(not native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
 def test_bf16_run_trains_keeps_fp32_weights_and_resumes_only_in_bf16(tmp_path):
     cfg = _cfg(tmp_path, epochs=2, precision="bf16", attention=True, optimizer="Adam", lr=0.01)
     path = train(cfg)
