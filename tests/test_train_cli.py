@@ -27,7 +27,8 @@ def test_help_has_examples_and_every_option():
     for option in ("--model", "--loss", "--attention", "--optimizer", "--dataset", "--shape",
                    "--n-train", "--epochs", "--levels", "--base-filters", "--dropout",
                    "--batch-size", "--lr", "--seed", "--device", "--root", "--date", "--data",
-                   "--force", "--early-stop-patience", "--plateau-patience", "--memory-format"):
+                   "--force", "--early-stop-patience", "--plateau-patience", "--memory-format",
+                   "--precision"):
         assert option in result.output, option
 
 

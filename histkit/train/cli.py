@@ -19,6 +19,8 @@ Examples:
   histkit train --model unet --loss mdice --attention --shape 128x64x1 --n-train 48 \\
       --epochs 24 --levels 4 --base-filters 16 --date 2026-11-23
   histkit train --model linknet --loss bce25dice75 --optimizer Adam --data scans/ --shape 256x256x1
+  histkit train --model unet --attention --precision bf16 --shape 256x128x1 --n-train 96 \\
+      --levels 4 --base-filters 16   # bfloat16 mixed precision on an AMX CPU or Ampere+ GPU
   torchrun --nproc-per-node 2 -m histkit.train --shape 64x32x1 --n-train 16 --epochs 2
 """
 
