@@ -13,8 +13,9 @@ process (two training steps and one inference step). Ours trains in the memory
 format `histkit train` picks (--layout auto: the faster of channels_last and
 contiguous on this machine, timed in a separate process) and infers with
 conv+BN folded; MONAI runs as shipped (contiguous), or in the layout
-``--monai-layout`` names (auto: probed as ours is; channels_last made its
-models 6-16% faster on an AVX-512 Xeon). The FLOPs of a training
+``--monai-layout`` names (auto: probed as ours is; on an AVX-512 Xeon
+channels_last made AttentionUnet 13-45% faster, BasicUNet no faster). The FLOPs
+of a training
 step are counted on the meta device, so speed can also be read per unit of work
 (MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
 classic UNet, ours, has two; its gates work at the skip's resolution, ours at
@@ -38,7 +39,8 @@ import sys
 import time
 from pathlib import Path
 
-from histkit.train.config import MEMORY_FORMATS, PRECISIONS  # no torch: the parent measures memory first
+# no torch here: the parent measures memory first
+from histkit.train.config import MEMORY_FORMATS, PRECISIONS
 
 MODELS = ("ours_unet", "monai_basicunet", "ours_attention", "monai_attentionunet")
 PAIRS = (("ours_unet", "monai_basicunet"), ("ours_attention", "monai_attentionunet"))
