@@ -15,17 +15,16 @@ contiguous on this machine, timed in a separate process) and infers with
 conv+BN folded; MONAI runs as shipped (contiguous), or in the layout
 ``--monai-layout`` names (auto: probed as ours is; on an AVX-512 Xeon
 channels_last made AttentionUnet 13-45% faster, BasicUNet no faster). The FLOPs
-of a training
-step are counted on the meta device, so speed can also be read per unit of work
-(MONAI's AttentionUnet has one 3x3 convolution per decoder level where the
-classic UNet, ours, has two; its gates work at the skip's resolution, ours at
-the coarser level's, as Oktay et al. do). ``--compile`` trains ours through
-torch.compile and, interleaved with it, uncompiled, and prints the
-compiled/uncompiled ratio too (the trainer does not compile: on our CPUs it
-gained 0-2%). ``--precision bf16`` runs both sides under bfloat16 autocast
-(``histkit train --precision bf16``) and, interleaved with ours, ours in fp32,
-printing what mixed precision gains. Prints a table with ratios and writes
-bench/out/train_speed.json.
+of a training step are counted on the meta device, so speed can also be read
+per unit of work (MONAI's AttentionUnet has one 3x3 convolution per decoder
+level where the classic UNet, ours, has two; its gates work at the skip's
+resolution, ours at the coarser level's, as Oktay et al. do). ``--compile``
+trains ours through torch.compile and, interleaved with it, uncompiled, and
+prints the compiled/uncompiled ratio too (the trainer does not compile: on our
+CPUs it gained 0-2%). ``--precision bf16`` runs both sides under bfloat16
+autocast (``histkit train --precision bf16``) and, interleaved with ours, ours
+in fp32, printing what mixed precision gains. Prints a table with ratios and
+writes bench/out/train_speed.json.
 """
 
 from __future__ import annotations
