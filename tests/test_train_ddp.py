@@ -9,22 +9,29 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from histkit.train.checkpoint import COLUMNS, load_checkpoint  # noqa: E402
+from histkit.train.precision import native_bf16  # noqa: E402
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+RUN = "2026-11-23/unet_2d_mdice/fat_32x16x1/unet_2d_mdice_AdaDelta_fat_32x16x1_N8_E2_L2_FBL4.csv"
 
 
-def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
+def _torchrun(root: Path, *options: str) -> list[str]:
+    """torchrun with 2 CPU processes training a tiny phantom run under ``root``."""
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists() and shutil.which("torchrun") is None:
         pytest.skip("torchrun not installed")
-    cmd = [str(torchrun) if torchrun.exists() else "torchrun", "--standalone",
-           "--nproc-per-node", "2", "-m", "histkit.train",
-           "--shape", "32x16x1", "--n-train", "8", "--n-val", "3", "--epochs", "2",
-           "--levels", "2", "--base-filters", "4", "--batch-size", "2", "--device", "cpu",
-           "--threads", "1", "--root", str(tmp_path), "--date", "2026-11-23"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    return [str(torchrun) if torchrun.exists() else "torchrun", "--standalone",
+            "--nproc-per-node", "2", "-m", "histkit.train",
+            "--shape", "32x16x1", "--n-train", "8", "--n-val", "3", "--epochs", "2",
+            "--levels", "2", "--base-filters", "4", "--batch-size", "2", "--device", "cpu",
+            "--threads", "1", "--root", str(root), "--date", "2026-11-23", *options]
+
+
+def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
+    cmd = _torchrun(tmp_path)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
-    path = (tmp_path / "2026-11-23/unet_2d_mdice/fat_32x16x1"
-            / "unet_2d_mdice_AdaDelta_fat_32x16x1_N8_E2_L2_FBL4.csv")
+    path = tmp_path / RUN
     # rank 0 alone prints the path, logs and writes
     assert out.stdout.split() == [str(path)]
     assert out.stderr.count("memory format:") == 1
@@ -36,5 +43,16 @@ def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
     # a DDP checkpoint is a plain model state dict (no "module." prefix)
     assert not any(k.startswith("module.") for k in load_checkpoint(path.with_suffix(".ckpt"))["model"])
     # running again under torchrun sees the finished run on every rank (rank 0 says so)
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    again = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=240)
     assert again.returncode == 0 and again.stderr.count("is complete (2/2 epochs)") == 1
+
+
+@pytest.mark.skipif(not native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
+def test_torchrun_trains_in_bf16(tmp_path):
+    out = subprocess.run(_torchrun(tmp_path, "--precision", "bf16"), capture_output=True,
+                         text=True, env=ENV, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    path = tmp_path / RUN
+    assert [line.split(",")[0] for line in path.read_text().splitlines()[1:]] == ["0", "1"]
+    state = load_checkpoint(path.with_suffix(".ckpt"))
+    assert state["config"]["precision"] == "bf16" and state["finished"]
