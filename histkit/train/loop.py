@@ -200,7 +200,7 @@ def _load_states(state: dict, model, optimizer, scheduler, ckpt_path: Path) -> N
 
 def _check_resume(state: dict, config: TrainConfig, ckpt_path: Path) -> None:
     """Refuse to resume a run with settings its name does not show but that
-    change the training (batch size, lr, seed, schedules)."""
+    change the training (batch size, lr, seed, schedules, precision)."""
     saved = state.get("config")
     if not saved:
         return  # a checkpoint from before the settings were recorded
