@@ -43,6 +43,8 @@ def test_mix_token_and_defaults():
     ({"levels": 1}, "levels must be an integer >= 2"),
     ({"epochs": 0}, "epochs must be an integer >= 1"),
     ({"n_train": 0}, "n-train must be >= 1"),
+    ({"early_stop_patience": -1}, "early-stop-patience must be an integer >= 0, got -1"),
+    ({"plateau_patience": -2}, "plateau-patience must be an integer >= 0, got -2"),
     ({"device": "tpu"}, "device 'tpu' is unknown"),
     ({"memory_format": "nhwc"}, "memory format 'nhwc' is unknown; use one of auto, channels_last"),
     ({"precision": "fp16"}, "precision 'fp16' is unknown; use one of fp32, bf16"),

@@ -110,6 +110,11 @@ class TrainConfig:
             raise TrainError("n-train is required for the synthetic phantom")
         if self.n_val is not None and self.n_val < 1:
             raise TrainError(f"n-val must be >= 1, got {self.n_val}")
+        for field in ("early_stop_patience", "plateau_patience"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise TrainError(f"{field.replace('_', '-')} must be an integer >= 0, "
+                                 f"got {value!r}")
         if self.lr is not None and not self.lr > 0:
             raise TrainError(f"lr must be > 0, got {self.lr}")
         if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", self.device):
