@@ -6,7 +6,7 @@ torch.set_num_threads(1)
 from histkit.train import TrainConfig  # noqa: E402
 from histkit.train.linknet import LinkNet  # noqa: E402
 from histkit.train.models import build_model, fuse_for_inference  # noqa: E402
-from histkit.train.unet import AttentionGate, UNet  # noqa: E402
+from histkit.train.unet import AttentionGate, ConvBlock, UNet  # noqa: E402
 
 
 @pytest.mark.parametrize("levels", [2, 3, 4])
@@ -85,6 +85,32 @@ def test_fused_inference_model_matches_and_has_no_batchnorm(model):
     assert n_bn < sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     with torch.no_grad():
         assert torch.allclose(fused(x), model(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["training", "fused-inference"])
+def test_merge_block_on_two_parts_equals_the_block_on_their_concatenation(fused):
+    torch.manual_seed(0)
+    block = ConvBlock(6 + 4, 5)
+    skip, up = (torch.randn(2, c, 8, 6, requires_grad=True) for c in (6, 4))
+    if fused:  # the folded first convolution has a bias, which must be added once
+        block(torch.randn(2, 10, 8, 6))
+        block = fuse_for_inference(block)
+        assert block[0].bias is not None
+    reference = block(torch.cat([skip, up], dim=1))
+    split = block.forward_cat(skip, up)
+    assert torch.allclose(split, reference, atol=1e-5)
+    grads = torch.autograd.grad(reference.square().sum(), [skip, up, block[0].weight])
+    for a, b in zip(torch.autograd.grad(split.square().sum(), [skip, up, block[0].weight]), grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_merge_block_keeps_the_concatenation_under_bfloat16_autocast():
+    # split, each half would be rounded to bfloat16 before the sum
+    torch.manual_seed(0)
+    block = ConvBlock(6 + 4, 5)
+    skip, up = torch.randn(2, 6, 8, 6), torch.randn(2, 4, 8, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(block.forward_cat(skip, up), block(torch.cat([skip, up], dim=1)))
 
 
 def test_gradients_reach_the_first_layer():
