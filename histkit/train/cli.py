@@ -65,8 +65,9 @@ Examples:
 @click.option("--force", is_flag=True, help="Train again even if the run is complete.")
 def train_command(**options) -> None:
     """Train a segmentation network and write its history CSV under run/."""
-    from . import train
+    from . import allocator, train
 
+    allocator.keep_freed_memory()  # this process only trains: reuse freed blocks
     if options["n_train"] is None and options["data"] is None:
         options["n_train"] = 204
     path = train(TrainConfig(**options), log=lambda msg: click.echo(msg, err=True))
