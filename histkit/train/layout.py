@@ -17,9 +17,15 @@ import torch
 
 from .precision import forward
 
-__all__ = ["FORMATS", "choose_memory_format"]
+__all__ = ["FORMATS", "choose_memory_format", "is_channels_last"]
 
 FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` is laid out channels_last and not also plain contiguous (as a
+    tensor with one channel or one pixel is): the case our fast paths serve."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def choose_memory_format(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,

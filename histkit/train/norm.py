@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layout import is_channels_last
+
 __all__ = ["BatchNorm2d"]
 
 
@@ -71,9 +73,7 @@ class BatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fast = (self.training and self.affine and self.track_running_stats
                 and self.momentum is not None and x.dim() == 4
-                and x.dtype == torch.float32
-                and x.is_contiguous(memory_format=torch.channels_last)
-                and not x.is_contiguous())
+                and x.dtype == torch.float32 and is_channels_last(x))
         if not fast:
             return super().forward(x)
         self.num_batches_tracked.add_(1)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layout import is_channels_last
 from .norm import BatchNorm2d
 
 __all__ = ["UNet", "ConvBlock", "AttentionGate"]
@@ -41,8 +42,7 @@ class ConvBlock(nn.Sequential):
         as do GPUs, where the split was not measured.
         """
         split = (skip.device.type == "cpu" and skip.dtype == torch.float32
-                 and not torch.is_autocast_enabled("cpu") and not skip.is_contiguous()
-                 and skip.is_contiguous(memory_format=torch.channels_last))
+                 and not torch.is_autocast_enabled("cpu") and is_channels_last(skip))
         if not split:
             return self(torch.cat([skip, up], dim=1))
         conv, s = self[0], skip.shape[1]
