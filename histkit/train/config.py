@@ -35,6 +35,13 @@ def parse_shape(shape: str | tuple) -> tuple[int, int, int]:
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
 
 
+def _one_of(what: str, value: str, choices) -> str:
+    """``value`` if it is one of ``choices``, else a TrainError naming them."""
+    if value not in choices:
+        raise TrainError(f"{what} {value!r} is unknown; use one of {', '.join(choices)}")
+    return value
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """One training run. ``validate()`` normalises and checks every field."""
@@ -71,9 +78,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check and normalise in place; raise :class:`TrainError` on bad values."""
-        self.model = str(self.model).lower()
-        if self.model not in MODELS:
-            raise TrainError(f"model {self.model!r} is unknown; use one of {', '.join(MODELS)}")
+        self.model = _one_of("model", str(self.model).lower(), MODELS)
         parts = loss_weights(str(self.loss))
         bad = [p for p in parts if p not in LOSS_PARTS]
         if bad:
@@ -119,14 +124,10 @@ class TrainConfig:
             raise TrainError(f"lr must be > 0, got {self.lr}")
         if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", self.device):
             raise TrainError(f"device {self.device!r} is unknown; use auto, cpu, cuda or cuda:N")
-        self.memory_format = str(self.memory_format).lower().replace("-", "_")
-        if self.memory_format not in MEMORY_FORMATS:
-            raise TrainError(f"memory format {self.memory_format!r} is unknown; use one of "
-                             f"{', '.join(MEMORY_FORMATS)}")
-        self.precision = str(self.precision).lower()
-        if self.precision not in PRECISIONS:
-            raise TrainError(f"precision {self.precision!r} is unknown; use one of "
-                             f"{', '.join(PRECISIONS)}")
+        self.memory_format = _one_of("memory format",
+                                     str(self.memory_format).lower().replace("-", "_"),
+                                     MEMORY_FORMATS)
+        self.precision = _one_of("precision", str(self.precision).lower(), PRECISIONS)
         if self.date is None:
             self.date = _dt.date.today().isoformat()
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.date)):
