@@ -1,0 +1,60 @@
+"""Which series are metrics and which are telemetry.
+
+Not every logged column is a metric: the learning rate, epoch times, memory,
+step counters, throughputs and runtimes describe *how* a run trained, not how
+well. Telemetry stays in the long table (R keras' ``as.data.frame`` keeps
+every column) but gets no early stop, no best value, no facet in the default
+figure and no ``best_`` column in summaries; reports draw it in its own
+panel. This module holds the one list; users add their own names with
+``--telemetry NAME,...`` (``telemetry=`` in the API).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import polars as pl
+
+__all__ = ["TELEMETRY", "is_telemetry", "telemetry_names", "parse_telemetry",
+           "metric_filter"]
+
+#: exact names (after ``val_`` is stripped), compared without case
+TELEMETRY = frozenset({
+    "lr", "learning_rate", "epoch_time_s", "epoch_time", "time", "peak_mem_mb", "step",
+    "global_step", "grad_norm", "runtime", "total_flos",
+})
+_PATTERN = re.compile(
+    r"^(?:lr|learning_rate)[-_/].+$"          # Lightning's LearningRateMonitor: lr-Adam
+    r"|.+_(?:runtime|per_second|throughput|time_s|mem_mb)$"
+    r"|^(?:throughput|it_per_sec|samples_per_sec).*$", re.I)
+
+
+def is_telemetry(metric: str, extra: Iterable[str] = ()) -> bool:
+    """True for a telemetry series name (``val_`` already stripped)."""
+    low = metric.lower()
+    return (low in TELEMETRY or bool(_PATTERN.match(metric))
+            or low in {e.lower() for e in extra})
+
+
+def telemetry_names(metrics: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
+    """The telemetry names among ``metrics``, in their order."""
+    extra = tuple(extra)
+    return [m for m in dict.fromkeys(metrics) if is_telemetry(m, extra)]
+
+
+def parse_telemetry(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"a,b"`` or ``["a", "b"]`` -> ``("a", "b")`` (empty names dropped)."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(s.strip() for s in items if s and s.strip())
+
+
+def metric_filter(long: pl.DataFrame, extra: Iterable[str] = (), *,
+                  telemetry: bool = False) -> pl.DataFrame:
+    """The rows of a long table whose series are metrics (or, with
+    ``telemetry=True``, the telemetry rows)."""
+    names = telemetry_names(long["metric"].cast(pl.String).unique().to_list(), extra)
+    keep = pl.col("metric").cast(pl.String).is_in(names)
+    return long.filter(keep if telemetry else ~keep)

@@ -1,0 +1,125 @@
+"""The one CSV reader: text with a header -> one column per field, with
+errors that name the file, the line and the column.
+
+Every CSV source (Keras CSVLogger and histkit's trainer, Lightning's
+``metrics.csv``, fastai's ``history.csv``) parses through :func:`parse_csv`;
+what a column *means* is the source's business.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import polars as pl
+
+from ..errors import HistoryError
+
+__all__ = ["MISSING", "POLARS_NULLS", "decode", "sniff", "header_names", "parse_csv",
+           "peek_header"]
+
+MISSING = ("", "na", "nan", "-nan", "null", "none")
+POLARS_NULLS = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
+_SEPARATORS = (",", ";", "\t")
+
+
+def decode(data: bytes, path: str, *, expected: str = "a CSV header such as "
+           "'epoch,loss,val_loss'") -> str:
+    """UTF-8 text of a history (a BOM is dropped), or one clear error for an
+    empty, binary or non-UTF-8 file."""
+    if not data.strip():
+        raise HistoryError(f"empty file: expected {expected}", path=path)
+    nul = data.find(b"\0", 0, 65536)
+    if nul >= 0:
+        raise HistoryError(f"binary data (NUL byte at offset {nul}), not a CSV history",
+                           path=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"not UTF-8 text (bad byte at offset {exc.start}); "
+                           "save the history as UTF-8 CSV", path=path) from None
+
+
+def sniff(header: str) -> str:
+    """The separator of a header line: comma, semicolon or tab."""
+    return max(_SEPARATORS, key=header.count)
+
+
+def header_names(fields: list[str], path: str) -> list[str]:
+    """Stripped column names; an unnamed or repeated column is an error."""
+    cols = [c.strip() for c in fields]
+    seen: dict[str, int] = {}
+    for i, c in enumerate(cols, 1):
+        if not c:
+            raise HistoryError(f"column {i} of the header has no name", path=path, line=1)
+        if c in seen:
+            raise HistoryError(f"duplicated column {c!r} (columns {seen[c]} and {i})",
+                               path=path, line=1, column=c)
+        seen[c] = i
+    return cols
+
+
+def peek_header(data: bytes) -> list[str] | None:
+    """The column names of the first line, or None when it is not CSV text
+    (a cheap look for telling sources apart; never raises)."""
+    line = data[:65536].split(b"\n", 1)[0]
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    try:
+        text = line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    if not text.strip() or "\0" in text:
+        return None
+    try:
+        return [c.strip() for c in next(csv.reader([text], delimiter=sniff(text)))]
+    except (csv.Error, StopIteration):
+        return None
+
+
+def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset()
+              ) -> tuple[pl.DataFrame, list[int]]:
+    """Parse a CSV history: Float64 columns (``text`` columns stay String) and
+    the file line of each row. Empty cells, ``nan`` and ``NA`` are nulls;
+    blank lines are skipped; comma, semicolon or tab separated; CRLF is fine.
+    """
+    content = decode(data, path)
+    lines = content.splitlines()
+    sep = sniff(lines[0])
+    try:
+        header = next(csv.reader([lines[0]], delimiter=sep))
+    except csv.Error as exc:
+        raise HistoryError(f"unreadable header: {exc}", path=path, line=1) from None
+    cols = header_names(header, path)
+    values: list[list] = [[] for _ in cols]
+    linenos: list[int] = []
+    try:
+        rows = list(csv.reader(lines[1:], delimiter=sep, strict=False))
+    except csv.Error as exc:
+        raise HistoryError(f"unreadable CSV: {exc}", path=path) from None
+    for lineno, fields in zip(range(2, len(lines) + 1), rows):
+        if not fields or (len(fields) == 1 and not fields[0].strip() and len(cols) > 1):
+            continue
+        linenos.append(lineno)
+        if len(fields) != len(cols):
+            raise HistoryError(f"{len(fields)} fields where the header has {len(cols)} "
+                               "(ragged row)", path=path, line=lineno)
+        for col, cell, out in zip(cols, fields, values):
+            out.append(cell.strip() if col in text else _cell(cell, path, lineno, col))
+    if not linenos:
+        raise HistoryError("the header has no rows under it (no epoch was logged)", path=path)
+    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String if c in text else pl.Float64)
+                          for c, v in zip(cols, values)})
+    return frame, linenos
+
+
+def _cell(cell: str, path: str, line: int, col: str) -> float | None:
+    s = cell.strip()
+    if s.lower() in MISSING:
+        return None
+    try:
+        v = float(s)
+    except ValueError:
+        raise HistoryError(f"non-numeric value {cell!r}; metrics must be numbers "
+                           "(empty, nan or NA for missing)", path=path, line=line,
+                           column=col) from None
+    return None if v != v else v

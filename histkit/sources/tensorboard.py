@@ -1,0 +1,230 @@
+"""TensorBoard event files (``events.out.tfevents.*``) and log directories.
+
+What MONAI, Lightning's default logger, Keras' TensorBoard callback and
+``torch.utils.tensorboard.SummaryWriter`` write. An event file is a TFRecord
+stream of ``Event`` protocol buffers; histkit reads the records itself (a
+12-byte frame, the length's checksum verified) and decodes them with
+tensorboard's own ``Event`` message, keeping scalar values only (old-style
+``simple_value`` and new-style scalar tensors). Record payload checksums are
+not verified: a payload that is not an event fails to decode instead.
+
+A run is a directory of event files. Keras' TensorBoard callback writes
+``train/`` and ``validation/`` children, and ``SummaryWriter.add_scalars(main,
+{k: v})`` a child ``<main>_<k>/`` per key; those children belong to their
+parent's run (:func:`child_runs`).
+Tags are mapped like any series name (``loss/train``, ``Loss/validation``,
+``train/loss``, ``val_loss``); Lightning's ``hp_metric`` placeholder is left
+out. Steps become epochs through an ``epoch``
+scalar where one was logged (Lightning logs it), else the step is the epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..errors import HistoryError
+from .series import epochs_from_steps, per_epoch
+
+__all__ = ["read", "is_event_file", "looks_like_events", "event_files", "child_runs",
+           "scalars"]
+
+PREFIX = "events.out.tfevents"
+_PIP = "pip install 'histkit[tensorboard]'"
+
+
+def is_event_file(path: str | os.PathLike) -> bool:
+    return Path(path).name.startswith(PREFIX)
+
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC = _crc_table()
+
+
+def _masked_crc(data: bytes) -> int:
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC[(c ^ b) & 0xFF] ^ (c >> 8)
+    c ^= 0xFFFFFFFF
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def looks_like_events(head: bytes) -> bool:
+    """True when ``head`` starts with a TFRecord frame whose length checksum holds."""
+    if len(head) < 12:
+        return False
+    return struct.unpack("<I", head[8:12])[0] == _masked_crc(head[:8])
+
+
+def _event_class(path: str):
+    try:
+        from tensorboard.compat.proto.event_pb2 import Event
+    except ImportError:
+        raise HistoryError(f"reading TensorBoard event files needs the tensorboard package: "
+                           f"{_PIP}", path=path) from None
+    return Event
+
+
+def _first_tag(path: Path) -> str | None:
+    """The tag of the first scalar in an event file (a cheap look), or None."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 16)
+        return next(iter(scalars(str(path), data, first=True)), ("",))[0] or None
+    except (HistoryError, OSError):
+        return None
+
+
+def scalars(path: str, data: bytes | None = None, *,
+            first: bool = False) -> list[tuple[str, int, float]]:
+    """``(tag, step, value)`` of every scalar in one event file, in file order
+    (``first``: stop at the first scalar, and at the end of a partial read)."""
+    Event = _event_class(path)
+    from google.protobuf.message import DecodeError
+
+    if data is None:
+        data = Path(path).read_bytes()
+    if not data:
+        raise HistoryError("empty event file (the writer never flushed?)", path=path)
+    out: list[tuple[str, int, float]] = []
+    event = Event()
+    pos, n = 0, len(data)
+    while pos < n:
+        if n - pos < 12:
+            if first:
+                break
+            raise _truncated(path, pos, 12, n - pos)
+        head = data[pos:pos + 12]
+        if not looks_like_events(head):
+            what = "not a TensorBoard event file" if pos == 0 else "corrupt event file"
+            raise HistoryError(f"{what}: bad record frame at byte {pos}", path=path)
+        length = struct.unpack("<Q", head[:8])[0]
+        end = pos + 12 + length + 4
+        if end > n:
+            if first:
+                break
+            raise _truncated(path, pos, 12 + length + 4, n - pos)
+        try:
+            event.ParseFromString(data[pos + 12:pos + 12 + length])
+        except DecodeError:
+            raise HistoryError(f"corrupt event file: the record at byte {pos} is not an "
+                               "Event", path=path) from None
+        if event.HasField("summary"):
+            for v in event.summary.value:
+                value = _scalar(v)
+                if value is not None:
+                    out.append((v.tag, event.step, value))
+            if first and out:
+                break
+        pos = end
+    return out
+
+
+def _truncated(path, pos, need, have):
+    return HistoryError(f"truncated event file: the record at byte {pos} needs {need} bytes "
+                        f"and {have} remain (a killed or still running writer?)", path=path)
+
+
+def _scalar(v) -> float | None:
+    kind = v.WhichOneof("value")
+    if kind == "simple_value":
+        return float(v.simple_value)
+    if kind != "tensor" or v.metadata.plugin_data.plugin_name != "scalars":
+        return None
+    t = v.tensor
+    if t.float_val:
+        return float(t.float_val[0])
+    if t.double_val:
+        return float(t.double_val[0])
+    if t.tensor_content and t.dtype in (1, 2):  # DT_FLOAT, DT_DOUBLE
+        arr = np.frombuffer(t.tensor_content, dtype=np.float32 if t.dtype == 1 else np.float64)
+        return float(arr[0]) if arr.size else None
+    return None
+
+
+def event_files(directory: Path) -> list[Path]:
+    """The event files directly in ``directory``, oldest first (by name)."""
+    try:
+        return sorted(p for p in directory.iterdir() if p.name.startswith(PREFIX)
+                      and p.is_file())
+    except OSError:
+        return []
+
+
+_SPLITS = frozenset({"train", "training", "val", "valid", "validation", "eval",
+                     "evaluation"})
+
+
+def child_runs(directory: Path) -> list[tuple[Path, str]]:
+    """``(child, suffix)`` of the subdirectories that belong to ``directory``'s
+    run; each of the child's tags ``t`` becomes the series ``t/<suffix>``.
+
+    Two writers make such children: Keras' TensorBoard callback (``train/``
+    and ``validation/``, tags ``epoch_<m>``, read as ``<m>``) and
+    ``add_scalars(main, {k: v})`` (``<main>_<k>/`` holding the one tag
+    ``main``)."""
+    out = []
+    try:
+        subdirs = sorted(p for p in directory.iterdir() if p.is_dir())
+    except OSError:
+        return out
+    for child in subdirs:
+        files = event_files(child)
+        if not files:
+            continue
+        if child.name.lower() in _SPLITS:
+            out.append((child, child.name))
+            continue
+        tag = _first_tag(files[0])
+        if tag is None:
+            continue
+        prefix = tag.replace("/", "_") + "_"
+        if child.name.startswith(prefix) and len(child.name) > len(prefix):
+            out.append((child, child.name[len(prefix):]))
+    return out
+
+
+def read(path: str) -> pl.DataFrame:
+    """One event file, or a run directory with its ``add_scalars`` children,
+    as the wide table."""
+    p = Path(path)
+    rows: list[tuple[str, int, float]] = []
+    if p.is_dir():
+        files = event_files(p)
+        children = child_runs(p)
+        if not files and not children:
+            raise HistoryError("no events.out.tfevents.* file in this directory", path=path)
+        for f in files:
+            rows += scalars(str(f))
+        for child, suffix in children:
+            split = child.name.lower() in _SPLITS
+            for f in event_files(child):
+                rows += [(f"{tag.removeprefix('epoch_') if split else tag}/{suffix}", step, value)
+                         for tag, step, value in scalars(str(f))]
+    else:
+        rows = scalars(path)
+    if not rows:
+        raise HistoryError("the event file holds no scalar (only graphs, images or "
+                           "histograms?)", path=path)
+    rows = [r for r in rows if r[0] != "hp_metric"]
+    if not rows:
+        raise HistoryError("the event file holds no scalar but Lightning's hp_metric",
+                           path=path)
+    tags, steps, values = zip(*rows)
+    long = pl.DataFrame({"series": tags, "step": steps, "value": values},
+                        schema={"series": pl.String, "step": pl.Int64, "value": pl.Float64})
+    long = long.unique(["series", "step"], keep="last", maintain_order=True)
+    return per_epoch(epochs_from_steps(long, path, what="scalar"), path)

@@ -1,0 +1,65 @@
+"""Hugging Face ``Trainer`` state (``trainer_state.json``).
+
+``log_history`` is a list of log entries: training ones (``loss``,
+``learning_rate``, ``grad_norm``) every ``logging_steps``, evaluation ones
+(``eval_loss``, ``eval_<metric>``, ``eval_runtime``...) at each evaluation,
+each with a fractional ``epoch`` and a ``step``. An entry belongs to the
+epoch it falls in (the fraction rounded up: 0.25 and 1.0 are epoch 1);
+several entries of one epoch are reduced to their mean, with a warning. The
+closing summary entry (``train_runtime``, ``train_loss`` over the whole run)
+is not a per-epoch value and is left out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import polars as pl
+
+from ..errors import HistoryError
+from .series import per_epoch
+
+__all__ = ["read", "is_trainer_state"]
+
+_SUMMARY = "train_runtime"
+_NOT_SERIES = {"epoch", "step", "total_flos"}
+
+
+def is_trainer_state(obj) -> bool:
+    return isinstance(obj, dict) and "log_history" in obj
+
+
+def read(path: str, data: bytes) -> pl.DataFrame:
+    """A ``trainer_state.json`` as the wide table (1-based epochs)."""
+    try:
+        obj = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HistoryError(f"not valid JSON: {exc}", path=path) from None
+    logs = obj.get("log_history") if isinstance(obj, dict) else None
+    if not isinstance(logs, list):
+        raise HistoryError("no 'log_history' list: not a Hugging Face trainer_state.json",
+                           path=path)
+    series, epochs, values = [], [], []
+    for i, entry in enumerate(logs):
+        if not isinstance(entry, dict):
+            raise HistoryError(f"log_history[{i}] is not an object", path=path)
+        if _SUMMARY in entry:
+            continue
+        epoch = entry.get("epoch")
+        if not isinstance(epoch, (int, float)) or isinstance(epoch, bool) \
+                or not math.isfinite(epoch) or epoch < 0 or epoch > 2**53:
+            raise HistoryError(f"log_history[{i}] has no usable 'epoch' (got {epoch!r})",
+                               path=path)
+        for key, v in entry.items():
+            if key in _NOT_SERIES or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            series.append(key)
+            epochs.append(max(1, math.ceil(epoch - 1e-9)))
+            values.append(float(v) if abs(v) < 2**1023 else math.copysign(math.inf, v))
+    if not series:
+        raise HistoryError("log_history holds no logged values (did training log any step?)",
+                           path=path)
+    long = pl.DataFrame({"series": series, "epoch": epochs, "value": values},
+                        schema={"series": pl.String, "epoch": pl.Int64, "value": pl.Float64})
+    return per_epoch(long, path)
