@@ -24,11 +24,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[tensorboard]"
 	touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.system | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev,train,r]"
+	$(BIN)/pip install -q -e ".[dev,train,r,tensorboard]"
 	touch $@ $(VENV)/.core
 
 $(VENV)/.system: | $(BIN)/python

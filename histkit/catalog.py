@@ -25,11 +25,14 @@ RUN_COLUMNS = (*_SCHEMA, "epochs_logged", "best_val_loss", "best_val_loss_epoch"
                "stop_val_loss_epoch")
 
 
-def run_fields(paths: Iterable[str], *, strict: bool = False) -> pl.DataFrame:
-    """Parsed run-name fields of each path (``run`` is the name)."""
+def run_fields(paths: Iterable[str], *, strict: bool = False,
+               names: Batch | None = None) -> pl.DataFrame:
+    """Parsed run-name fields of each path (``run`` is the name; ``names``, a
+    :class:`Batch`, gives the run names of framework layouts)."""
     rows = []
     for p in paths:
-        d = run_from_path(p, strict=strict).as_dict()
+        name = names.name(p) if names is not None else None
+        d = run_from_path(p, strict=strict, name=name).as_dict()
         d["run"] = d.pop("name")
         rows.append({"path": p, **d})
     return pl.DataFrame(rows, schema=_SCHEMA)
@@ -46,7 +49,7 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     roots = [root] if isinstance(root, (str, os.PathLike)) else list(root)
     if batch is None:
         batch = read_histories(find_histories(roots))
-    fields = run_fields(batch.paths, strict=strict)
+    fields = run_fields(batch.paths, strict=strict, names=batch)
     long = batch.histories.with_columns(pl.col("path").cast(pl.String))
     logged = long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique())
     stops = (early_stoppings(long.filter(pl.col("metric") == "loss"), tolerance)

@@ -90,11 +90,16 @@ class _Group(click.Group):
                                            "max_content_width": 100})
 @click.version_option(__version__, prog_name="histkit")
 def main():
-    """Turn training histories (Keras CSVLogger-style CSV files) into answers.
+    """Turn training histories into answers: figures, early stops, run tables.
+
+    Reads histkit's and Keras' CSV files, Keras history JSON, Lightning
+    metrics.csv, TensorBoard event files, Hugging Face trainer_state.json,
+    fastai history.csv and MLflow stores; a directory is searched for all of
+    them.
 
     \b
     Examples:
-      histkit plot run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
+      histkit plot run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
       histkit stops run/ --tolerance 0.005
       histkit runs run --where attention=true --format csv
     """
@@ -141,6 +146,34 @@ def labels_option(f):
                              ".json or .toml. Also read from $HISTKIT_LABELS.")(f)
 
 
+def source_option(f):
+    from .sources import SOURCES  # a dict of names; imports no reader
+
+    return click.option("--source", type=click.Choice(list(SOURCES)),
+                        help="Read every input with this reader instead of recognising "
+                             "each one by its content.")(f)
+
+
+def telemetry_option(f):
+    return click.option("--telemetry", metavar="NAME,...",
+                        callback=lambda ctx, p, v: _telemetry(v),
+                        help="More series that are telemetry, not metrics (besides lr, "
+                             "epoch_time_s, peak_mem_mb, time, step...): no stop, no "
+                             "facet.")(f)
+
+
+def _telemetry(value):
+    from .columns import parse_telemetry
+
+    return parse_telemetry(value)
+
+
+def all_metrics_option(f):
+    return click.option("--all-metrics", is_flag=True,
+                        help="With --labels, also draw the metrics the labels do not "
+                             "name, after them.")(f)
+
+
 def _finish(problems: list) -> None:
     for exc in problems:
         _fail(str(exc))
@@ -183,14 +216,15 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
 # plot
 
 
-def default_output(path: str, suffix: str = ".png") -> Path:
+def default_output(path: str, suffix: str = ".png", name: str | None = None) -> Path:
     """Where a figure of ``path`` goes by default: mirrored under reports/ for
-    a file inside a run/ tree, else ``<stem><suffix>`` in the current directory."""
+    a file inside a run/ tree, else ``<run name><suffix>`` in the current
+    directory (the file stem when no name is given)."""
     parts = Path(path).parts
     if "run" in parts[:-1]:
         i = len(parts) - 2 - parts[-2::-1].index("run")
         return Path(*parts[:i], "reports", *parts[i + 1:]).with_suffix(suffix)
-    return Path(Path(path).stem + suffix)
+    return Path(_safe(name or Path(path).stem) + suffix)
 
 
 @main.command()
@@ -201,7 +235,8 @@ def default_output(path: str, suffix: str = ".png") -> Path:
 @tolerance_option
 @click.option("--no-stops", is_flag=True, help="Do not draw the early-stop lines.")
 @click.option("--metrics", "-m", callback=lambda ctx, p, v: v.split(",") if v else None,
-              help="Comma-separated metrics to draw (default: all), e.g. loss,sdice.")
+              help="Comma-separated series to draw (default: the labelled metrics, or "
+                   "every metric), e.g. loss,sdice or lr.")
 @click.option("--base-size", type=click.FloatRange(min=1), default=11, show_default=True,
               help="Base font size of theme_bw.")
 @click.option("--title", help="Figure title.")
@@ -218,21 +253,26 @@ def default_output(path: str, suffix: str = ".png") -> Path:
               show_default=True,
               help="Who draws: plotnine (python), or the R package's ggplot2 code through "
                    "rpy2 (r; needs 'pip install histkit[r]' and 'R CMD INSTALL r').")
+@all_metrics_option
+@telemetry_option
+@source_option
 @strict_option
 def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, subtitle, caption,
-         width, height, dpi, overlay, fmt, engine, strict):
+         width, height, dpi, overlay, fmt, engine, all_metrics, telemetry, source, strict):
     """Draw histories: one facet per metric, training and validation, early stops.
 
-    PATH is a history CSV or a directory searched for *.csv. A file under a
-    run/ tree is drawn to the same place under reports/; any other file to
-    <stem>.png here. Prints each path written.
+    PATH is a history (any source histkit reads) or a directory searched for
+    histories. A file under a run/ tree is drawn to the same place under
+    reports/; anything else to <run name>.png here. Prints each path written.
+    Telemetry (learning rate, epoch time, memory) gets no facet.
 
     \b
     Examples:
-      histkit plot run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
-      histkit plot RUN.csv -o fig.pdf --labels labels.R --base-size 12 --title "UNet"
-      histkit plot run/2021-03-02 --overlay -o dropout.png
-      histkit plot RUN.csv --engine r -o fig.png   # drawn by R's ggplot2
+      histkit plot run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
+      histkit plot run/2026-11-23/unet_2d_mdice_ag -o ag/ --labels pipelines/labels.R --title "UNet"
+      histkit plot run/2026-11-23/unet_2d_mdice_ag --overlay -o dropout.png
+      histkit plot lightning_logs/version_0/metrics.csv -o fig.pdf
+      histkit plot tb_logs/ --overlay -o tensorboard.png
     """
     from plotnine import labs
 
@@ -253,16 +293,18 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     problems: list = []
     lookup = load_labels(labels)
     files = find_histories(paths, problems=problems)
-    target = _targets(output, len(files), overlay, "." + fmt)
-    batch = read_histories(files)
+    batch = read_histories(files, source=source)
+    target = _targets(output, len(files), overlay, "." + fmt, batch.name)
     problems += batch.problems
     if overlay:
         if batch.histories.height:
             long = batch.histories.with_columns(
-                run=pl_col_run(batch.histories["path"], strict)).drop("path")
-            segs = None if no_stops else early_stoppings(long, tolerance, by=["run"])
+                run=_runs_of_paths(batch.histories["path"], batch, strict)).drop("path")
+            segs = None if no_stops else early_stoppings(long, tolerance, by=["run"],
+                                                         telemetry=telemetry)
             fig = plot_overlay(long, by="run", lookup_table=lookup, base_size=base_size,
-                               segments=segs, metrics=metrics)
+                               segments=segs, metrics=metrics, all_metrics=all_metrics,
+                               telemetry=telemetry)
             fig += labs(title=title, subtitle=subtitle, caption=caption)
             click.echo(save_plot(fig, target("overlay"), width=width, height=height, dpi=dpi))
         return _finish(problems)
@@ -271,19 +313,22 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     with _progress(len(groups), "plotting") as bar:
         for (path,), hist in groups.items():
             try:
-                run = run_from_path(path, strict=strict)
+                run = run_from_path(path, strict=strict, name=batch.name(path))
                 if engine == "r":
                     from .rbridge import render_r
 
-                    segs = None if no_stops else early_stoppings(hist, tolerance)
+                    segs = None if no_stops else early_stoppings(hist, tolerance,
+                                                                 telemetry=telemetry)
                     click.echo(render_r(hist, lookup, segs, base_size, title, subtitle,
                                         run.name if caption is None else caption, target(path),
-                                        width, height, dpi, metrics=metrics))
+                                        width, height, dpi, metrics=metrics,
+                                        all_metrics=all_metrics, telemetry=telemetry))
                     bar.update(1)
                     continue
                 fig = plot_run(hist, run.name, lookup, tolerance=None if no_stops else tolerance,
                                base_size=base_size, metrics=metrics, title=title,
-                               subtitle=subtitle, caption=caption)
+                               subtitle=subtitle, caption=caption, all_metrics=all_metrics,
+                               telemetry=telemetry)
                 click.echo(save_plot(fig, target(path), width=width, height=height, dpi=dpi))
             except HistkitError as exc:
                 problems.append(exc if exc.path else type(exc)(exc.message, path=path))
@@ -291,17 +336,19 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     _finish(problems)
 
 
-def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str):
-    """A function input path -> figure path, after checking ``-o`` once."""
+def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name_of):
+    """A function input path -> figure path, after checking ``-o`` once.
+    Histories outside a run/ tree are named for their run (``name_of``), so
+    two Lightning ``metrics.csv`` files do not land on one figure."""
     from .plot import check_output
 
     if output is None:
         if overlay:
             return lambda _: Path("overlay" + suffix)
-        return lambda path: default_output(path, suffix)
+        return lambda path: default_output(path, suffix, name_of(path))
     out = Path(output)
     if out.is_dir() or output.endswith(("/", os.sep)):
-        return lambda path: out / (Path(path).stem + suffix)
+        return lambda path: out / (_safe(name_of(path)) + suffix)
     check_output(out)
     if n_inputs > 1 and not overlay:
         raise click.UsageError(f"-o {output!r} is one file but there are {n_inputs} "
@@ -309,14 +356,23 @@ def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str):
     return lambda _: out
 
 
-def pl_col_run(paths, strict: bool):
-    """Run names (file stems) for a column of paths; checks each name once."""
+def _runs_of_paths(paths, batch, strict: bool):
+    """Run names for a column of paths of ``batch``."""
     import polars as pl
 
     from .names import run_from_path
 
-    names = {p: run_from_path(p, strict=strict).name for p in paths.unique().cast(pl.String)}
-    return paths.cast(pl.String).replace_strict(names)
+    paths = paths.cast(pl.String)
+    names = {p: run_from_path(p, strict=strict, name=batch.name(p)).name
+             for p in paths.unique()}
+    return paths.replace_strict(names, return_dtype=pl.String)
+
+
+def _safe(name: str) -> str:
+    """A run name as a file name."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", name).strip("._") or "run"
 
 
 def _progress(n: int, label: str):
@@ -335,29 +391,34 @@ def _progress(n: int, label: str):
 @click.option("--relative", is_flag=True,
               help="Read the tolerance as a fraction of |best| (0.01 = within 1%).")
 @format_option("table", "csv", "json")
+@telemetry_option
+@source_option
 @strict_option
-def stops(paths, tolerance, relative, fmt, strict):
+def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
     """Early-stop epochs: the first epoch within the tolerance of each series' best.
 
     Loss-like metrics (a name token loss, error, mse, mae, rmse or
-    crossentropy) are minimised, the others maximised. Directories are
-    searched recursively for *.csv.
+    crossentropy) are minimised, the others maximised; telemetry (learning
+    rate, times, memory) gets no stop. Directories are searched recursively
+    for histories of every source.
 
     \b
     Examples:
-      histkit stops run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv
+      histkit stops run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
       histkit stops run/ --tolerance 0.01 --relative --format csv > stops.csv
+      histkit stops lightning_logs/ mlruns/
     """
 
     from .history import find_histories, read_histories
     from .stopping import early_stoppings
 
     problems: list = []
-    batch = read_histories(find_histories(paths, problems=problems))
+    batch = read_histories(find_histories(paths, problems=problems), source=source)
     problems += batch.problems
     long = batch.histories
-    table = early_stoppings(long, tolerance, relative=relative, by=["path"])
-    table = (table.with_columns(run=pl_col_run(table["path"], strict))
+    table = early_stoppings(long, tolerance, relative=relative, by=["path"],
+                            telemetry=telemetry)
+    table = (table.with_columns(run=_runs_of_paths(table["path"], batch, strict))
              .select("run", "metric", "data", "epoch", "value", "best_epoch", "best_value")
              .sort("run", "metric", "epoch", maintain_order=True))
     if table.height:
@@ -377,8 +438,9 @@ def stops(paths, tolerance, relative, fmt, strict):
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file instead of stdout.")
 @tolerance_option
+@source_option
 @strict_option
-def runs_command(root, fmt, where, output, tolerance, strict):
+def runs_command(root, fmt, where, output, tolerance, source, strict):
     """List the runs of a run/ tree: parsed name fields, epochs logged, val_loss.
 
     One row per history: path, date, run, model, dim, loss, attention,
@@ -389,14 +451,14 @@ def runs_command(root, fmt, where, output, tolerance, strict):
     \b
     Examples:
       histkit runs
-      histkit runs run/2021-03-02 --where attention=true --where dropout=0.2
+      histkit runs run/2026-11-23 --where attention=true --where dropout=0.2
       histkit runs --format parquet -o runs.parquet
     """
     from .catalog import filter_runs, runs
     from .history import find_histories, read_histories
 
     problems: list = []
-    batch = read_histories(find_histories(root or ["run"], problems=problems))
+    batch = read_histories(find_histories(root or ["run"], problems=problems), source=source)
     table, batch = runs(batch.paths, tolerance=tolerance, strict=strict, batch=batch)
     problems += batch.problems
     table = filter_runs(table, where)

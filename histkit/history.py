@@ -1,11 +1,12 @@
-"""Read history files and reshape them into the long table.
+"""Read histories and reshape them into the long table.
 
-A history is a CSV with a header, an optional ``epoch`` column and one column
-per metric (``val_<m>`` is the validation series of ``<m>``), as Keras'
-``CSVLogger`` writes it. :func:`read_history` reads one file with exact error
-messages; :func:`read_histories` reads thousands at once through one polars
-parse per header and falls back to the exact reader for any file the fast path
-does not accept, so both give the same tables and the same errors.
+A history is what any source in :mod:`histkit.sources` reads: a wide table of
+``epoch`` and one column per series (``val_<m>`` is the validation series of
+``<m>``). :func:`read_history` reads one; :func:`read_histories` reads
+thousands at once, parsing Keras-style CSV files that share a header with one
+polars call and handing every other file (and any the fast path does not
+accept) to its source's exact reader, so both give the same tables and the
+same errors.
 
 The long table has exactly the columns of R keras' ``as.data.frame(history)``:
 ``epoch`` (int), ``value`` (float), ``metric`` (str, ``val_`` stripped) and
@@ -14,10 +15,8 @@ The long table has exactly the columns of R keras' ``as.data.frame(history)``:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable
@@ -25,134 +24,32 @@ from typing import Iterable
 import numpy as np
 import polars as pl
 
-from .errors import HistkitError, HistkitWarning, HistoryError
+from . import sources
+from .errors import HistkitError, HistoryError
+from .sources.csvtext import POLARS_NULLS, sniff
 
-__all__ = ["read_history", "read_histories", "to_history", "find_histories", "Batch",
-           "MISSING"]
+__all__ = ["read_history", "read_histories", "to_history", "find_histories", "Batch"]
 
-MISSING = ("", "na", "nan", "-nan", "null", "none")
-_POLARS_NULLS = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
-_SEPARATORS = (",", ";", "\t")
 _VAL = "val_"
 LONG_SCHEMA = {"epoch": pl.Int64, "value": pl.Float64, "metric": pl.String, "data": pl.String}
 
 
 # ---------------------------------------------------------------------------
-# one file, exact errors
+# one history
 
 
-def read_history(path: str | os.PathLike) -> pl.DataFrame:
-    """Read one history file into a wide table: ``epoch`` then one column per metric.
+def read_history(path: str | os.PathLike, *, source: str | None = None) -> pl.DataFrame:
+    """Read one history into a wide table: ``epoch`` then one column per series
+    (``val_<m>`` is the validation series of ``<m>``).
 
-    Keeps the file's epoch numbers (rows are numbered from 1 only when there
-    is no ``epoch`` column). Comma, semicolon or tab separated; a UTF-8 BOM
-    and CRLF line ends are accepted; empty cells, ``nan`` and ``NA`` are
-    nulls. A resumed log that repeats epochs keeps the last row of each and
-    warns. Raises :class:`HistoryError` naming the file, line and column.
+    ``path`` is a file or run directory of any source histkit reads (Keras
+    CSVLogger or JSON, Lightning, TensorBoard, Hugging Face, fastai, MLflow,
+    R keras RDS), recognised by its content; ``source`` forces one (see
+    :data:`histkit.sources.SOURCES`). Keeps the file's epoch numbers. Raises
+    :class:`HistoryError` naming the file (and line and column where known);
+    what a reader repaired or reduced is a :class:`HistkitWarning`.
     """
-    return _parse_exact(_read_bytes(path), str(path))
-
-
-def _read_bytes(path) -> bytes:
-    p = Path(path)
-    if p.is_dir():
-        raise HistoryError("is a directory, not a history file", path=str(path))
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise HistoryError("no such file", path=str(path)) from None
-    except OSError as exc:
-        raise HistoryError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
-
-
-def _decode(data: bytes, path: str) -> str:
-    if not data.strip():
-        raise HistoryError("empty file: expected a CSV header such as 'epoch,loss,val_loss'",
-                           path=path)
-    nul = data.find(b"\0", 0, 65536)
-    if nul >= 0:
-        raise HistoryError(f"binary data (NUL byte at offset {nul}), not a CSV history",
-                           path=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HistoryError(f"not UTF-8 text (bad byte at offset {exc.start}); "
-                           "save the history as UTF-8 CSV", path=path) from None
-
-
-def _sniff(header: str) -> str:
-    return max(_SEPARATORS, key=header.count)
-
-
-def _columns(header_fields: list[str], path: str) -> list[str]:
-    cols = [c.strip() for c in header_fields]
-    seen: dict[str, int] = {}
-    for i, c in enumerate(cols, 1):
-        if not c:
-            raise HistoryError(f"column {i} of the header has no name", path=path, line=1)
-        if c in seen:
-            raise HistoryError(f"duplicated column {c!r} (columns {seen[c]} and {i})",
-                               path=path, line=1, column=c)
-        seen[c] = i
-    return cols
-
-
-def _parse_exact(data: bytes, path: str) -> pl.DataFrame:
-    text = _decode(data, path)
-    lines = text.splitlines()
-    sep = _sniff(lines[0])
-    header = next(csv.reader([lines[0]], delimiter=sep))
-    cols = _columns(header, path)
-    values: list[list] = [[] for _ in cols]
-    linenos: list[int] = []
-    for lineno, fields in zip(range(2, len(lines) + 1),
-                              csv.reader(lines[1:], delimiter=sep)):
-        if not fields or (len(fields) == 1 and not fields[0].strip() and len(cols) > 1):
-            continue
-        linenos.append(lineno)
-        if len(fields) != len(cols):
-            raise HistoryError(f"{len(fields)} fields where the header has {len(cols)} "
-                               "(ragged row)", path=path, line=lineno)
-        for col, cell, out in zip(cols, fields, values):
-            out.append(_cell(cell, path, lineno, col))
-    if not values[0]:
-        raise HistoryError("the header has no rows under it (no epoch was logged)", path=path)
-    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.Float64) for c, v in zip(cols, values)})
-    return _finish(frame, path, lineno_of=linenos.__getitem__)
-
-
-def _cell(cell: str, path: str, line: int, col: str) -> float | None:
-    s = cell.strip()
-    if s.lower() in MISSING:
-        return None
-    try:
-        v = float(s)
-    except ValueError:
-        raise HistoryError(f"non-numeric value {cell!r}; metrics must be numbers "
-                           "(empty, nan or NA for missing)", path=path, line=line,
-                           column=col) from None
-    return None if v != v else v
-
-
-def _finish(frame: pl.DataFrame, path: str, lineno_of) -> pl.DataFrame:
-    """Check and normalise the epoch column; drop repeated epochs (keep last)."""
-    if "epoch" not in frame.columns:
-        return frame.select(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("epoch"),
-                            pl.all())
-    ep = frame["epoch"]
-    bad = (ep.is_null() | (ep != ep.floor())).arg_true()
-    if len(bad):
-        i = bad[0]
-        what = "epoch is missing" if ep[i] is None else f"epoch {ep[i]!r} is not a whole number"
-        raise HistoryError(what, path=path, line=lineno_of(i), column="epoch")
-    frame = frame.with_columns(pl.col("epoch").cast(pl.Int64)).select(
-        "epoch", pl.exclude("epoch"))
-    if frame["epoch"].is_duplicated().any():
-        n = frame.height - frame["epoch"].n_unique()
-        warnings.warn(f"{path}: {n} repeated epoch row(s) (a resumed log?); "
-                      "kept the last row of each epoch", HistkitWarning, stacklevel=3)
-        frame = frame.unique("epoch", keep="last", maintain_order=True).sort("epoch")
-    return frame
+    return sources.read(str(path), source)
 
 
 # ---------------------------------------------------------------------------
@@ -251,6 +148,14 @@ class Batch:
     histories: pl.DataFrame
     problems: list[HistkitError]
     paths: list[str]
+    names: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def name(self, path: str) -> str:
+        """The run name of a history: its file stem, or what its framework
+        calls the run (:func:`histkit.sources.run_name`)."""
+        if path not in self.names:
+            self.names[path] = sources.run_name(path)
+        return self.names[path]
 
     @property
     def ok(self) -> bool:
@@ -259,33 +164,18 @@ class Batch:
 
 def find_histories(paths: Iterable[str | os.PathLike], *,
                    problems: list | None = None) -> list[str]:
-    """Expand files and directories (searched recursively for ``*.csv``).
+    """Expand files and directories into the histories under them (every
+    source: see :func:`histkit.sources.find`).
 
     A path that does not exist, or a directory that holds no history, raises
     :class:`HistoryError`; or, when a ``problems`` list is given, is appended
     to it so the other paths are still expanded (batch work goes on).
     """
-    out: list[str] = []
-    for p in paths:
-        p = Path(p)
-        try:
-            if p.is_dir():
-                found = sorted(str(f) for f in p.rglob("*.csv") if f.is_file())
-                if not found:
-                    raise HistoryError("directory holds no *.csv history", path=str(p))
-                out += found
-            elif p.exists():
-                out.append(str(p))
-            else:
-                raise HistoryError("no such file or directory", path=str(p))
-        except HistoryError as exc:
-            if problems is None:
-                raise
-            problems.append(exc)
-    return list(dict.fromkeys(out))
+    return sources.find(paths, problems=problems)
 
 
-def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = None) -> Batch:
+def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = None,
+                   source: str | None = None) -> Batch:
     """Read many history files into one long table with a ``path`` column.
 
     Files that share a header are parsed together by one multi-threaded
@@ -294,7 +184,9 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     :func:`read_history`, whose error then lands in ``problems``. Rows are in
     input order, then long-table order. ``path`` is an Enum and ``metric`` and
     ``data`` are Categorical: millions of rows stay small and group fast.
+    ``source`` forces one reader for every path.
     """
+    sources.check_source(source)
     paths = [str(p) for p in paths]
     with ThreadPoolExecutor(threads or min(8, (os.cpu_count() or 1) * 2)) as pool:
         blobs = list(pool.map(_try_read, paths))
@@ -305,7 +197,7 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
         if isinstance(blob, HistkitError):
             problems[i] = blob
             continue
-        split = _fast_split(blob)
+        split = None if blob is None or source not in (None, "keras") else _fast_split(blob)
         if split is None:
             slow.append(i)
         else:
@@ -322,7 +214,7 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     del groups
     for i in sorted(slow):
         try:
-            wide = _parse_exact(blobs[i] or _read_bytes(paths[i]), paths[i])
+            wide = sources.read(paths[i], source, data=blobs[i])
         except HistkitError as exc:
             problems[i] = exc
             continue
@@ -365,10 +257,14 @@ def _order_by_file(long: pl.DataFrame) -> pl.DataFrame:
 
 
 def _try_read(path: str):
+    """The bytes of a file (None for a directory or store locator, which its
+    source reads itself), or the error that says why not."""
+    if not os.path.isfile(path):
+        return None
     try:
-        return _read_bytes(path)
-    except HistkitError as exc:
-        return exc
+        return Path(path).read_bytes()
+    except OSError as exc:
+        return HistoryError(f"cannot read: {exc.strerror or exc}", path=path)
 
 
 def _fast_split(blob: bytes):
@@ -386,7 +282,9 @@ def _fast_split(blob: bytes):
         text = header.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    sep = _sniff(text)
+    sep = sniff(text)
+    if sources.csv_source([c.strip() for c in text.split(sep)]) != "keras":
+        return None
     ncols = text.count(sep) + 1
     sb = sep.encode()
     if body.count(sb) != (ncols - 1) * (body.count(b"\n") + 1):
@@ -407,7 +305,7 @@ def _parse_group(header: bytes, sep: str, members: list[tuple[int, bytes]]):
     try:
         frame = pl.read_csv(b"\n".join(chunks), has_header=False, separator=sep,
                             schema={"__file": pl.Int32, **{n: pl.Float64 for n in names}},
-                            null_values=_POLARS_NULLS, quote_char=None)
+                            null_values=POLARS_NULLS, quote_char=None)
     except pl.exceptions.PolarsError:  # an odd cell somewhere: the exact reader explains
         return None
     frame = frame.with_columns(pl.col(n).fill_nan(None) for n in names)

@@ -176,14 +176,23 @@ def format_run_name(run: RunName | None = None, **fields) -> str:
     return "_".join(str(p) for p in parts)
 
 
-def run_from_path(path: str | Path, *, strict: bool = False) -> RunName:
+def run_from_path(path: str | Path, *, strict: bool = False,
+                  name: str | None = None) -> RunName:
     """Parse the run name of a history file and add ``date`` from its path.
 
     For ``run/<date>/<model_dir>/<dataset_dir>/<run>.csv`` the directories are
     checked against the name; where they disagree a warning says so and the
-    name wins.
+    name wins. ``name`` is the run's name where the file's stem is not (a
+    framework's ``metrics.csv``, an MLflow run): a name other frameworks gave
+    is not expected to follow histkit's grammar, so it is parsed without a
+    warning, and ``strict`` does not apply to it.
     """
     path = Path(path)
+    if name is not None and name != path.stem:
+        try:
+            return _parse(name)
+        except ValueError:
+            return RunName(name=name, valid=False)
     run = parse_run_name(path.stem, strict=strict)
     parts = path.parts
     date = None

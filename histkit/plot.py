@@ -10,25 +10,36 @@ themes or scales to it as usual.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import polars as pl
 
-from .errors import OptionError
+from .columns import metric_filter, parse_telemetry
+from .errors import HistkitWarning, OptionError
 from .files import atomic_target
 from .history import _as_polars, to_history
 from .labels import load_labels
 
-__all__ = ["plot_history", "plot_run", "plot_overlay", "save_plot", "check_output", "facet_levels", "FORMATS"]
+__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_telemetry", "save_plot", "check_output", "facet_levels", "FORMATS"]
 
 FORMATS = (".png", ".pdf", ".svg")
 
 
-def facet_levels(metrics, lookup: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Facet order and labels: the lookup's metrics first, in its order, then
-    unlisted metrics in file order under their raw names."""
+def facet_levels(metrics, lookup: dict[str, str], *, all_metrics: bool = False
+                 ) -> tuple[list[str], dict[str, str]]:
+    """Facet order and labels. With a lookup: exactly its metrics that are
+    present, in its order (``all_metrics`` adds the others after them, in file
+    order, under their raw names); a lookup none of whose metrics is present
+    draws every metric, with a warning. Without a lookup: every metric."""
     present = list(dict.fromkeys(metrics))
-    order = [m for m in lookup if m in present] + [m for m in present if m not in lookup]
+    order = [m for m in lookup if m in present]
+    if lookup and not order:
+        warnings.warn(f"none of the labelled metrics ({', '.join(list(lookup)[:5])}) is in "
+                      f"the history; drawing all of its metrics: {', '.join(present)}",
+                      HistkitWarning, stacklevel=3)
+    if all_metrics or not order:
+        order += [m for m in present if m not in lookup]
     return order, {m: lookup.get(m, m) for m in order}
 
 
@@ -42,18 +53,21 @@ def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
     return df
 
 
-def _base(hist, lookup_table, metrics=None):
+def _base(hist, lookup_table, metrics=None, *, all_metrics=False, telemetry=()):
     long = to_history(_as_polars(hist))
-    if metrics is not None:
+    if metrics is None:
+        long = metric_filter(long, parse_telemetry(telemetry))
+    else:
         unknown = [m for m in metrics if m not in set(long["metric"])]
         if unknown:
             raise OptionError(f"metric {unknown[0]!r} is not in the history; it has "
                               f"{', '.join(long['metric'].unique(maintain_order=True))}")
         long = long.filter(pl.col("metric").is_in(list(metrics)))
     if long.is_empty():
-        raise OptionError("nothing to plot: the history has no rows")
+        raise OptionError("nothing to plot: the history has no metric rows")
     lookup = load_labels(lookup_table)
-    order, labels = facet_levels(long["metric"].to_list(), lookup)
+    order, labels = facet_levels(long["metric"].to_list(), lookup,
+                                 all_metrics=all_metrics or metrics is not None)
     return long, order, labels
 
 
@@ -67,18 +81,24 @@ def _theme(base_size: float):
 
 
 def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, *,
-                 metrics=None, points: bool = True, lines: bool = True):
+                 metrics=None, points: bool = True, lines: bool = True,
+                 all_metrics: bool = False, telemetry=()):
     """One run's history as a faceted plotnine ggplot.
 
     ``hist``: long or wide table (polars or pandas). ``lookup_table``: labels
-    (dict or file, see :func:`histkit.load_labels`); facets follow its order.
-    ``segments``: a table with ``metric, data, epoch`` (e.g.
-    :func:`histkit.early_stoppings`), drawn as dashed lines coloured like
-    their series. ``metrics`` keeps only these metrics (e.g. not ``lr``).
+    (dict or file, see :func:`histkit.load_labels`): the figure has exactly
+    the lookup's metrics, in its order, and ``all_metrics=True`` adds the
+    rest. Telemetry (``lr``, ``epoch_time_s``...: :mod:`histkit.columns`, plus
+    the ``telemetry`` names) is never a facet here; see
+    :func:`plot_telemetry`. ``segments``: a table with ``metric, data, epoch``
+    (e.g. :func:`histkit.early_stoppings`), drawn as dashed lines coloured
+    like their series. ``metrics`` draws exactly these series, telemetry
+    included.
     """
     from plotnine import aes, facet_wrap, geom_line, geom_point, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, metrics)
+    long, order, labels = _base(hist, lookup_table, metrics, all_metrics=all_metrics,
+                                telemetry=telemetry)
     df = _labelled(long.drop_nulls("value"), order, labels)
     p = ggplot(df, aes("epoch", "value", colour="data"))
     if lines:
@@ -100,7 +120,8 @@ def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, 
 
 def plot_run(hist, run_name: str, lookup_table=None, *, tolerance: float | None = 0.005,
              base_size: float = 11, metrics=None, title: str | None = None,
-             subtitle: str | None = None, caption: str | None = None):
+             subtitle: str | None = None, caption: str | None = None,
+             all_metrics: bool = False, telemetry=()):
     """The figure ``histkit plot`` draws for one run: :func:`plot_history` with
     its early stops (none when ``tolerance`` is None) and the run name as the
     caption unless another is given, so a figure never carries a wrong name."""
@@ -108,13 +129,16 @@ def plot_run(hist, run_name: str, lookup_table=None, *, tolerance: float | None 
 
     from .stopping import early_stoppings
 
-    segments = None if tolerance is None else early_stoppings(hist, tolerance)
-    return plot_history(hist, lookup_table, segments, base_size, metrics=metrics) + labs(
+    segments = None if tolerance is None else early_stoppings(hist, tolerance,
+                                                              telemetry=telemetry)
+    return plot_history(hist, lookup_table, segments, base_size, metrics=metrics,
+                        all_metrics=all_metrics, telemetry=telemetry) + labs(
         title=title, subtitle=subtitle, caption=run_name if caption is None else caption)
 
 
 def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "validation",
-                 base_size: float = 11, segments=None, metrics=None):
+                 base_size: float = 11, segments=None, metrics=None,
+                 all_metrics: bool = False, telemetry=()):
     """Several runs in one figure: one facet per metric, colour = ``by``.
 
     ``hist`` is a long table with a ``by`` column (``run``, or a
@@ -123,7 +147,8 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
     """
     from plotnine import aes, facet_wrap, geom_line, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, metrics)
+    long, order, labels = _base(hist, lookup_table, metrics, all_metrics=all_metrics,
+                                telemetry=telemetry)
     if by not in long.columns:
         raise OptionError(f"cannot overlay by {by!r}: the table has columns "
                           f"{', '.join(long.columns)}")
@@ -151,6 +176,23 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
             + labs(x="epoch", colour=by) + _theme(base_size))
 
 
+def plot_telemetry(hist, base_size: float = 11, *, telemetry=()):
+    """The telemetry of one run (learning rate, time and memory per epoch...)
+    as a faceted plotnine ggplot, one facet per series with a free y scale.
+    :class:`OptionError` when the history has none."""
+    from plotnine import aes, facet_wrap, geom_line, geom_point, ggplot, labs
+
+    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry),
+                         telemetry=True).drop_nulls("value")
+    if long.is_empty():
+        raise OptionError("the history has no telemetry (learning rate, epoch time, memory)")
+    order = long["metric"].unique(maintain_order=True).to_list()
+    df = _labelled(long, order, {m: m for m in order})
+    return (ggplot(df, aes("epoch", "value", colour="data")) + geom_line()
+            + geom_point(size=1) + facet_wrap("metric", scales="free_y")
+            + labs(x="epoch", colour="data") + _theme(base_size))
+
+
 def check_output(path: str | os.PathLike) -> Path:
     """The output path, or :class:`OptionError` for a suffix we cannot write."""
     path = Path(path)
@@ -165,7 +207,6 @@ def save_plot(plot, path: str | os.PathLike, *, width: float | None = None,
     """Write a figure (PNG, PDF or SVG by suffix) atomically: a reader never
     sees a half-written file. The default size fits the facet grid."""
     import math
-    import warnings
 
     path = check_output(path)
     n = plot.data["metric"].nunique() if "metric" in plot.data else 1

@@ -190,11 +190,13 @@ def _keras_history(ro, obj, path: str) -> pl.DataFrame:
 # rendering
 
 
-def _r_tables(hist, lookup, segments, metrics):
+def _r_tables(hist, lookup, segments, metrics, all_metrics=False, telemetry=()):
     """The R data.frames and facet levels the R package's plot code takes."""
     from .plot import _base
 
-    long, order, labels = _base(hist, lookup, metrics)
+    long, order, labels = _base(hist, lookup, metrics, all_metrics=all_metrics,
+                                telemetry=telemetry)
+    long = long.filter(pl.col("metric").is_in(order))
     ro = _ro()
     seg = ro.NULL
     if segments is not None:
@@ -204,7 +206,7 @@ def _r_tables(hist, lookup, segments, metrics):
 
             raise OptionError("segments need the columns metric, data and epoch "
                               "(as early_stoppings() returns them)")
-        seg = to_r(s.select("metric", "data", "epoch"))
+        seg = to_r(s.select("metric", "data", "epoch").filter(pl.col("metric").is_in(order)))
     return (to_r(long.select("epoch", "value", "metric", "data")), seg,
             ro.vectors.StrVector(order), ro.vectors.StrVector([labels[m] for m in order]))
 
@@ -223,7 +225,8 @@ def plot_r(hist, lookup=None, segments=None, base_size: float = 11, metrics=None
 def render_r(hist, lookup=None, segments=None, base_size: float = 11, title: str | None = None,
              subtitle: str | None = None, caption: str | None = None,
              path: str | os.PathLike = "history.png", width: float | None = None,
-             height: float | None = None, dpi: int = 150, metrics=None) -> Path:
+             height: float | None = None, dpi: int = 150, metrics=None,
+             all_metrics: bool = False, telemetry=()) -> Path:
     """Draw one run with the R package's ggplot2 code and save it (PNG, PDF
     or SVG by suffix), atomically.
 
@@ -239,7 +242,7 @@ def render_r(hist, lookup=None, segments=None, base_size: float = 11, title: str
     out = check_output(path)
     pkg = r_package()
     ro = _ro()
-    tables = _r_tables(hist, lookup, segments, metrics)
+    tables = _r_tables(hist, lookup, segments, metrics, all_metrics, telemetry)
 
     def opt(x):
         return ro.NULL if x is None else x

@@ -43,7 +43,9 @@ from .errors import HistkitError, OptionError
 from .files import write_atomic
 from .history import Batch, find_histories, read_histories
 from .labels import load_labels
+from .columns import parse_telemetry, telemetry_names
 from .names import FIELDS, run_from_path
+from .sources import fingerprint
 from .stopping import check_tolerance, early_stoppings, is_loss_like
 
 __all__ = ["build_report", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS", "REPORT_FORMATS"]
@@ -87,6 +89,8 @@ class _Settings:
     formats: tuple[str, ...]
     dpi: int
     base_size: float
+    telemetry: tuple[str, ...] = ()
+    all_metrics: bool = False
 
     def digest(self, *parts: bytes | str) -> str:
         h = hashlib.sha256(json.dumps([__version__, dataclasses.asdict(self)]).encode())
@@ -109,7 +113,9 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
                  jobs: int | None = None, title: str | None = None,
                  formats: Iterable[str] = ("png",), dpi: int = 100, base_size: float = 11,
                  strict: bool = False, command: str | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> Report:
+                 progress: Callable[[int, int], None] | None = None,
+                 telemetry: Iterable[str] = (), all_metrics: bool = False,
+                 source: str | None = None) -> Report:
     """Build (or bring up to date) the report of every history under ``roots``.
 
     ``roots``: directories (searched for ``*.csv``) and files. ``labels``: a
@@ -118,25 +124,29 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     ``jobs``: worker processes (default: CPU count; 1 renders in this
     process). ``formats``: figure formats; a PNG is added for the thumbnails
     when neither PNG nor SVG is asked for. ``command``: shown in the report.
-    ``progress(done, total)`` is called as figures finish.
+    ``progress(done, total)`` is called as figures finish. ``telemetry``:
+    more series that are telemetry (drawn in each run's telemetry figure, no
+    stops, no ``best_`` columns). ``all_metrics``: figures draw the metrics
+    the labels do not name too. ``source`` forces one reader.
 
     Workers are started with ``spawn`` (polars dislikes ``fork``), so a script
     calling this with ``jobs`` > 1 needs the usual ``if __name__ ==
     "__main__":`` guard.
     """
-    settings = _settings(labels, tolerance, formats, dpi, base_size)
+    settings = _settings(labels, tolerance, formats, dpi, base_size, telemetry, all_metrics)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out / LOCK):
         problems: list[HistkitError] = []
-        batch, runs = _read(roots, strict, settings, problems)
-        fields = _fields(runs)
+        batch, runs = _read(roots, strict, settings, problems, source)
+        fields = _fields(runs, batch)
         groups = _group_fields(group_by, fields)
         old = _load_manifest(out / MANIFEST)
         tasks, skipped, manifest = _plan(out, runs, groups, batch, fields, settings, old)
         done = _render(out, tasks, jobs, progress, problems)
         _record(manifest, tasks, done)
-        summary = _summary(batch, runs, fields, settings.tolerance, manifest)
+        summary = _summary(batch, runs, fields, settings.tolerance, manifest,
+                           settings.telemetry)
         comparisons = {g: _comparison_table(summary, g, _headline(summary, settings))
                        for g in groups}
         _write_tables(out, summary)
@@ -152,7 +162,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
 # inputs
 
 
-def _settings(labels, tolerance, formats, dpi, base_size) -> _Settings:
+def _settings(labels, tolerance, formats, dpi, base_size, telemetry=(),
+              all_metrics=False) -> _Settings:
     fmts = []
     for f in formats:
         f = f.strip().lower().lstrip(".")
@@ -165,7 +176,8 @@ def _settings(labels, tolerance, formats, dpi, base_size) -> _Settings:
     if "png" not in fmts and "svg" not in fmts:
         fmts.append("png")  # the thumbnails need an image a browser can show
     return _Settings(tuple(load_labels(labels).items()), check_tolerance(tolerance),
-                     tuple(dict.fromkeys(fmts)), int(dpi), float(base_size))
+                     tuple(dict.fromkeys(fmts)), int(dpi), float(base_size),
+                     parse_telemetry(telemetry), bool(all_metrics))
 
 
 @contextlib.contextmanager
@@ -179,12 +191,12 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _read(roots, strict, settings, problems) -> tuple[Batch, dict[str, _Run]]:
+def _read(roots, strict, settings, problems, source=None) -> tuple[Batch, dict[str, _Run]]:
     """Read every history; the good ones become runs with a content digest."""
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
     paths = find_histories(roots, problems=problems)
     paths = list(dict.fromkeys(os.path.normpath(p) for p in paths))
-    batch = read_histories(paths)
+    batch = read_histories(paths, source=source)
     problems += batch.problems
     bad = {e.path for e in batch.problems}
     runs: dict[str, _Run] = {}
@@ -192,8 +204,8 @@ def _read(roots, strict, settings, problems) -> tuple[Batch, dict[str, _Run]]:
         if path in bad:
             continue
         try:
-            name = run_from_path(path, strict=strict).name
-            data = Path(path).read_bytes()
+            name = run_from_path(path, strict=strict, name=batch.name(path)).name
+            data = fingerprint(path)
         except (HistkitError, OSError) as exc:
             problems.append(exc if isinstance(exc, HistkitError)
                             else HistkitError(f"cannot read: {exc}", path=path))
@@ -208,13 +220,13 @@ def _stem(name: str, path: str) -> str:
     return f"{safe}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
 
 
-def _fields(runs: dict[str, _Run]) -> pl.DataFrame:
+def _fields(runs: dict[str, _Run], batch: Batch) -> pl.DataFrame:
     """Parsed run-name fields of the good runs (``run`` is the name)."""
     from .catalog import run_fields
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # already said once by _read
-        return run_fields(list(runs))
+        return run_fields(list(runs), names=batch)
 
 
 def _group_fields(group_by, fields: pl.DataFrame) -> list[str]:
@@ -250,9 +262,12 @@ def _plan(out, runs, groups, batch, fields, settings, old):
     manifest = {"histkit": __version__, "runs": {}, "comparisons": {}}
     tasks, skipped = [], []
     frames = None
+    with_telemetry = _telemetry_paths(batch, settings)
     for run in runs.values():
         files = [f"runs/{run.stem}.{fmt}" for fmt in settings.formats]
-        entry = {"digest": run.digest, "name": run.name, "files": files}
+        telemetry = [f"runs/{run.stem}.telemetry.png"] if run.path in with_telemetry else []
+        entry = {"digest": run.digest, "name": run.name, "files": files + telemetry,
+                 "telemetry": telemetry}
         if _fresh(out, old["runs"].get(run.path), entry):
             manifest["runs"][run.path] = entry
             skipped.append(run.path)
@@ -273,6 +288,17 @@ def _plan(out, runs, groups, batch, fields, settings, old):
         tasks.insert(0, {"kind": "compare", "key": g, "entry": entry,
                          "hist": _overlay_table(batch, fields, g), "settings": settings})
     return tasks, skipped, manifest
+
+
+def _telemetry_paths(batch: Batch, settings: _Settings) -> set[str]:
+    """The histories that hold telemetry (learning rate, times, memory)."""
+    long = batch.histories
+    names = set(telemetry_names(long["metric"].cast(pl.String).unique().to_list(),
+                                settings.telemetry))
+    if not names:
+        return set()
+    return set(long.filter(pl.col("metric").cast(pl.String).is_in(list(names)))["path"]
+               .cast(pl.String).unique().to_list())
 
 
 def _fresh(out: Path, old: dict | None, new: dict) -> bool:
@@ -335,7 +361,7 @@ def _render_task(out: str, task: dict) -> str | None:
     """Draw one figure in every format (in a worker); the error text or None."""
     from plotnine import aes, labs
 
-    from .plot import plot_history, plot_overlay, save_plot
+    from .plot import plot_history, plot_overlay, plot_telemetry, save_plot
 
     s: _Settings = task["settings"]
     lookup = dict(s.labels)
@@ -343,15 +369,23 @@ def _render_task(out: str, task: dict) -> str | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             hist = task["hist"]
+            telemetry = task["entry"].get("telemetry", [])
             if task["kind"] == "run":
-                segs = early_stoppings(hist, s.tolerance)
-                fig = plot_history(hist, lookup, segs, s.base_size) + labs(caption=task["name"])
+                segs = early_stoppings(hist, s.tolerance, telemetry=s.telemetry)
+                fig = plot_history(hist, lookup, segs, s.base_size, all_metrics=s.all_metrics,
+                                   telemetry=s.telemetry) + labs(caption=task["name"])
             else:
                 field = task["key"]
-                fig = (plot_overlay(hist, by=field, lookup_table=lookup, base_size=s.base_size)
+                fig = (plot_overlay(hist, by=field, lookup_table=lookup, base_size=s.base_size,
+                                    all_metrics=s.all_metrics, telemetry=s.telemetry)
                        + aes(group="run") + labs(caption=f"validation curves by {field}"))
             for f in task["entry"]["files"]:
-                save_plot(fig, Path(out) / f, dpi=s.dpi)
+                if f not in telemetry:
+                    save_plot(fig, Path(out) / f, dpi=s.dpi)
+            for f in telemetry:
+                save_plot(plot_telemetry(hist, s.base_size, telemetry=s.telemetry)
+                          + labs(caption=f"telemetry of {task['name']}"), Path(out) / f,
+                          dpi=s.dpi)
     except Exception as exc:  # noqa: BLE001 - reported as a problem of this figure
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -380,7 +414,7 @@ def _remove_stale(out: Path, old: dict, new: dict) -> list[str]:
 
 
 def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, tolerance: float,
-             manifest: dict) -> pl.DataFrame:
+             manifest: dict, telemetry=()) -> pl.DataFrame:
     """One row per good run: parsed fields, epochs logged, and best value, best
     epoch and stop epoch of every series (``best_val_loss``,
     ``best_val_loss_epoch``, ``stop_val_loss_epoch``)."""
@@ -389,7 +423,8 @@ def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, toleranc
     table = fields.join(long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique()),
                         on="path", how="left", maintain_order="left")
     if long.height:
-        stops = early_stoppings(long, tolerance, by=["path"]).with_columns(
+        stops = early_stoppings(long, tolerance, by=["path"],
+                                telemetry=telemetry).with_columns(
             series=pl.when(pl.col("data") == "validation")
             .then(pl.lit("val_") + pl.col("metric")).otherwise(pl.col("metric")))
         for series in stops["series"].unique(maintain_order=True):
@@ -467,10 +502,13 @@ def _write_index(out, summary, comparisons, manifest, problems, settings, *, tit
 def _run_rows(summary: pl.DataFrame, manifest: dict) -> list[dict]:
     rows = []
     for row in summary.iter_rows(named=True):
-        files = manifest["runs"].get(row["path"], {}).get("files", [])
+        entry = manifest["runs"].get(row["path"], {})
+        telemetry = entry.get("telemetry", [])
+        files = [f for f in entry.get("files", []) if f not in telemetry]
         thumb = next((f for f in files if f.endswith((".png", ".svg"))), None)
         shown = {k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
-        rows.append({**shown, "files": files, "thumb": thumb})
+        rows.append({**shown, "files": files, "thumb": thumb,
+                     "telemetry": telemetry[0] if telemetry else None})
     return rows
 
 

@@ -14,6 +14,7 @@ import math
 
 import polars as pl
 
+from .columns import metric_filter, parse_telemetry
 from .errors import OptionError
 from .history import _as_polars, to_history
 
@@ -58,8 +59,8 @@ def _minimise(metrics, mode: dict | str | None) -> dict[str, bool]:
 
 def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
                     mode: dict[str, str] | str | None = None,
-                    by: list[str] | None = None) -> pl.DataFrame:
-    """Stop epochs of every (metric, data) series of a history.
+                    by: list[str] | None = None, telemetry=()) -> pl.DataFrame:
+    """Stop epochs of every (metric, data) metric series of a history.
 
     ``hist`` is a long table (or a wide one, reshaped first), polars or
     pandas. Returns ``metric, data, epoch, value, best_epoch, best_value``:
@@ -68,10 +69,11 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     missing values are skipped. ``relative=True`` reads ``tolerance`` as a
     fraction of ``|best|``; ``mode`` maps metric -> ``'min'``/``'max'``.
     ``by`` are extra key columns (default: ``path``/``run`` when present),
-    which lead the result.
+    which lead the result. Telemetry (learning rate, times, memory: see
+    :mod:`histkit.columns`, plus the ``telemetry`` names) gets no stop.
     """
     tol = check_tolerance(tolerance)
-    long = to_history(_as_polars(hist))
+    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
     if by is None:
         by = [c for c in ("path", "run") if c in long.columns]
     metrics = long["metric"].unique(maintain_order=True).to_list()

@@ -119,7 +119,7 @@ def test_bad_history_files(tmp_path, cmd, name):
 def test_missing_path_and_empty_directory(tmp_path, cmd):
     assert_one_line_error(histkit(cmd, tmp_path / "nope"), "nope: no such file or directory")
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(histkit(cmd, tmp_path / "empty"), "directory holds no *.csv history")
+    assert_one_line_error(histkit(cmd, tmp_path / "empty"), "directory holds no history")
 
 
 def test_unreadable_file(tmp_path, monkeypatch, history_file):

@@ -3,9 +3,9 @@ import pytest
 from conftest import write_history
 from plotnine import ggplot, labs
 
-from histkit.errors import OptionError
+from histkit.errors import HistkitWarning, OptionError
 from histkit.history import read_history, to_history
-from histkit.plot import facet_levels, plot_history, plot_overlay, save_plot
+from histkit.plot import facet_levels, plot_history, plot_overlay, plot_telemetry, save_plot
 from histkit.stopping import early_stoppings
 
 
@@ -14,10 +14,48 @@ def hist(tmp_path):
     return to_history(read_history(write_history(tmp_path / "h.csv", epochs=8)))
 
 
-def test_facet_levels_follow_lookup_then_file_order():
-    order, labels = facet_levels(["a", "b", "c", "d"], {"c": "C!", "a": "A!", "zz": "Z"})
+def test_facet_levels_are_exactly_the_lookup_unless_all_metrics():
+    lookup = {"c": "C!", "a": "A!", "zz": "Z"}
+    order, labels = facet_levels(["a", "b", "c", "d"], lookup)
+    assert order == ["c", "a"] and labels == {"c": "C!", "a": "A!"}
+    order, labels = facet_levels(["a", "b", "c", "d"], lookup, all_metrics=True)
     assert order == ["c", "a", "b", "d"]
     assert labels == {"c": "C!", "a": "A!", "b": "b", "d": "d"}
+    assert facet_levels(["a", "b"], {})[0] == ["a", "b"]
+
+
+def test_lookup_with_none_of_the_metrics_draws_all_and_says_so():
+    with pytest.warns(HistkitWarning, match="none of the labelled metrics"):
+        order, _ = facet_levels(["a", "b"], {"x": "X"})
+    assert order == ["a", "b"]
+
+
+def test_telemetry_is_no_facet_and_has_its_own_figure(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("epoch,loss,val_loss,lr,epoch_time_s,peak_mem_mb,my_clock\n"
+                 "0,1,2,0.1,3,500,7\n1,0.5,1,0.1,3.1,510,8\n")
+    wide = read_history(p)
+    facets = plot_history(wide).data["metric"].cat.categories
+    assert list(facets) == ["loss", "my_clock"]
+    assert list(plot_history(wide, telemetry="my_clock").data["metric"].cat.categories) == [
+        "loss"]
+    tele = plot_telemetry(wide, telemetry=["my_clock"])
+    assert list(tele.data["metric"].cat.categories) == ["lr", "epoch_time_s", "peak_mem_mb",
+                                                        "my_clock"]
+    assert save_plot(tele, tmp_path / "t.png", dpi=30).read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(OptionError, match="no telemetry"):
+        plot_telemetry(wide.select("epoch", "loss"))
+    # asked for by name, a telemetry series is drawn
+    assert list(plot_history(wide, metrics=["lr"]).data["metric"].cat.categories) == ["lr"]
+
+
+def test_seed_lookup_draws_five_facets_with_telemetry_present(tmp_path, labels_file):
+    p = write_history(tmp_path / "h.csv", epochs=4)
+    wide = read_history(p).with_columns(lr=pl.lit(1.0), epoch_time_s=pl.lit(2.0),
+                                        peak_mem_mb=pl.lit(600.0), extra_score=pl.lit(0.5))
+    assert plot_history(wide, labels_file).data["metric"].nunique() == 5
+    allm = plot_history(wide, labels_file, all_metrics=True).data["metric"]
+    assert list(allm.cat.categories)[5:] == ["extra_score"]
 
 
 def test_plot_history_layout(hist, labels_file):
