@@ -345,15 +345,31 @@ def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name
     if output is None:
         if overlay:
             return lambda _: Path("overlay" + suffix)
-        return lambda path: default_output(path, suffix, name_of(path))
+        return _unique(lambda path: default_output(path, suffix, name_of(path)))
     out = Path(output)
     if out.is_dir() or output.endswith(("/", os.sep)):
-        return lambda path: out / (_safe(name_of(path)) + suffix)
+        return _unique(lambda path: out / (_safe(name_of(path)) + suffix))
     check_output(out)
     if n_inputs > 1 and not overlay:
         raise click.UsageError(f"-o {output!r} is one file but there are {n_inputs} "
                                "inputs: give a directory (ending in /) or --overlay")
     return lambda _: out
+
+
+def _unique(target):
+    """``target`` made one-to-one: a second input whose figure would land on
+    the same file (two ``version_0`` runs) gets a hash of its path added."""
+    import hashlib
+
+    taken: dict[Path, str] = {}
+
+    def pick(path: str) -> Path:
+        out = target(path)
+        if taken.setdefault(out, path) != path:
+            out = out.with_name(f"{out.stem}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+                                f"{out.suffix}")
+        return out
+    return pick
 
 
 def _runs_of_paths(paths, batch, strict: bool):
@@ -409,6 +425,8 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
       histkit stops lightning_logs/ mlruns/
     """
 
+    import polars as pl
+
     from .history import find_histories, read_histories
     from .stopping import early_stoppings
 
@@ -418,9 +436,14 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
     long = batch.histories
     table = early_stoppings(long, tolerance, relative=relative, by=["path"],
                             telemetry=telemetry)
-    table = (table.with_columns(run=_runs_of_paths(table["path"], batch, strict))
-             .select("run", "metric", "data", "epoch", "value", "best_epoch", "best_value")
-             .sort("run", "metric", "epoch", maintain_order=True))
+    table = table.with_columns(run=_runs_of_paths(table["path"], batch, strict))
+    # frameworks give many runs one name (version_0): then the path tells them apart
+    shared = table.group_by("run").agg(pl.col("path").n_unique() > 1)["path"].any()
+    table = (table.select("run", *(["path"] if shared else []), "metric", "data", "epoch",
+                          "value", "best_epoch", "best_value")
+             .with_columns(pl.col("^path$").cast(pl.String))
+             .sort("run", *(["path"] if shared else []), "metric", "epoch",
+                   maintain_order=True))
     if table.height:
         _echo_table(table, fmt)
     _finish(problems)

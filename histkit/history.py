@@ -117,6 +117,9 @@ def to_history(wide, *, keep: Iterable[str] = ()) -> pl.DataFrame:
 
 def _stack(frame: pl.DataFrame, keep: list[str], order, text=pl.String) -> pl.DataFrame:
     """One block of rows per metric column, in ``order`` (metric-major)."""
+    if not order:
+        return pl.DataFrame(schema={**{k: frame.schema[k] for k in keep}, **LONG_SCHEMA}
+                            ).with_columns(pl.col("metric", "data").cast(text))
     epoch = pl.col("epoch").cast(pl.Int64)
     return pl.concat([
         frame.select(*keep, epoch, pl.col(c).cast(pl.Float64).fill_nan(None).alias("value"),
@@ -295,7 +298,8 @@ def _fast_split(blob: bytes):
 def _parse_group(header: bytes, sep: str, members: list[tuple[int, bytes]]):
     """One polars parse for every file sharing ``header``; None if any cell is odd."""
     names = [c.strip() for c in header.decode("utf-8").split(sep)]
-    if len(set(names)) != len(names) or not all(names) or "__file" in names:
+    if (len(set(names)) != len(names) or not all(names) or "__file" in names
+            or names == ["epoch"]):
         return None
     sb = sep.encode()
     chunks = []

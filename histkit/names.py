@@ -188,7 +188,7 @@ def run_from_path(path: str | Path, *, strict: bool = False,
     warning, and ``strict`` does not apply to it.
     """
     path = Path(path)
-    if name is not None and name != path.stem:
+    if name is not None and (name != path.stem or path.suffix.lower() != ".csv"):
         try:
             return _parse(name)
         except ValueError:

@@ -44,10 +44,21 @@ def facet_levels(metrics, lookup: dict[str, str], *, all_metrics: bool = False
 
 
 def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
-    """pandas copy with ``metric`` as an ordered categorical of labels."""
+    """pandas copy with ``metric`` as an ordered categorical of labels;
+    values a figure cannot place (inf, or beyond 1e150) are left out, with a
+    warning, so one diverged epoch does not break the figure."""
     import pandas as pd
 
-    df = frame.filter(pl.col("metric").is_in(order)).to_pandas()
+    frame = frame.filter(pl.col("metric").is_in(order))
+    if "value" in frame.columns:
+        drawable = pl.col("value").is_null() | (pl.col("value").abs() < 1e150)
+        bad = frame.filter(~drawable)
+        if bad.height:
+            warnings.warn(f"{bad.height} value(s) too large to draw were left out of the "
+                          f"figure (e.g. {bad['metric'][0]} = {bad['value'][0]:g} at epoch "
+                          f"{bad['epoch'][0]})", HistkitWarning, stacklevel=3)
+            frame = frame.filter(drawable)
+    df = frame.to_pandas()
     cats = list(dict.fromkeys(labels[m] for m in order))
     df["metric"] = pd.Categorical(df["metric"].map(labels), categories=cats, ordered=True)
     return df
@@ -215,5 +226,9 @@ def save_plot(plot, path: str | os.PathLike, *, width: float | None = None,
     height = height or 2.6 * math.ceil(n / ncol) + 1.6
     with atomic_target(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # plotnine's "Saving ..." chatter
-        plot.save(tmp, width=width, height=height, dpi=dpi, verbose=False)
+        try:
+            plot.save(tmp, width=width, height=height, dpi=dpi, verbose=False)
+        except (OverflowError, FloatingPointError) as exc:
+            raise OptionError(f"cannot draw {path}: the values span more than a figure "
+                              f"can scale ({exc})") from None
     return path

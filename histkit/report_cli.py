@@ -13,7 +13,8 @@ import sys
 
 import click
 
-from .cli import _fail, _progress, labels_option, strict_option, tolerance_option
+from .cli import (_fail, _progress, all_metrics_option, labels_option, source_option,
+                  strict_option, telemetry_option, tolerance_option)
 
 EXIT_PROBLEMS = 1
 
@@ -80,9 +81,12 @@ def _report_problems(problems) -> None:
               help="Resolution of PNG figures.")
 @click.option("--base-size", type=click.FloatRange(min=1), default=11, show_default=True,
               help="Base font size of theme_bw.")
+@all_metrics_option
+@telemetry_option
+@source_option
 @strict_option
 def report_command(roots, output, labels, tolerance, group_by, jobs, title, formats, dpi,
-                   base_size, strict):
+                   base_size, all_metrics, telemetry, source, strict):
     """Build a browsable report of every run: figures, comparisons, summary, index.html.
 
     Writes one figure per run, comparison figures by hyperparameter,
@@ -94,7 +98,8 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
     \b
     Examples:
       histkit report run -o reports/fat_study --labels pipelines/labels.R
-      histkit report run/2021-03-02 -o reports/dropout --group-by dropout -j 4
+      histkit report run/2026-11-23 -o reports/dropout --group-by dropout -j 2
+      histkit report lightning_logs/ mlruns/ -o reports/frameworks
       histkit report run -o reports/fat_study --formats png,pdf --title "Fat study"
     """
     from pathlib import Path
@@ -108,6 +113,7 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
         report = build_report(roots, output, labels=labels, tolerance=tolerance,
                               group_by=list(group_by) or None, jobs=jobs, title=title,
                               formats=formats, dpi=dpi, base_size=base_size, strict=strict,
+                              telemetry=telemetry, all_metrics=all_metrics, source=source,
                               command=_command_line(), progress=progress)
     click.echo(f"{len(report.summary)} runs: {len(report.rendered)} drawn, "
                f"{len(report.skipped)} unchanged, {len(report.removed)} removed, "

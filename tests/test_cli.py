@@ -189,3 +189,70 @@ def test_runs_table(tmp_path):
     assert_one_line_error(histkit("runs", "-w", "colour=red", cwd=tmp_path),
                           "--where 'colour=red': expected FIELD=VALUE")
     assert_one_line_error(histkit("runs", cwd=tmp_path / "run"), "run: no such file")
+
+
+# ---------------------------------------------------------------------------
+# every source, telemetry
+
+FIX = Path(__file__).parent / "fixtures" / "sources"
+STEP_EPOCH = FIX / "lightning/step_epoch/lightning_logs/version_0/metrics.csv"
+
+
+def test_stops_on_a_lightning_log_has_only_its_metrics():
+    res = histkit("stops", STEP_EPOCH, "-f", "csv")
+    assert res.returncode == 0, res.stderr
+    table = pl.read_csv(res.stdout.encode())
+    assert sorted(zip(table["metric"], table["data"])) == [("loss", "training"),
+                                                          ("loss", "validation")]
+    assert set(table["run"]) == {"version_0"}
+    assert "repeated epoch" not in res.stderr and "grammar" not in res.stderr
+    assert "'lr-SGD'" in res.stderr  # the reduction of the per-step lr is said
+
+
+def test_a_directory_of_every_source_goes_on_past_the_broken_file():
+    res = histkit("stops", FIX, "-f", "csv")
+    assert res.returncode == 2
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("histkit: error:")]
+    assert len(errors) == 1 and "truncated event file" in errors[0]
+    table = pl.read_csv(res.stdout.encode())
+    assert table.columns[:2] == ["run", "path"]  # many runs are called version_0
+    assert {"logreg_seed0", "out", "writer", "fastai", "version_1"} <= set(table["run"])
+
+
+def test_telemetry_gets_no_stop_and_user_telemetry_too(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("epoch,loss,val_loss,lr,epoch_time_s,peak_mem_mb,gpu_temp\n"
+                 "0,1,2,0.1,3,500,60\n1,0.5,1,0.1,3.1,510,61\n")
+    table = pl.read_csv(histkit("stops", p, "-f", "csv").stdout.encode())
+    assert set(table["metric"]) == {"loss", "gpu_temp"}
+    res = histkit("stops", p, "-f", "csv", "--telemetry", "gpu_temp")
+    assert set(pl.read_csv(res.stdout.encode())["metric"]) == {"loss"}
+
+
+def test_plot_of_two_runs_with_one_name_writes_two_figures(tmp_path):
+    runs = [FIX / "lightning/resumed/lightning_logs/version_0",
+            FIX / "lightning/epoch/lightning_logs/version_0"]
+    res = histkit("plot", *runs, "-o", f"{tmp_path}/", "--dpi", "30")
+    assert res.returncode == 0, res.stderr
+    written = res.stdout.split()
+    assert len(set(written)) == 2 and all(Path(w).is_file() for w in written)
+    assert Path(written[0]).name == "version_0.png"
+
+
+def test_source_forces_a_reader(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_bytes((FIX / "fastai/history.csv").read_bytes())
+    res = histkit("stops", p, "-f", "csv")
+    assert "val_loss" not in res.stdout and res.returncode == 0
+    forced = histkit("stops", p, "-f", "csv", "--source", "keras")
+    assert_one_line_error(forced, "non-numeric value '00:00'")
+    assert_one_line_error(histkit("stops", p, "--source", "wandb"), "'wandb' is not one of")
+
+
+def test_plot_values_beyond_a_figure_are_left_out_with_a_warning(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("epoch,loss,val_loss\n0,inf,1\n1,1e308,0.5\n2,0.5,0.25\n")
+    res = histkit("plot", p, "-o", tmp_path / "f.png", "--dpi", "30")
+    assert res.returncode == 0, res.stderr
+    assert "2 value(s) too large to draw were left out" in res.stderr
+    assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")

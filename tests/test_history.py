@@ -54,6 +54,9 @@ def test_repeated_epochs_keep_last_and_warn(tmp_path):
 @pytest.mark.parametrize("raw, match", [
     (b"", "empty file"),
     (b"\n\n  \n", "empty file"),
+    (b"\xef\xbb\xbf", "empty file"),
+    (b"\xef\xbb\xbf\r\n \n", "empty file"),
+    (b"epoch\n0\n1\n", "no metric column: the history holds only 'epoch'"),
     (b"epoch,loss,val_loss\n", "no rows"),
     (b"epoch,loss\n0,0.5\n1,abc\n", r":3 \(column 'loss'\): non-numeric value 'abc'"),
     (b"epoch,loss\n0,0.5\n1,0.4,0.3\n", r":3: 3 fields where the header has 2"),

@@ -33,10 +33,13 @@ def decode(data: bytes, path: str, *, expected: str = "a CSV header such as "
         raise HistoryError(f"binary data (NUL byte at offset {nul}), not a CSV history",
                            path=path)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HistoryError(f"not UTF-8 text (bad byte at offset {exc.start}); "
                            "save the history as UTF-8 CSV", path=path) from None
+    if not text.strip():  # a byte-order mark and blanks only
+        raise HistoryError(f"empty file: expected {expected}", path=path)
+    return text
 
 
 def sniff(header: str) -> str:

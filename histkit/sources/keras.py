@@ -31,6 +31,8 @@ def read_csv(path: str, data: bytes) -> pl.DataFrame:
 
 def finish(frame: pl.DataFrame, path: str, lineno_of) -> pl.DataFrame:
     """Check and normalise the epoch column; drop repeated epochs (keep last)."""
+    if not [c for c in frame.columns if c != "epoch"]:
+        raise HistoryError("no metric column: the history holds only 'epoch'", path=path)
     if "epoch" not in frame.columns:
         return frame.select(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("epoch"),
                             pl.all())
