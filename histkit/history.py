@@ -215,14 +215,31 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
         else:
             longs.append(_file_major(wide, _metric_order(wide.columns[1:])))  # [0]: __file
     del groups
+    # files read one by one are stacked together per column set, as the
+    # fast path does: one reshape for a thousand event files, not a thousand
+    by_columns: dict[tuple[str, ...], list[pl.DataFrame]] = {}
     for i in sorted(slow):
         try:
             wide = sources.read(paths[i], source, data=blobs[i])
         except HistkitError as exc:
             problems[i] = exc
             continue
-        longs.append(to_history(wide).select(pl.lit(i, pl.Int32).alias("__file"), "epoch", "value",
-                                             pl.col("metric", "data").cast(pl.Categorical)))
+        blobs[i] = None
+        if {"metric", "value", "data"} <= set(wide.columns):  # an R long table (RDS)
+            longs.append(to_history(wide).select(
+                pl.lit(i, pl.Int32).alias("__file"), "epoch", "value",
+                pl.col("metric", "data").cast(pl.Categorical)))
+            continue
+        bad = [c for c in wide.columns[1:] if not wide.schema[c].is_numeric()]
+        if bad or wide.columns[:1] != ["epoch"] or "__file" in wide.columns:
+            problems[i] = HistoryError(f"column {(bad or wide.columns)[0]!r} is not a metric",
+                                       path=paths[i])
+            continue
+        by_columns.setdefault(tuple(wide.columns), []).append(
+            wide.select(pl.lit(i, pl.Int32).alias("__file"), pl.col("epoch").cast(pl.Int64),
+                        pl.exclude("epoch").cast(pl.Float64)))
+    for columns, wides in by_columns.items():
+        longs.append(_file_major(pl.concat(wides, how="vertical"), _metric_order(columns[1:])))
     if longs:
         long = _order_by_file(pl.concat(longs, how="vertical"))
     else:

@@ -419,3 +419,39 @@ def test_every_source_gives_the_long_table_shape():
         assert long.columns == ["epoch", "value", "metric", "data"], loc
         assert set(long["data"]) <= {"training", "validation"}
         assert long.schema["epoch"] == pl.Int64 and long.schema["value"] == pl.Float64
+
+
+# ---------------------------------------------------------------------------
+# the README's "What it reads" table
+
+FIXTURE_OF = {
+    "keras": "keras/training.log.csv",
+    "lightning": "lightning/step_epoch/lightning_logs/version_0/metrics.csv",
+    "tensorboard": "tensorboard/add_scalars",
+    "transformers": "transformers/out/trainer_state.json",
+    "fastai": "fastai/history.csv",
+    "mlflow": "mlflow/mlruns",
+}
+
+
+def readme_sources() -> list[str]:
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## What it reads", 1)[1].split("\n## ", 1)[0]
+    return [line.split("|")[1].strip().strip("`") for line in section.splitlines()
+            if line.startswith("| `")]
+
+
+def test_readme_table_lists_every_source_once():
+    assert readme_sources() == list(sources.SOURCES)
+
+
+@pytest.mark.parametrize("source", [s for s in readme_sources() if s != "rds"])
+def test_every_readme_row_reads_a_real_file(source):
+    # (rds is read through R: tests/test_rbridge.py)
+    (loc, *_) = find_histories([FIX / FIXTURE_OF[source]])
+    assert sources.detect(loc) == source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HistkitWarning)
+        wide = read_history(loc, source=source)
+    assert "loss" in wide.columns and "val_loss" in wide.columns
+    assert wide.height >= 3

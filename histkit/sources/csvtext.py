@@ -15,7 +15,7 @@ import polars as pl
 from ..errors import HistoryError
 
 __all__ = ["MISSING", "POLARS_NULLS", "decode", "sniff", "header_names", "parse_csv",
-           "peek_header"]
+           "parse_columns", "peek_header"]
 
 MISSING = ("", "na", "nan", "-nan", "null", "none")
 POLARS_NULLS = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
@@ -85,6 +85,16 @@ def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset()
     the file line of each row. Empty cells, ``nan`` and ``NA`` are nulls;
     blank lines are skipped; comma, semicolon or tab separated; CRLF is fine.
     """
+    columns, linenos = parse_columns(data, path, text=text)
+    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String if c in text else pl.Float64)
+                          for c, v in columns.items()})
+    return frame, linenos
+
+
+def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset()
+                  ) -> tuple[dict[str, list], list[int]]:
+    """:func:`parse_csv` as plain lists (``None`` for missing), for readers
+    that reshape rows themselves."""
     content = decode(data, path)
     lines = content.splitlines()
     sep = sniff(lines[0])
@@ -110,9 +120,7 @@ def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset()
             out.append(cell.strip() if col in text else _cell(cell, path, lineno, col))
     if not linenos:
         raise HistoryError("the header has no rows under it (no epoch was logged)", path=path)
-    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String if c in text else pl.Float64)
-                          for c, v in zip(cols, values)})
-    return frame, linenos
+    return dict(zip(cols, values)), linenos
 
 
 def _cell(cell: str, path: str, line: int, col: str) -> float | None:

@@ -22,7 +22,7 @@ import warnings
 import polars as pl
 
 from ..errors import HistkitWarning, HistoryError
-from .csvtext import parse_csv
+from .csvtext import parse_columns
 from .series import per_epoch
 
 __all__ = ["read", "is_lightning_header"]
@@ -37,48 +37,80 @@ def is_lightning_header(names: list[str]) -> bool:
 
 def read(path: str, data: bytes) -> pl.DataFrame:
     """A Lightning ``metrics.csv`` as the wide table (0-based epochs as logged)."""
-    frame, linenos = parse_csv(data, path)
+    columns, linenos = parse_columns(data, path)
     for col in ("epoch", "step"):
-        if col not in frame.columns:
+        if col not in columns:
             raise HistoryError(f"no {col!r} column: not a Lightning metrics.csv", path=path)
-    # LearningRateMonitor rows come before their step's row, with no epoch
-    frame = frame.with_columns(pl.col("epoch").fill_null(strategy="backward")
-                               .fill_null(strategy="forward"))
-    bad = frame.filter(pl.col("epoch") != pl.col("epoch").floor())
-    if bad.height:
-        raise HistoryError(f"epoch {bad['epoch'][0]!r} is not a whole number", path=path,
-                           column="epoch")
-    test = [c for c in frame.columns if c.lower().startswith(_IGNORED_PREFIXES)]
+    test = [c for c in columns if c.lower().startswith(_IGNORED_PREFIXES)]
     if test:
         warnings.warn(f"{path}: test metrics are not a training series; ignored: "
                       f"{', '.join(test)}", HistkitWarning, stacklevel=3)
-    metrics = [c for c in frame.columns if c not in ("epoch", "step") and c not in test]
+    metrics = [c for c in columns if c not in ("epoch", "step") and c not in test]
     if not metrics:
         raise HistoryError("a metrics.csv with no metric column (only epoch and step)",
                            path=path)
-    frame = _latest_attempt(frame.with_row_index("row"), path)
-    long = (frame.unpivot(index=["row", "epoch"], on=metrics, variable_name="series")
-            .drop_nulls("value").sort("row", maintain_order=True)
-            .select("series", pl.col("epoch").cast(pl.Int64), "value"))
-    if long.is_empty():
+    epochs = _filled(columns["epoch"])
+    for i, e in enumerate(epochs):
+        if e is not None and (e != e // 1 or abs(e) > 2**53):
+            raise HistoryError(f"epoch {e!r} is not a whole number", path=path,
+                               line=linenos[i], column="epoch")
+    rows = _latest_attempt(epochs, columns["step"], path)
+    series, out_e, values = [], [], []
+    for i in rows:
+        e = epochs[i]
+        for m in metrics:
+            v = columns[m][i]
+            if v is not None:
+                series.append(m)
+                out_e.append(int(e))
+                values.append(v)
+    if not series:
         raise HistoryError("a metrics.csv whose metric columns are all empty", path=path)
-    return per_epoch(long, path)
+    return per_epoch(series, out_e, values, path)
 
 
-def _latest_attempt(frame: pl.DataFrame, path: str) -> pl.DataFrame:
-    """Rows of a resumed run appended to the same file start again at the
-    checkpoint's step: each epoch keeps the rows of its last attempt."""
-    step = pl.col("step").fill_null(strategy="forward").fill_null(0)
-    restart = (step < step.shift(1)).fill_null(False) | (
-        pl.col("epoch") < pl.col("epoch").shift(1)).fill_null(False)
-    frame = frame.with_columns(attempt=restart.cum_sum())
-    if frame["attempt"].max() == 0:
-        return frame
-    last = frame.group_by("epoch").agg(pl.col("attempt").max().alias("keep"))
-    kept = frame.join(last, on="epoch").filter(pl.col("attempt") == pl.col("keep"))
-    dropped = frame.height - kept.height
+def _filled(epochs: list) -> list:
+    """LearningRateMonitor rows come before their step's row, with no epoch:
+    each takes the next row's epoch (the last rows the previous one)."""
+    out = list(epochs)
+    nxt = None
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] is None:
+            out[i] = nxt
+        else:
+            nxt = out[i]
+    prev = None
+    for i, e in enumerate(out):
+        if e is None:
+            out[i] = prev
+        else:
+            prev = e
+    return out
+
+
+def _latest_attempt(epochs: list, steps: list, path: str) -> list[int]:
+    """The rows to keep. A resumed run appended to the same file starts again
+    at the checkpoint's step (or epoch): each epoch keeps the rows of its last
+    attempt, with a warning."""
+    attempt, attempts = 0, []
+    last_step = last_epoch = None
+    for e, s in zip(epochs, steps):
+        if (s is not None and last_step is not None and s < last_step) or \
+                (e is not None and last_epoch is not None and e < last_epoch):
+            attempt += 1
+        last_step = s if s is not None else last_step
+        last_epoch = e if e is not None else last_epoch
+        attempts.append(attempt)
+    rows = [i for i, e in enumerate(epochs) if e is not None]
+    if attempt == 0:
+        return rows
+    final = {}
+    for i in rows:
+        final[epochs[i]] = attempts[i]
+    kept = [i for i in rows if attempts[i] == final[epochs[i]]]
+    dropped = len(rows) - len(kept)
     if dropped:
-        warnings.warn(f"{path}: the run was resumed into the same file "
-                      f"{frame['attempt'].max()} time(s); {dropped} row(s) of epochs logged "
-                      "again were replaced by the later ones", HistkitWarning, stacklevel=4)
-    return kept.sort("row")
+        warnings.warn(f"{path}: the run was resumed into the same file {attempt} time(s); "
+                      f"{dropped} row(s) of epochs logged again were replaced by the later "
+                      "ones", HistkitWarning, stacklevel=4)
+    return kept

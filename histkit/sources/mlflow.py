@@ -12,6 +12,7 @@ Python's standard library.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from pathlib import Path
@@ -66,9 +67,10 @@ def run_name(locator: str) -> str:
     return meta.get("run_name") or p.name
 
 
-def _connect(db: str) -> sqlite3.Connection:
+def _connect(db: str):
+    """A read-only connection, closed when the ``with`` block ends."""
     try:
-        return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        return contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True))
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot open the SQLite store: {exc}", path=db) from None
 
@@ -96,12 +98,12 @@ def read(locator: str) -> pl.DataFrame:
             raise HistoryError("not an MLflow run directory (no meta.yaml and metrics/)",
                                path=locator)
         long = _file_metrics(p, locator)
-    if long.is_empty():
+    if not long[0]:
         raise HistoryError("the MLflow run logged no metric", path=locator)
-    return per_epoch(epochs_from_steps(long, locator, what="metric"), locator)
+    return per_epoch(*epochs_from_steps(*long, locator, what="metric"), locator)
 
 
-def _file_metrics(run: Path, locator: str) -> pl.DataFrame:
+def _file_metrics(run: Path, locator: str):
     series, steps, values, stamps = [], [], [], []
     root = run / "metrics"
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -127,7 +129,7 @@ def _file_metrics(run: Path, locator: str) -> pl.DataFrame:
     return _ordered(series, steps, values, stamps)
 
 
-def _db_metrics(db: str, run_id: str, locator: str) -> pl.DataFrame:
+def _db_metrics(db: str, run_id: str, locator: str):
     try:
         with _connect(db) as con:
             if not con.execute("SELECT 1 FROM runs WHERE run_uuid = ?", (run_id,)).fetchone():
@@ -142,11 +144,8 @@ def _db_metrics(db: str, run_id: str, locator: str) -> pl.DataFrame:
     return _ordered(series, steps, values, [int(r[4] or 0) for r in rows])
 
 
-def _ordered(series, steps, values, stamps) -> pl.DataFrame:
-    """Rows in logging order; a step logged twice keeps its latest value."""
-    frame = pl.DataFrame({"series": series, "step": steps, "value": values, "t": stamps},
-                         schema={"series": pl.String, "step": pl.Int64, "value": pl.Float64,
-                                 "t": pl.Int64})
-    return (frame.sort("t", "step", maintain_order=True)
-            .unique(["series", "step"], keep="last", maintain_order=True)
-            .drop("t"))
+def _ordered(series, steps, values, stamps):
+    """``(series, steps, values)`` in logging order (by timestamp, then step)."""
+    order = sorted(range(len(series)), key=lambda i: (stamps[i], steps[i]))
+    return ([series[i] for i in order], [steps[i] for i in order],
+            [values[i] for i in order])

@@ -3,7 +3,8 @@
 Frameworks name their series in many ways (``val_loss``, ``valid_loss``,
 ``eval_loss``, ``loss/val``, ``Loss/validation``, ``train/loss``) and log them
 per step or per epoch. Every source turns what it read into rows of
-``(series, epoch, value)`` or ``(series, step, value)`` and hands them here,
+``(series, epoch, value)`` or ``(series, step, value)`` (parallel lists) and
+hands them here,
 so all sources name and reduce series the same way:
 
 - :func:`split_series` says which metric a series is and whether it is the
@@ -17,6 +18,8 @@ so all sources name and reduce series the same way:
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import warnings
 
@@ -56,42 +59,59 @@ def column_name(metric: str, data: str) -> str:
     return f"val_{metric}" if data == "validation" else metric
 
 
-def epochs_from_steps(long: pl.DataFrame, path: str, *, what: str = "series") -> pl.DataFrame:
-    """``(series, step, value)`` rows -> ``(series, epoch, value)``.
+def epochs_from_steps(series: list[str], steps: list[int], values: list[float], path: str,
+                      *, what: str = "series") -> tuple[list[str], list[int], list[float]]:
+    """``(series, step, value)`` rows -> ``(series, epoch, value)`` rows.
 
-    With an ``epoch`` series (Lightning and the autologgers log one), each
-    value takes the epoch logged at its step (or the last one before it).
-    Without one the steps are the epochs; when the series are logged at very
+    A step logged twice in a series keeps its latest value. With an
+    ``epoch`` series (Lightning and the autologgers log one), each value
+    takes the epoch logged at its step (or the last one before it). Without
+    one the steps are the epochs; when the series are logged at very
     different rates (per step and per epoch) a warning says the steps were
     taken as epochs all the same.
+
+    Plain Python over lists: logs are small, and a few list passes beat a
+    dozen table operations on them.
     """
-    is_epoch = pl.col("series").str.to_lowercase() == "epoch"
-    epochs = long.filter(is_epoch)
-    rest = long.filter(~is_epoch)
-    if rest.is_empty():
+    latest: dict[tuple[str, int], float] = {}
+    for s, step, v in zip(series, steps, values):
+        latest[(s, step)] = v
+    epoch_at: dict[int, float] = {}
+    rows = []
+    for (s, step), v in latest.items():
+        if s.lower() == "epoch":
+            epoch_at[step] = v
+        else:
+            rows.append((s, step, v))
+    if not rows:
         raise HistoryError(f"no {what} besides the epoch", path=path)
-    if epochs.height:
-        mapping = (epochs.group_by("step").agg(pl.col("value").last().alias("epoch"))
-                   .sort("step"))
-        rest = rest.with_columns(pl.col("step").cast(pl.Int64)).sort("step")
-        mapping = mapping.with_columns(pl.col("step").cast(pl.Int64))
-        joined = rest.join_asof(mapping, on="step", strategy="backward")
-        first = mapping["epoch"][0]
-        return joined.select("series", pl.col("epoch").fill_null(first).round(0)
-                             .cast(pl.Int64), "value")
-    counts = rest.group_by("series", maintain_order=True).agg(
-        n=pl.col("step").n_unique())
-    if counts.height > 1 and counts["n"].max() > 2 * counts["n"].min():
-        dense = counts.row(counts["n"].arg_max(), named=True)
-        sparse = counts.row(counts["n"].arg_min(), named=True)
+    if epoch_at:
+        marks = sorted(epoch_at)
+        first = epoch_at[marks[0]]
+        out_e = []
+        for _, step, _ in rows:
+            i = bisect.bisect_right(marks, step) - 1
+            out_e.append(_whole(epoch_at[marks[i]] if i >= 0 else first))
+        return [r[0] for r in rows], out_e, [r[2] for r in rows]
+    counts: dict[str, int] = {}
+    for s, _, _ in rows:
+        counts[s] = counts.get(s, 0) + 1
+    if len(counts) > 1 and max(counts.values()) > 2 * min(counts.values()):
+        dense = max(counts, key=counts.get)
+        sparse = min(counts, key=counts.get)
         warnings.warn(f"{path}: no epoch is recorded, so steps are taken as epochs, but "
-                      f"{dense['series']!r} has {dense['n']} steps and "
-                      f"{sparse['series']!r} {sparse['n']}: if that is per-step logging, "
-                      "log the epoch too (as an 'epoch' series)", HistkitWarning, stacklevel=3)
-    return rest.select("series", pl.col("step").cast(pl.Int64).alias("epoch"), "value")
+                      f"{dense!r} has {counts[dense]} steps and {sparse!r} {counts[sparse]}: "
+                      "if that is per-step logging, log the epoch too (as an 'epoch' series)",
+                      HistkitWarning, stacklevel=3)
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
-def per_epoch(long: pl.DataFrame, path: str) -> pl.DataFrame:
+def _whole(x: float) -> int:
+    return int(round(x)) if math.isfinite(x) else 0
+
+
+def per_epoch(series: list[str], epochs: list[int], values: list[float | None],
+              path: str) -> pl.DataFrame:
     """``(series, epoch, value)`` rows (in logging order) -> the wide table.
 
     ``<m>_epoch`` is the epoch value of ``<m>`` and its ``<m>_step`` twin is
@@ -99,13 +119,13 @@ def per_epoch(long: pl.DataFrame, path: str) -> pl.DataFrame:
     several values in an epoch is reduced to their mean, with a warning that
     names it. Columns keep the order of first appearance.
     """
-    long = long.filter(~pl.col("series").is_in(list(INDEX)) & pl.col("epoch").is_not_null())
-    names = list(dict.fromkeys(long["series"].to_list()))
+    names = [s for s in dict.fromkeys(series) if s not in INDEX]
     if not names:
         raise HistoryError("no metric series in it", path=path)
+    known = set(names)
     rename: dict[str, str] = {}
     for s in names:
-        if s.endswith("_step") and s[:-5] + "_epoch" in names:
+        if s.endswith("_step") and s[:-5] + "_epoch" in known:
             continue
         base = s[:-6] if s.endswith("_epoch") else s[:-5] if s.endswith("_step") else s
         rename[s] = column_name(*split_series(base))
@@ -118,28 +138,38 @@ def per_epoch(long: pl.DataFrame, path: str) -> pl.DataFrame:
             del rename[s]
         else:
             taken[col] = s
-    long = (long.filter(pl.col("series").is_in(list(rename)))
-            .with_columns(pl.col("series").replace_strict(rename).alias("column"),
-                          pl.col("value").cast(pl.Float64).fill_nan(None)))
-    reduced = (long.group_by("column", "epoch", maintain_order=True)
-               .agg(pl.col("value").drop_nulls().mean(), n=pl.col("value").count()))
-    many = reduced.filter(pl.col("n") > 1).group_by("column", maintain_order=True).agg(
-        pl.col("n").max())
-    if many.height:
-        said = ", ".join(f"{r['column']!r} (up to {r['n']} values)"
-                         for r in many.head(4).iter_rows(named=True))
-        more = f" and {many.height - 4} more" if many.height > 4 else ""
+    sums: dict[tuple[str, int], list] = {}
+    for s, e, v in zip(series, epochs, values):
+        col = rename.get(s)
+        if col is None or e is None:
+            continue
+        acc = sums.setdefault((col, e), [0.0, 0])
+        if v is not None and v == v:
+            acc[0] += v
+            acc[1] += 1
+    many: dict[str, int] = {}
+    for (col, _), (_, n) in sums.items():
+        if n > 1:
+            many[col] = max(many.get(col, 0), n)
+    if many:
+        said = ", ".join(f"{c!r} (up to {n} values)" for c, n in list(many.items())[:4])
+        more = f" and {len(many) - 4} more" if len(many) > 4 else ""
         warnings.warn(f"{path}: per-step values reduced to one per epoch by their mean: "
                       f"{said}{more}", HistkitWarning, stacklevel=3)
     order = list(dict.fromkeys(rename.values()))
-    wide = (reduced.pivot(on="column", index="epoch", values="value")
-            .sort("epoch"))
-    missing = [c for c in order if c not in wide.columns]
-    wide = wide.with_columns(pl.lit(None, pl.Float64).alias(c) for c in missing)
-    return wide.select(pl.col("epoch").cast(pl.Int64), *(pl.col(c).cast(pl.Float64)
-                                                          for c in order))
+    index = sorted({e for _, e in sums})
+    if not index:
+        raise HistoryError("no metric values in it", path=path)
+    table: dict[str, list] = {"epoch": index}
+    for col in order:
+        table[col] = [_mean(sums.get((col, e))) for e in index]
+    return pl.DataFrame(table, schema={"epoch": pl.Int64, **{c: pl.Float64 for c in order}})
 
 
+def _mean(acc) -> float | None:
+    if not acc or not acc[1]:
+        return None
+    return acc[0] / acc[1]
 def _unify_case(rename: dict[str, str]) -> None:
     """``train/loss`` and ``Loss/validation`` are one metric: where columns
     differ only in case, all take the lower-case spelling."""

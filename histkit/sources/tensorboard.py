@@ -223,8 +223,5 @@ def read(path: str) -> pl.DataFrame:
     if not rows:
         raise HistoryError("the event file holds no scalar but Lightning's hp_metric",
                            path=path)
-    tags, steps, values = zip(*rows)
-    long = pl.DataFrame({"series": tags, "step": steps, "value": values},
-                        schema={"series": pl.String, "step": pl.Int64, "value": pl.Float64})
-    long = long.unique(["series", "step"], keep="last", maintain_order=True)
-    return per_epoch(epochs_from_steps(long, path, what="scalar"), path)
+    tags, steps, values = map(list, zip(*rows))
+    return per_epoch(*epochs_from_steps(tags, steps, values, path, what="scalar"), path)

@@ -60,6 +60,4 @@ def read(path: str, data: bytes) -> pl.DataFrame:
     if not series:
         raise HistoryError("log_history holds no logged values (did training log any step?)",
                            path=path)
-    long = pl.DataFrame({"series": series, "epoch": epochs, "value": values},
-                        schema={"series": pl.String, "epoch": pl.Int64, "value": pl.Float64})
-    return per_epoch(long, path)
+    return per_epoch(series, epochs, values, path)
