@@ -226,3 +226,31 @@ def test_cli_bad_options(study, args, message):
 def test_help_has_examples():
     res = CliRunner().invoke(report_command, ["--help"])
     assert res.exit_code == 0 and "Examples:" in res.output and "histkit report run" in res.output
+
+
+FIX = Path(__file__).parent / "fixtures" / "sources"
+
+
+def test_report_over_other_frameworks_with_telemetry(tmp_path):
+    import shutil
+
+    runs = tmp_path / "logs"
+    shutil.copytree(FIX / "lightning/step_epoch", runs / "lightning")
+    shutil.copytree(FIX / "tensorboard/writer", runs / "tb/writer")
+    shutil.copytree(FIX / "transformers/out", runs / "hf/out")
+    shutil.copytree(FIX / "mlflow/mlruns", runs / "mlruns")
+    with pytest.warns(Warning):
+        report = build_report(runs, tmp_path / "out", jobs=1, dpi=30)
+    assert report.ok, report.problems
+    assert sorted(report.summary["run"]) == ["logreg_seed0", "logreg_seed1", "out",
+                                             "version_0", "writer"]
+    # telemetry gets its own figure and no best_ column
+    assert not [c for c in report.summary.columns
+                if re.search(r"lr|learning_rate|grad_norm|runtime|per_second", c)]
+    tele = sorted(p.name for p in (tmp_path / "out/runs").glob("*.telemetry.png"))
+    assert len(tele) == 2  # the Lightning run (lr-SGD) and the HF run (learning_rate)
+    index = (tmp_path / "out/index.html").read_text()
+    assert index.count('alt="telemetry of ') == 2
+    # a second build re-renders nothing: directory runs have content digests too
+    again = build_report(runs, tmp_path / "out", jobs=1, dpi=30)
+    assert again.rendered == [] and len(again.skipped) == 5
