@@ -136,7 +136,7 @@ def _numeric_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Text columns that hold only numbers and missing markers (``nan``, ``NA``,
     empty: how a CSV reader may leave a metric column) become numbers; other
     text columns are left for :func:`histkit.to_history` to reject by name."""
-    from .history import MISSING
+    from .sources.csvtext import MISSING
 
     fixes = []
     for name, dtype in frame.schema.items():
