@@ -38,11 +38,6 @@ def csv_source(names: list[str]) -> str:
     return "keras"
 
 
-def _head(p: Path) -> bytes:
-    with open(p, "rb") as fh:
-        return fh.read(_HEAD)
-
-
 def _dir_source(p: Path) -> str | None:
     if _tb.event_files(p) or _tb.child_runs(p):
         return "tensorboard"
@@ -51,8 +46,9 @@ def _dir_source(p: Path) -> str | None:
     return None
 
 
-def detect(locator: str) -> str:
-    """The source of a locator, by its content (and name where content is ambiguous)."""
+def detect(locator: str, head: bytes | None = None) -> str:
+    """The source of a locator, by its content (and name where content is
+    ambiguous); ``head`` is the start of the file when the caller has read it."""
     if _mlflow.SEP in locator:
         return "mlflow"
     p = Path(locator)
@@ -63,7 +59,7 @@ def detect(locator: str) -> str:
                                "file, a TensorBoard log directory or an MLflow run "
                                "directory)", path=locator)
         return found
-    head = _read(p, _HEAD)
+    head = _read(p, _HEAD) if head is None else head[:_HEAD]
     if _tb.is_event_file(p) or _tb.looks_like_events(head):
         return "tensorboard"
     if head.startswith(_mlflow.SQLITE_MAGIC):
@@ -82,10 +78,12 @@ def _is_state(p: Path) -> bool:
 
 
 def _read(p: Path, limit: int | None = None) -> bytes:
+    """The file's bytes (the first ``limit`` of them), or one clear error."""
     try:
-        if limit is not None:
-            return _head(p)
-        return p.read_bytes()
+        if limit is None:
+            return p.read_bytes()
+        with open(p, "rb") as fh:
+            return fh.read(limit)
     except FileNotFoundError:
         raise HistoryError("no such file", path=str(p)) from None
     except IsADirectoryError:
@@ -98,9 +96,9 @@ def read(locator: str | os.PathLike, source: str | None = None, *,
          data: bytes | None = None) -> pl.DataFrame:
     """The wide table of one history; ``source`` forces a reader."""
     locator = str(locator)
-    source = check_source(source) or detect(locator)
+    source = check_source(source) or detect(locator, data)
     if source == "tensorboard":
-        return _tb.read(locator)
+        return _tb.read(locator, data)
     if source == "mlflow":
         return _read_mlflow(locator)
     if source == "rds":
@@ -224,8 +222,8 @@ def _in_directory(root: Path, problems) -> list[str]:
 
 def _is_sqlite(f: Path) -> bool:
     try:
-        return _head(f).startswith(_mlflow.SQLITE_MAGIC)
-    except OSError:
+        return _read(f, len(_mlflow.SQLITE_MAGIC)) == _mlflow.SQLITE_MAGIC
+    except HistoryError:
         return False
 
 

@@ -197,9 +197,9 @@ def child_runs(directory: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def read(path: str) -> pl.DataFrame:
-    """One event file, or a run directory with its ``add_scalars`` children,
-    as the wide table."""
+def read(path: str, data: bytes | None = None) -> pl.DataFrame:
+    """One event file (``data``: its bytes, when already read), or a run
+    directory with its ``add_scalars`` children, as the wide table."""
     p = Path(path)
     rows: list[tuple[str, int, float]] = []
     if p.is_dir():
@@ -215,7 +215,7 @@ def read(path: str) -> pl.DataFrame:
                 rows += [(f"{tag.removeprefix('epoch_') if split else tag}/{suffix}", step, value)
                          for tag, step, value in scalars(str(f))]
     else:
-        rows = scalars(path)
+        rows = scalars(path, data)
     if not rows:
         raise HistoryError("the event file holds no scalar (only graphs, images or "
                            "histograms?)", path=path)
