@@ -271,8 +271,8 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
       histkit plot run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
       histkit plot run/2026-11-23/unet_2d_mdice_ag -o ag/ --labels pipelines/labels.R --title "UNet"
       histkit plot run/2026-11-23/unet_2d_mdice_ag --overlay -o dropout.png
-      histkit plot lightning_logs/version_0/metrics.csv -o fig.pdf
-      histkit plot tb_logs/ --overlay -o tensorboard.png
+      histkit plot tests/fixtures/sources/lightning/epoch/lightning_logs/version_0/metrics.csv -o fig.pdf
+      histkit plot tests/fixtures/sources/tensorboard/writer tests/fixtures/sources/tensorboard/add_scalars --overlay -o tensorboard.png
     """
     from plotnine import labs
 
@@ -422,7 +422,7 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
     Examples:
       histkit stops run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
       histkit stops run/ --tolerance 0.01 --relative --format csv > stops.csv
-      histkit stops lightning_logs/ mlruns/
+      histkit stops tests/fixtures/sources/lightning tests/fixtures/sources/mlflow/mlruns
     """
 
     import polars as pl

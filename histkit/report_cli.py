@@ -99,7 +99,7 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
     Examples:
       histkit report run -o reports/fat_study --labels pipelines/labels.R
       histkit report run/2026-11-23 -o reports/dropout --group-by dropout -j 2
-      histkit report lightning_logs/ mlruns/ -o reports/frameworks
+      histkit report tests/fixtures/sources/lightning tests/fixtures/sources/mlflow/mlruns -o reports/frameworks
       histkit report run -o reports/fat_study --formats png,pdf --title "Fat study"
     """
     from pathlib import Path
