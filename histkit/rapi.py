@@ -34,7 +34,8 @@ for _module in ("catalog", "history", "labels", "names", "plot", "stopping"):
 from .errors import HistkitError, OptionError
 
 __all__ = ["info", "to_history", "read_history", "early_stoppings", "keras_stop",
-           "facet_levels", "parse_run_name", "runs", "report", "encode", "decode"]
+           "facet_levels", "telemetry_names", "parse_run_name", "runs", "report", "encode",
+           "decode"]
 
 DATA_LEVELS = ["training", "validation"]
 
@@ -187,11 +188,12 @@ def to_history(table: dict, keep=None) -> dict:
 
 
 @_boundary
-def read_history(path: str) -> dict:
-    """The wide table of one history file (:func:`histkit.read_history`)."""
+def read_history(path: str, source=None) -> dict:
+    """The wide table of one history (:func:`histkit.read_history`);
+    ``source`` (a name of :data:`histkit.sources.SOURCES`) forces a reader."""
     from .history import read_history as _read_history
 
-    return encode(_read_history(path))
+    return encode(_read_history(str(path), source=None if source is None else str(source)))
 
 
 def _mode(mode):
@@ -202,14 +204,26 @@ def _mode(mode):
     raise OptionError(f"mode should be 'min', 'max', 'auto' or a named list; got {mode!r}")
 
 
+def _telemetry(names) -> tuple[str, ...]:
+    """A user's telemetry names from R: a character vector (a scalar when of
+    length 1, None when NULL), each element possibly ``"a,b"`` as on the
+    command line."""
+    from .columns import parse_telemetry
+
+    return parse_telemetry([part for item in _as_list(names) for part in str(item).split(",")])
+
+
 @_boundary
-def early_stoppings(table: dict, tolerance=0.005, relative=False, mode=None) -> dict:
-    """:func:`histkit.early_stoppings` of an R data.frame (long or wide)."""
+def early_stoppings(table: dict, tolerance=0.005, relative=False, mode=None,
+                    telemetry=None) -> dict:
+    """:func:`histkit.early_stoppings` of an R data.frame (long or wide);
+    telemetry (built-in and ``telemetry``) gets no stop."""
     from .history import to_history as _to_history
     from .stopping import early_stoppings as _early_stoppings
 
     long = _to_history(_numeric_text(decode(table)))
-    stops = _early_stoppings(long, tolerance, relative=bool(relative), mode=_mode(mode))
+    stops = _early_stoppings(long, tolerance, relative=bool(relative), mode=_mode(mode),
+                             telemetry=_telemetry(telemetry))
     return encode(stops, _long_levels(long) if {"metric", "data"} <= set(long.columns) else {})
 
 
@@ -232,14 +246,45 @@ def keras_stop(table: dict, monitor="val_loss", min_delta=0.0, patience=0, basel
 
 
 @_boundary
-def facet_levels(metrics, lookup=None) -> dict:
-    """Facet order and labels (:func:`histkit.plot.facet_levels`); ``lookup``
-    is a dict (an R named list) or a labels file path."""
+def facet_levels(metrics, lookup=None, all_metrics=False, telemetry=None, chosen=None) -> dict:
+    """Facet order and labels of R's ``plot_history()``, decided as
+    :func:`histkit.plot.plot_history` decides them: ``metrics`` are the
+    history's series in order; telemetry (built-in and ``telemetry``) is
+    never a facet; with a lookup (a dict, i.e. an R named list, or a labels
+    file path) exactly its metrics present, in its order, ``all_metrics``
+    adding the rest (:func:`histkit.plot.facet_levels`). ``chosen`` (R's
+    ``metrics =``) draws exactly these series, telemetry included, as Python
+    does."""
+    from .columns import telemetry_names as _telemetry_names
     from .labels import load_labels
     from .plot import facet_levels as _facet_levels
 
-    order, labels = _facet_levels([str(m) for m in _as_list(metrics)], load_labels(lookup))
+    present = [str(m) for m in dict.fromkeys(_as_list(metrics))]
+    if chosen is not None:
+        chosen = [str(m) for m in _as_list(chosen)]
+        unknown = [m for m in chosen if m not in present]
+        if unknown:
+            raise OptionError(f"metric {unknown[0]!r} is not in the history; it has "
+                              f"{', '.join(present)}")
+        present = [m for m in present if m in chosen]
+    else:
+        drop = set(_telemetry_names(present, _telemetry(telemetry)))
+        present = [m for m in present if m not in drop]
+    if not present:
+        raise OptionError("nothing to plot: the history has no metric rows")
+    order, labels = _facet_levels(present, load_labels(lookup),
+                                  all_metrics=bool(all_metrics) or chosen is not None)
     return {"order": order, "labels": [labels[m] for m in order]}
+
+
+@_boundary
+def telemetry_names(metrics, telemetry=None) -> list[str]:
+    """The telemetry series among ``metrics``, in their order
+    (:func:`histkit.columns.telemetry_names`), ``telemetry`` adding a
+    user's names."""
+    from .columns import telemetry_names as _telemetry_names
+
+    return _telemetry_names([str(m) for m in _as_list(metrics)], _telemetry(telemetry))
 
 
 @_boundary

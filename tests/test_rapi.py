@@ -105,6 +105,91 @@ def test_facet_levels_takes_a_named_list_or_a_file(labels_file):
     assert from_file == {"order": ["loss"], "labels": ["Multilabel Balanced Dice Loss"]}
 
 
+SERIES = ["background_dice", "loss", "scat_dice", "sdice", "vsat_dice", "iou", "lr",
+          "epoch_time_s", "peak_mem_mb"]
+
+
+def _telemetry_wide(epochs: int = 6) -> pl.DataFrame:
+    e = list(range(epochs))
+    cols = {"epoch": [float(i) for i in e]}
+    for m in SERIES:
+        cols[m] = [1.0 / (i + 2) if m == "loss" else 0.1 * (i + 1) for i in e]
+        if m not in ("lr", "epoch_time_s", "peak_mem_mb"):
+            cols[f"val_{m}"] = [v + 0.01 for v in cols[m]]
+    return pl.DataFrame(cols)
+
+
+def test_facet_levels_are_plot_historys_facets(labels_file):
+    """R's plot_history() gets from rapi.facet_levels exactly the facets
+    Python's plot_history() draws, whatever the options."""
+    from histkit.plot import plot_history
+
+    wide = _telemetry_wide()
+    lookup = str(labels_file)
+    for kwargs in ({}, {"all_metrics": True}, {"telemetry": ["iou"]},
+                   {"telemetry": ["iou", "scat_dice"], "all_metrics": True},
+                   {"metrics": ["lr", "sdice", "loss"]}):
+        for lk in (None, lookup):
+            python = list(plot_history(wide, lk, **kwargs).data["metric"].cat.categories)
+            res = rapi.facet_levels(SERIES, lk, kwargs.get("all_metrics", False),
+                                    kwargs.get("telemetry"), kwargs.get("metrics"))
+            assert res["error"] is None
+            assert res["value"]["labels"] == python, (kwargs, lk)
+    # the seed's lookup: exactly its five; all_metrics adds iou, never telemetry
+    seed = rapi.facet_levels(SERIES, lookup)["value"]["order"]
+    assert seed == ["loss", "sdice", "background_dice", "vsat_dice", "scat_dice"]
+    assert rapi.facet_levels(SERIES, lookup, True)["value"]["order"] == [*seed, "iou"]
+    # R sends one name as a scalar; "a,b" is split as on the command line
+    assert rapi.facet_levels(SERIES, None, False, "iou,scat_dice")["value"]["order"] == [
+        "background_dice", "loss", "sdice", "vsat_dice"]
+    assert rapi.facet_levels(SERIES, None, False, None, "lr")["value"]["order"] == ["lr"]
+
+
+def test_facet_levels_errors_are_plot_historys():
+    assert rapi.facet_levels(SERIES, None, False, None, ["acc"])["error"].startswith(
+        "metric 'acc' is not in the history; it has background_dice, loss")
+    assert rapi.facet_levels(["lr", "step"])["error"] == (
+        "nothing to plot: the history has no metric rows")
+    assert rapi.facet_levels([], None)["error"] == (
+        "nothing to plot: the history has no metric rows")
+
+
+def test_early_stoppings_gives_telemetry_no_stop():
+    long = to_history(_telemetry_wide())
+    table = _r_table(long.with_columns(pl.col("metric").cast(pl.String),
+                                       pl.col("data").cast(pl.String)))
+    stops = rapi.decode(rapi.early_stoppings(table, 0.005, False, None)["value"])
+    assert stops["metric"].unique(maintain_order=True).to_list() == SERIES[:6]
+    user = rapi.decode(rapi.early_stoppings(table, 0.005, False, None, ["iou"])["value"])
+    assert user.equals(early_stoppings(long, 0.005, telemetry=["iou"]))
+    assert "iou" not in user["metric"].to_list()
+    scalar = rapi.decode(rapi.early_stoppings(table, 0.005, False, None, "iou,loss")["value"])
+    assert set(scalar["metric"]) == {"background_dice", "scat_dice", "sdice", "vsat_dice"}
+
+
+def test_telemetry_names_in_order_with_a_users_own():
+    assert rapi.telemetry_names(SERIES)["value"] == ["lr", "epoch_time_s", "peak_mem_mb"]
+    assert rapi.telemetry_names(SERIES, "iou")["value"] == [
+        "iou", "lr", "epoch_time_s", "peak_mem_mb"]
+    assert rapi.telemetry_names("lr", None)["value"] == ["lr"]
+    assert rapi.telemetry_names(["loss"], [])["value"] == []
+
+
+def test_read_history_forces_a_source():
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures" / "sources"
+    json = str(fixtures / "keras" / "history.json")
+    res = rapi.read_history(json, "keras")
+    assert rapi.decode(res["value"]).equals(read_history(json))
+    fastai = str(fixtures / "fastai" / "history.csv")
+    assert rapi.read_history(fastai)["error"] is None
+    assert "non-numeric value '00:00'" in rapi.read_history(fastai, "keras")["error"]
+    bad = rapi.read_history(json, "kerass")
+    assert bad["value"] is None and "\n" not in bad["error"]
+    assert "should be one of keras, lightning" in bad["error"] and "'kerass'" in bad["error"]
+
+
 def test_parse_run_name_rows_warnings_and_strict(tmp_path):
     path = str(run_path(tmp_path, f"{RUN}_DR40", "2021-03-02"))
     res = rapi.parse_run_name([RUN, path, "final"])

@@ -32,24 +32,39 @@ to_history <- function(wide, keep = character()) {
   .decode_frame(.py_call("to_history", .encode_frame(wide, "wide"), as.list(keep)))
 }
 
-#' Read one history file
+#' Read one history
 #'
-#' Reads a Keras `CSVLogger`-style CSV (comma, semicolon or tab separated;
-#' `""`, `nan`, `NA` are missing) with the exact errors of the Python reader:
-#' they name the file, line and column of a bad cell. A resumed log that
-#' repeats epochs keeps the last row of each, with a warning.
+#' Reads one training history of any source the Python package reads, and
+#' recognises which it is by its content: a Keras `CSVLogger` file (comma,
+#' semicolon or tab separated; `""`, `nan`, `NA` are missing) or
+#' `history.history` dumped as JSON, a Lightning `metrics.csv`, a
+#' TensorBoard log directory or event file, a Hugging Face
+#' `trainer_state.json`, a fastai `history.csv`, an MLflow run, an R keras
+#' history saved with `saveRDS()`. `source` forces one reader. Errors are
+#' the Python reader's, in one line: they name the file, and the line and
+#' column of a bad cell. A resumed log that repeats epochs keeps the last
+#' row of each, with a warning.
 #'
-#' @param path Path to the history file.
+#' @param path Path to the history file (or run directory).
+#' @param source `NULL` (recognise the source) or the reader to use:
+#'   `"keras"`, `"lightning"`, `"tensorboard"`, `"transformers"`,
+#'   `"fastai"`, `"mlflow"` or `"rds"`. Another name is an error listing
+#'   these.
 #' @return The wide table: `epoch` (integer) then one double column per
-#'   metric, as in the file. Pass it to [to_history()] for the long table.
+#'   series (`val_<m>` the validation series of `<m>`), the file's epoch
+#'   numbers kept. Pass it to [to_history()] for the long table.
 #' @examples
 #' \dontrun{
 #' hist <- to_history(read_history("run/2021-03-10/unet_2d_mdice/fat_768x384x1/RUN.csv"))
+#' hist <- to_history(read_history("lightning_logs/version_0/metrics.csv", source = "lightning"))
 #' }
 #' @export
-read_history <- function(path) {
+read_history <- function(path, source = NULL) {
   if (!is.character(path) || length(path) != 1 || is.na(path)) {
     stop("histkit: path must be one file path", call. = FALSE)
   }
-  .decode_frame(.py_call("read_history", path.expand(path)))
+  if (!is.null(source) && (!is.character(source) || length(source) != 1 || is.na(source))) {
+    stop("histkit: source must be NULL or one reader name, such as \"keras\"", call. = FALSE)
+  }
+  .decode_frame(.py_call("read_history", path.expand(path), source))
 }

@@ -3,9 +3,19 @@
 #' Draws one run the way the Python package's `plot_history()` does, natively
 #' with ggplot2: x epoch, y value, colour by data (training, validation),
 #' lines and points, one facet per metric with a free y scale, labelled and
-#' ordered by `lookup_table` (unlisted metrics follow in file order under
-#' their own names), `theme_bw(base_size)` with the legend at the bottom, and
-#' a dashed vertical line per segment (early stop) coloured like its series.
+#' ordered by `lookup_table`, `theme_bw(base_size)` with the legend at the
+#' bottom, and a dashed vertical line per segment (early stop) coloured like
+#' its series.
+#'
+#' With a lookup the figure has exactly the lookup's metrics that the history
+#' holds, in the lookup's order (the seed's "These 5 plots");
+#' `all_metrics = TRUE` adds the others after them, in file order, under
+#' their own names. Without a lookup it has every metric, in file order.
+#' Telemetry (learning rate, epoch time, memory, step counters: `lr`,
+#' `learning_rate`, `epoch_time_s`, `time`, `peak_mem_mb`, `step`, ...,
+#' plus the names in `telemetry`) is never a facet here: draw it with
+#' [plot_telemetry()]. The Python package decides the facets, so R and
+#' Python draw the same ones.
 #'
 #' The result is a plain ggplot object: add titles with
 #' `+ patchwork::plot_annotation(title = ...)` or `+ ggplot2::labs(...)`,
@@ -13,43 +23,89 @@
 #'
 #' @param hist A history: the long table of [to_history()] or a wide one.
 #' @param lookup_table Labels: a named character vector
-#'   `c(loss = "Loss", sdice = "Dice Score")` (facets follow its order), or
-#'   the path of a `.R`, `.json` or `.toml` labels file, or `NULL`.
+#'   `c(loss = "Loss", sdice = "Dice Score")` (the facets are its metrics, in
+#'   its order), or the path of a `.R`, `.json` or `.toml` labels file, or
+#'   `NULL`.
 #' @param segments `NULL` or a data.frame with columns `metric`, `data` and
 #'   `epoch`, such as [early_stoppings()] returns.
 #' @param base_size Base font size of `theme_bw()`.
 #' @param ... Further arguments of [ggplot2::theme_bw()] (`base_family`,
 #'   `base_line_size`, ...).
-#' @param metrics `NULL` (all) or the metrics to draw, e.g. `c("loss", "sdice")`.
+#' @param metrics `NULL` or exactly the series to draw, e.g.
+#'   `c("loss", "sdice")`; named here, a telemetry series is drawn too, and
+#'   lookup metrics come first, then the others (as with `all_metrics`).
 #' @param points,lines Draw points, lines.
+#' @param all_metrics With a lookup, also draw the metrics it does not list,
+#'   after its own.
+#' @param telemetry More series that are telemetry, not metrics (besides the
+#'   built-in ones), e.g. `c("gpu_temp", "tokens_seen")` or
+#'   `"gpu_temp,tokens_seen"`.
 #' @return A ggplot object.
+#' @seealso [plot_telemetry()], [early_stoppings()]
 #' @examples
 #' \dontrun{
 #' plot_history(hist, lookup_table = training_labels,
 #'              segments = early_stoppings(hist, tolerance = 0.005), base_size = 12) +
 #'   patchwork::plot_annotation(title = "UNet")
+#' plot_history(hist, lookup_table = training_labels, all_metrics = TRUE)
 #' }
 #' @export
 plot_history <- function(hist, lookup_table = NULL, segments = NULL, base_size = 11, ...,
-                         metrics = NULL, points = TRUE, lines = TRUE) {
+                         metrics = NULL, points = TRUE, lines = TRUE, all_metrics = FALSE,
+                         telemetry = character()) {
   .check_number(base_size, "base_size")
+  .check_flag(all_metrics, "all_metrics")
+  chosen <- .check_names(metrics, "metrics", null_ok = TRUE)
+  telemetry <- .check_names(telemetry, "telemetry")
   long <- .as_long(hist)
-  if (!is.null(metrics)) {
-    present <- unique(as.character(long$metric))
-    unknown <- setdiff(metrics, present)
-    if (length(unknown)) {
-      stop(sprintf("histkit: metric '%s' is not in the history; it has %s",
-                   unknown[1], paste(present, collapse = ", ")), call. = FALSE)
-    }
-    long <- long[as.character(long$metric) %in% metrics, , drop = FALSE]
-  }
-  if (!nrow(long)) {
-    stop("histkit: nothing to plot: the history has no rows", call. = FALSE)
-  }
-  facets <- .py_call("facet_levels", unique(as.character(long$metric)),
-                     .encode_lookup(lookup_table))
+  # Python decides the facets, as its plot_history() does: telemetry left
+  # out unless named in `metrics`, the lookup's metrics, then (all_metrics)
+  # the rest; an unknown metric or nothing left to draw is its one-line error
+  facets <- .py_call("facet_levels", as.list(unique(as.character(long$metric))),
+                     .encode_lookup(lookup_table), all_metrics, telemetry, chosen)
   .build_plot(long, segments, unlist(facets$order), unlist(facets$labels), base_size,
               points = points, lines = lines, ...)
+}
+
+#' Plot the telemetry of a training history
+#'
+#' Draws what [plot_history()] leaves out, the way the Python package's
+#' `plot_telemetry()` does: the learning rate schedule, time and memory per
+#' epoch, step counters (the series the Python package counts as telemetry,
+#' plus the names in `telemetry`), one facet per series with a free y scale,
+#' under their own names in file order; x epoch, colour by data, lines and
+#' points, `theme_bw(base_size)` with the legend at the bottom. A native
+#' ggplot2 object: any ggplot2 or patchwork addition works.
+#'
+#' @param hist A history: the long table of [to_history()] or a wide one.
+#' @param base_size Base font size of `theme_bw()`.
+#' @param telemetry More series that are telemetry (besides the built-in
+#'   ones), as in [plot_history()].
+#' @return A ggplot object. An error when the history has no telemetry.
+#' @seealso [plot_history()]
+#' @examples
+#' \dontrun{
+#' plot_telemetry(hist) + patchwork::plot_annotation(title = "Learning rate, time, memory")
+#' }
+#' @export
+plot_telemetry <- function(hist, base_size = 11, telemetry = character()) {
+  .check_number(base_size, "base_size")
+  telemetry <- .check_names(telemetry, "telemetry")
+  long <- .as_long(hist)
+  long <- long[!is.na(long$value), , drop = FALSE]
+  names <- unlist(.py_call("telemetry_names", as.list(unique(as.character(long$metric))),
+                           telemetry))
+  if (!length(names)) {
+    stop("histkit: the history has no telemetry (learning rate, epoch time, memory)",
+         call. = FALSE)
+  }
+  df <- .label_metrics(long, names, names)
+  ggplot2::ggplot(df, ggplot2::aes(x = .data$epoch, y = .data$value, colour = .data$data)) +
+    ggplot2::geom_line() +
+    ggplot2::geom_point(size = 1) +
+    ggplot2::facet_wrap(~metric, scales = "free_y") +
+    ggplot2::labs(x = "epoch", colour = "data") +
+    .theme(base_size)
 }
 
 # The long table of a history, without a round trip to Python when it is
@@ -102,7 +158,12 @@ plot_history <- function(hist, lookup_table = NULL, segments = NULL, base_size =
   }
   p + ggplot2::facet_wrap(~metric, scales = "free_y") +
     ggplot2::labs(x = "epoch", colour = "data") +
-    ggplot2::theme_bw(base_size = base_size, ...) +
+    .theme(base_size, ...)
+}
+
+# theme_bw(base_size), no y title, legend at the bottom (the Python _theme()).
+.theme <- function(base_size, ...) {
+  ggplot2::theme_bw(base_size = base_size, ...) +
     ggplot2::theme(axis.title.y = ggplot2::element_blank(), legend.position = "bottom")
 }
 

@@ -14,6 +14,11 @@
 #'   (`0.01` is within 1\%).
 #' @param mode `NULL` (choose by name), `"min"`, `"max"`, or a named
 #'   character vector or list mapping metrics to `"min"`/`"max"`/`"auto"`.
+#' @param telemetry More series that are telemetry, not metrics, e.g.
+#'   `c("gpu_temp", "tokens_seen")` or `"gpu_temp,tokens_seen"`. Telemetry
+#'   gets no stop: the built-in names (learning rate `lr`/`learning_rate`,
+#'   `epoch_time_s`, `time`, `peak_mem_mb`, `step`, `global_step`, runtimes,
+#'   throughputs) and these.
 #' @return A data.frame, one row per series: `metric`, `data` (factors with
 #'   the levels of `hist`), `epoch` (integer), `value` (double),
 #'   `best_epoch` (integer), `best_value` (double).
@@ -22,16 +27,16 @@
 #' early_stoppings(hist, tolerance = 0.005) %>% dplyr::arrange(metric, epoch)
 #' }
 #' @export
-early_stoppings <- function(hist, tolerance = 0.005, relative = FALSE, mode = NULL) {
+early_stoppings <- function(hist, tolerance = 0.005, relative = FALSE, mode = NULL,
+                            telemetry = character()) {
   .check_number(tolerance, "tolerance")
-  if (!is.logical(relative) || length(relative) != 1 || is.na(relative)) {
-    stop("histkit: relative must be TRUE or FALSE", call. = FALSE)
-  }
+  .check_flag(relative, "relative")
+  telemetry <- .check_names(telemetry, "telemetry")
   if (!is.null(names(mode))) {
     mode <- as.list(mode)  # names are metrics: keep them on the way to Python
   }
   out <- .decode_frame(.py_call("early_stoppings", .encode_frame(hist), tolerance,
-                                relative, mode))
+                                relative, mode, telemetry))
   .match_levels(out, hist)
 }
 
@@ -85,6 +90,29 @@ print.histkit_keras_stop <- function(x, ...) {
   if (!is.numeric(x) || length(x) != 1 || is.na(x)) {
     stop(sprintf("histkit: %s must be one number, got %s", what,
                  paste(deparse(x), collapse = " ")), call. = FALSE)
+  }
+}
+
+# A character vector of names (or NULL when null_ok) as an unnamed list, so
+# that Python gets a list whatever its length (reticulate sends a length-1
+# vector as a scalar, and a named list as a dict).
+.check_names <- function(x, what, null_ok = FALSE) {
+  if (is.null(x) && null_ok) {
+    return(NULL)
+  }
+  if (is.null(x)) {
+    x <- character()
+  }
+  if (!is.character(x) || anyNA(x)) {
+    stop(sprintf("histkit: %s must be a character vector of series names, got %s", what,
+                 paste(deparse(x), collapse = " ")), call. = FALSE)
+  }
+  as.list(unname(x))
+}
+
+.check_flag <- function(x, what) {
+  if (!is.logical(x) || length(x) != 1 || is.na(x)) {
+    stop(sprintf("histkit: %s must be TRUE or FALSE", what), call. = FALSE)
   }
 }
 
