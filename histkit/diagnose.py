@@ -1,0 +1,544 @@
+"""Diagnosis: did a run fail, and why, from its history alone.
+
+``diagnose(hist)`` returns one row per finding: ``run, rule, severity, epoch,
+metric, data, evidence, advice``, a run's rows ordered by severity (error
+first), then epoch, so its first row is what to read first. A healthy run has
+no rows. Every series of every run is summarised in one polars pass
+(:func:`series_features`); the rules are expressions over that summary.
+
+The rules and their thresholds (:class:`Thresholds`, documented in the
+README) were chosen on the labelled real trainings of
+``bench/diagnose_devset.py`` and are scored by ``bench/diagnose_eval.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterable
+
+import polars as pl
+
+from .columns import metric_filter, parse_telemetry
+from .errors import OptionError
+from .history import _as_polars, to_history
+from .stopping import LOSS_TOKENS
+
+__all__ = ["diagnose", "RULES", "SEVERITIES", "Thresholds", "THRESHOLDS", "FINDING_COLUMNS",
+           "series_features", "double_softmax_floor", "infer_classes", "summarise"]
+
+SEVERITIES = ("error", "warning", "info")
+FINDING_COLUMNS = ("run", "rule", "severity", "epoch", "metric", "data", "evidence", "advice")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    severity: str
+    advice: str
+
+
+#: every rule, in the order findings of one severity and epoch are listed
+RULES: dict[str, Rule] = {
+    "diverged": Rule("error", "lower the learning rate (try 10x lower), clip gradients, and "
+                              "check the input for NaN or unnormalised values"),
+    "double_softmax": Rule("error", "the output already went through softmax and the loss "
+                                    "applies it again: drop the softmax layer, or use the "
+                                    "loss with from_logits=False"),
+    "stuck": Rule("error", "the network learns nothing: raise the learning rate, check that "
+                           "labels match the loss (one-hot for categorical, integer labels "
+                           "for sparse) and that the output activation matches from_logits"),
+    "collapse_to_background": Rule("error", "the network predicts background only: use a "
+                                            "Dice or class-weighted loss, or sample more "
+                                            "foreground"),
+    "overfitting": Rule("warning", "keep the weights of the best validation epoch (early "
+                                   "stopping), add data augmentation, dropout or weight decay"),
+    "oscillating": Rule("warning", "the learning rate is probably too high: lower it or add "
+                                   "a schedule (e.g. ReduceLROnPlateau)"),
+    "val_better_than_train": Rule("warning", "validation beats training without dropout: "
+                                             "check for a leak (validation images in the "
+                                             "training set) or swapped columns"),
+    "too_slow": Rule("info", "still improving at the last epoch: train longer or raise the "
+                             "learning rate"),
+    "wasted_epochs": Rule("info", "the run stopped improving long before its end: fewer "
+                                  "epochs (or early stopping) give the same result"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """The numbers behind each rule (see the README's diagnosis table)."""
+
+    explode_ratio: float = 10.0      # diverged: a loss above 10x its running minimum ...
+    absurd_ratio: float = 1000.0     # ... or its maximum above 1000x its median
+    stuck_drop: float = 0.05         # stuck: best loss within 5% of the first
+    stuck_drop_ce: float = 0.15      # ... 15% for a cross-entropy that starts near ln K
+    near_ln_k: float = 0.15          # "near ln K": within 15%
+    floor_band: float = 0.05         # double_softmax: plateau within 5% above the floor
+    floor_flat: float = 0.02         # ... and the last quarter moves less than 2%
+    collapse_background: float = 0.8  # collapse: background score at least 0.8 ...
+    collapse_foreground: float = 0.1  # ... every foreground score at most 0.1
+    overfit_rise: float = 0.10       # overfitting: validation loss 10% above its minimum
+    overfit_epochs: int = 3          # ... for at least 3 epochs after it,
+    overfit_scale: float = 0.05      # ... and by 5% of the training loss's improvement
+    oscillation_rebound: float = 0.10  # oscillating: the validation loss bounces up by
+    oscillation_peaks: int = 3         # 10% of the training loss's improvement, 3 times
+    slow_tail: float = 0.05          # too_slow: the last 20% of epochs give 5% of the gain
+    wasted_fraction: float = 0.5     # wasted: the stop came in the first half ...
+    wasted_epochs: int = 10          # ... and at least 10 epochs before the end
+    val_better: float = 0.05         # val_better_than_train: 5% lower loss ...
+    val_better_share: float = 0.75   # ... in 75% of the epochs
+    min_epochs: int = 3              # no trend rule on fewer epochs
+
+
+THRESHOLDS = Thresholds()
+
+
+def double_softmax_floor(classes: int) -> float:
+    """The lowest loss a from-logits cross-entropy can reach when its input is
+    already a softmax: inputs in [0, 1] give at best ``e / (e + K - 1)`` for
+    the true class, so the loss stays above ``ln(1 + (K - 1) / e)``."""
+    return math.log1p((classes - 1) / math.e)
+
+
+_CLASS_SCORE = r"^(.+)_(dice|iou|jaccard)$"
+_AGGREGATES = {"s", "m", "mean", "soft", "avg", "macro", "micro", "balanced"}
+
+
+def infer_classes(metrics: Iterable[str]) -> int | None:
+    """The number of classes from per-class score names (``background_dice``,
+    ``vsat_dice``, ``scat_dice`` -> 3); None when the names do not say."""
+    import re
+
+    found: dict[str, set[str]] = {}
+    for m in metrics:
+        hit = re.match(_CLASS_SCORE, m)
+        if hit and hit.group(1).lower() not in _AGGREGATES:
+            found.setdefault(hit.group(2), set()).add(hit.group(1))
+    best = max(found.values(), key=len, default=set())
+    return len(best) if len(best) >= 2 else None
+
+
+def _is_background(name: str) -> bool:
+    low = name.lower()
+    return low.startswith(("background", "bg_", "back_")) or low in ("bg",)
+
+
+def series_features(long: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """One row per (run, metric, data) series: the numbers the rules read.
+
+    ``long`` must be sorted by ``by``, metric, data, epoch."""
+    series = [*by, "metric", "data"]
+    v, e = pl.col("value"), pl.col("epoch")
+    finite = v.is_not_null() & v.is_finite()
+    # missing values (NaN in a CSV) at the end of a series that had values
+    valid_seen = v.is_not_null().cum_max().over(series)
+    trailing = (v.is_null() & valid_seen).over(series)
+    tail_missing = long.lazy().with_columns(trailing=trailing).group_by(series).agg(
+        missing_from=e.filter(pl.col("trailing") & v.is_null().reverse().cum_min().reverse())
+        .min(),
+        inf_from=e.filter(v.is_infinite()).min())
+    frame = long.lazy().filter(finite)
+    idx = pl.int_range(pl.len()).over(series)
+    n = pl.len().over(series)
+    cm_prev = v.cum_min().shift(1).over(series)
+    late = idx >= pl.min_horizontal(pl.lit(2), (n // 5))  # skip warm-up (BN statistics)
+    frame = frame.with_columns(idx=idx, n=n, cm_prev=cm_prev, late=late,
+                               tail=idx >= n - pl.max_horizontal(pl.lit(3), n // 5))
+    agg = frame.group_by(series, maintain_order=True).agg(
+        n=pl.len(),
+        first_epoch=e.first(),
+        last_epoch=e.last(),
+        first=v.first(),
+        last=v.last(),
+        min=v.min(),
+        max=v.max(),
+        median=v.median(),
+        min_epoch=e.get(v.arg_min()),
+        max_epoch=e.get(v.arg_max()),
+        # diverged: the largest jump above the running minimum, past the start value
+        explode=(v / pl.col("cm_prev").abs()).filter(v > v.first()).max(),
+        explode_epoch=e.filter((v > pl.col("cm_prev").abs() * THRESHOLDS.explode_ratio)
+                               & (v > v.first())).min(),
+        late_start=v.filter(pl.col("late")).first(),
+        tail_start=v.filter(pl.col("tail")).first(),
+        tail_min=v.filter(pl.col("tail")).min(),
+        tail_max=v.filter(pl.col("tail")).max(),
+        tail_epoch=e.filter(pl.col("tail")).first(),
+    )
+    return agg.join(tail_missing, on=series, how="left", nulls_equal=True).collect()
+
+
+# ---------------------------------------------------------------------------
+# the rules
+
+
+def _run_hints(runs: list[str]) -> pl.DataFrame:
+    """What a run's name says (histkit's grammar): its loss and dropout."""
+    import warnings
+
+    from .names import parse_run_name
+
+    rows = []
+    for r in runs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            name = parse_run_name(str(r)) if r is not None else None
+        valid = name is not None and name.valid
+        rows.append((r, name.loss if valid else None, name.dropout if valid else None))
+    return pl.DataFrame(rows, schema={"__run": pl.String, "loss_kind": pl.String,
+                                      "dropout": pl.Float64}, orient="row")
+
+
+def _sig(expr: pl.Expr) -> pl.Expr:
+    """A number as short text (4 significant digits); only found rows pay."""
+    return expr.map_elements(lambda x: f"{x:.4g}", return_dtype=pl.String)
+
+
+def _pct(expr: pl.Expr) -> pl.Expr:
+    return (expr * 100).round(1).cast(pl.String) + "%"
+
+
+def _finding(frame: pl.LazyFrame | pl.DataFrame, rule: str, epoch, metric, data,
+             evidence: pl.Expr, keys: list[str]) -> pl.LazyFrame:
+    return frame.lazy().select(
+        *keys, pl.lit(rule).alias("rule"), pl.lit(epoch).cast(pl.Int64).alias("epoch")
+        if not isinstance(epoch, pl.Expr) else epoch.cast(pl.Int64).alias("epoch"),
+        (metric if isinstance(metric, pl.Expr) else pl.lit(metric)).cast(pl.String)
+        .alias("metric"),
+        (data if isinstance(data, pl.Expr) else pl.lit(data)).cast(pl.String).alias("data"),
+        evidence.alias("evidence"))
+
+
+def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = None,
+             by: list[str] | None = None, telemetry=(), run: str | None = None,
+             thresholds: Thresholds = THRESHOLDS) -> pl.DataFrame:
+    """Findings about one run or many: ``run, rule, severity, epoch, metric,
+    data, evidence, advice`` (key columns such as ``path`` lead).
+
+    ``hist`` is a long table (or a wide one), polars or pandas; ``by`` are its
+    run key columns (default: ``path``/``run`` when present). ``classes`` is
+    the number of classes K (for the ln K and double-softmax checks); without
+    it K comes from per-class score names (``background_dice``...). ``rules``
+    keeps only these rule ids. ``run`` names a single history. Rows of a run:
+    errors first, then by epoch. No rows: nothing found.
+    """
+    from .stopping import is_loss_like
+
+    if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
+                                or classes < 2):
+        raise OptionError(f"classes must be a whole number of at least 2, got {classes!r}")
+    chosen = list(RULES) if rules is None else list(rules)
+    unknown = [r for r in chosen if r not in RULES]
+    if unknown:
+        raise OptionError(f"unknown rule {unknown[0]!r}; the rules are {', '.join(RULES)}")
+    t = thresholds
+    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
+    if by is None:
+        by = [c for c in ("path", "run") if c in long.columns]
+    key = "__run"
+    run_col = "run" if "run" in long.columns else ("path" if "path" in long.columns else None)
+    long = long.with_columns(
+        (pl.col(run_col).cast(pl.String) if run_col else pl.lit(run, pl.String)).alias(key),
+        pl.col("metric").cast(pl.String), pl.col("data").cast(pl.String))
+    if run_col == "path" and "run" not in long.columns:
+        from .sources import run_name
+
+        paths = long["__run"].unique(maintain_order=True).to_list()
+        long = long.with_columns(pl.col(key).replace_strict(
+            {p: run_name(p) for p in paths}, return_dtype=pl.String).alias("__name"))
+    else:
+        long = long.with_columns(pl.col(key).alias("__name"))
+    keys = list(dict.fromkeys([*by, key, "__name"]))
+    empty = pl.DataFrame(schema={**{k: long.schema[k] for k in by},
+                                 **dict.fromkeys(FINDING_COLUMNS, pl.String),
+                                 "epoch": pl.Int64})
+    if long.is_empty():
+        return empty.select(*by, *FINDING_COLUMNS)
+    long = long.sort([*keys, "metric", "data", "epoch"], maintain_order=True)
+    feats = series_features(long, keys)
+
+    # one row per run: its loss series, classes, and what its name says
+    metric_order = long.select(*keys, "metric").unique(maintain_order=True)
+    losses = metric_order.filter(pl.col("metric").map_elements(is_loss_like,
+                                                               return_dtype=pl.Boolean))
+    primary = (losses.with_columns(rank=(pl.col("metric") != "loss").cast(pl.Int8))
+               .sort("rank", maintain_order=True).group_by(keys, maintain_order=True)
+               .agg(loss=pl.col("metric").first()))
+    per_class = (metric_order.with_columns(m=pl.col("metric").str.extract(_CLASS_SCORE, 1),
+                                           kind=pl.col("metric").str.extract(_CLASS_SCORE, 2))
+                 .filter(pl.col("m").is_not_null()
+                         & ~pl.col("m").str.to_lowercase().is_in(list(_AGGREGATES))))
+    inferred = (per_class.group_by([*keys, "kind"]).agg(k=pl.len())
+                .group_by(keys).agg(pl.col("k").max()).filter(pl.col("k") >= 2))
+    hints = _run_hints(long["__name"].unique(maintain_order=True).to_list()).rename(
+        {"__run": "__name"})
+    info = (primary.join(inferred, on=keys, how="left", nulls_equal=True)
+            .join(hints, on="__name", how="left", nulls_equal=True)
+            .with_columns(k=pl.lit(classes, pl.Int64) if classes is not None
+                          else pl.col("k").cast(pl.Int64),
+                          ce=pl.col("loss_kind").is_null() | (pl.col("loss_kind") == "ce")))
+    lf = feats.lazy().join(info.lazy(), on=keys, how="inner", nulls_equal=True)
+    loss_f = lf.filter(pl.col("metric") == pl.col("loss"))
+    train_loss = loss_f.filter(pl.col("data") == "training")
+    val_loss = loss_f.filter(pl.col("data") == "validation")
+    # per epoch: the run's loss, training and validation side by side
+    pair = (long.lazy().join(primary.lazy(), on=keys, nulls_equal=True)
+            .filter(pl.col("metric") == pl.col("loss"))
+            .filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+            .collect().pivot("data", index=[*keys, "epoch"], values="value")
+            .lazy())
+    if "training" not in pair.collect_schema().names():
+        pair = pair.with_columns(training=pl.lit(None, pl.Float64))
+    if "validation" not in pair.collect_schema().names():
+        pair = pair.with_columns(validation=pl.lit(None, pl.Float64))
+    pair = pair.sort([*keys, "epoch"])
+    out: list[pl.LazyFrame] = []
+    m, d = pl.col("metric"), pl.col("data")
+
+    if "diverged" in chosen:
+        lossy = lf.filter(m.map_elements(is_loss_like, return_dtype=pl.Boolean))
+        out += [
+            _finding(lf.filter(pl.col("inf_from").is_not_null()), "diverged",
+                     pl.col("inf_from"), m, d,
+                     pl.format("{} is infinite from epoch {}", m, pl.col("inf_from")), keys),
+            _finding(lossy.filter(pl.col("missing_from").is_not_null() & (d == "training")),
+                     "diverged", pl.col("missing_from"), m, d,
+                     pl.format("{} is NaN or missing from epoch {} to the end (last value {})",
+                               m, pl.col("missing_from"), _sig(pl.col("last"))), keys),
+            _finding(lossy.filter(pl.col("explode_epoch").is_not_null()), "diverged",
+                     pl.col("explode_epoch"), m, d,
+                     pl.format("{} jumped to {}x its running minimum (above its start {})",
+                               m, _sig(pl.col("explode")), _sig(pl.col("first"))), keys),
+            _finding(lossy.filter((pl.col("max") > t.absurd_ratio * pl.col("median").abs())
+                                  & (pl.col("max") > 1)), "diverged", pl.col("max_epoch"), m, d,
+                     pl.format("{} reached {}, {}x its median {}", m, _sig(pl.col("max")),
+                               _sig(pl.col("max") / pl.col("median").abs()),
+                               _sig(pl.col("median"))), keys),
+        ]
+
+    drop = (pl.col("first") - pl.col("min")) / pl.col("first").abs()
+    ln_k = pl.col("k").cast(pl.Float64).log()
+    near_ln_k = (pl.col("k").is_not_null() & pl.col("ce")
+                 & ((pl.col("first") - ln_k).abs() <= t.near_ln_k * ln_k))
+    if "stuck" in chosen:
+        cond = (pl.col("n") >= t.min_epochs) & (
+            (drop < t.stuck_drop) | (near_ln_k & (drop < t.stuck_drop_ce)))
+        out.append(_finding(
+            train_loss.filter(cond), "stuck", pl.col("first_epoch"), m, d,
+            pl.format("{} went from {} to at best {} ({} lower) in {} epochs{}", m,
+                      _sig(pl.col("first")), _sig(pl.col("min")), _pct(drop), pl.col("n"),
+                      pl.when(near_ln_k).then(pl.format("; chance for {} classes is ln {} = {}",
+                                                        pl.col("k"), pl.col("k"), _sig(ln_k)))
+                      .otherwise(pl.lit(""))), keys))
+
+    if "double_softmax" in chosen:
+        floor = (1 + (pl.col("k").cast(pl.Float64) - 1) / math.e).log()
+        flat = (pl.col("tail_max") - pl.col("tail_min")) <= t.floor_flat * pl.col("tail_min")
+        cond = (pl.col("k").is_not_null() & pl.col("ce") & (pl.col("n") >= t.min_epochs)
+                & (drop >= t.stuck_drop_ce) & (pl.col("min") >= floor * (1 - t.floor_band / 5))
+                & (pl.col("min") <= floor + 1) & flat)
+        out.append(_finding(
+            train_loss.filter(cond), "double_softmax", pl.col("min_epoch"), m, d,
+            pl.format("{} is flat at {} from epoch {} and never goes below "
+                      "ln(1 + (K-1)/e) = {}, the floor of a softmax fed to a from-logits "
+                      "cross-entropy with K = {}", m, _sig(pl.col("min")), pl.col("min_epoch"),
+                      _sig(floor), pl.col("k")), keys))
+
+    if "collapse_to_background" in chosen:
+        scores = (long.lazy().filter(m.str.contains(_CLASS_SCORE))
+                  .with_columns(cls=m.str.extract(_CLASS_SCORE, 1),
+                                kind=m.str.extract(_CLASS_SCORE, 2))
+                  .filter(~pl.col("cls").str.to_lowercase().is_in(list(_AGGREGATES))))
+        bg = pl.col("cls").map_elements(_is_background, return_dtype=pl.Boolean)
+        per_epoch = (scores.filter(pl.col("value").is_not_null())
+                     .group_by([*keys, "kind", "data", "epoch"])
+                     .agg(bg=pl.col("value").filter(bg).max(),
+                          fg=pl.col("value").filter(~bg).max(),
+                          bg_metric=m.filter(bg).first())
+                     .filter(pl.col("bg").is_not_null() & pl.col("fg").is_not_null())
+                     .sort([*keys, "kind", "data", "epoch"])
+                     .with_columns(c=(pl.col("bg") >= t.collapse_background)
+                                   & (pl.col("fg") <= t.collapse_foreground)))
+        group = [*keys, "kind", "data"]
+        since = (per_epoch.group_by(group, maintain_order=True).agg(
+            last=pl.col("c").last(), bg=pl.col("bg").last(), fg=pl.col("fg").last(),
+            bg_metric=pl.col("bg_metric").last(),
+            since=pl.col("epoch").filter(~pl.col("c")).max(),
+            first=pl.col("epoch").first(), n=pl.len())
+            .filter(pl.col("last"))
+            # validation when the run has it, else training
+            .sort([*keys, "kind", "data"], descending=[False] * len(keys) + [False, True])
+            .group_by([*keys, "kind"], maintain_order=True).first())
+        nxt = (per_epoch.select(*group, "epoch"))
+        since = since.with_columns(
+            since=pl.coalesce(pl.col("since"), pl.col("first") - 1))
+        since = since.join(nxt, on=group, how="left", nulls_equal=True).filter(
+            pl.col("epoch") > pl.col("since")).group_by(
+            [*group, "bg", "fg", "bg_metric"], maintain_order=True).agg(
+            start=pl.col("epoch").min())
+        out.append(_finding(
+            since, "collapse_to_background", pl.col("start"), pl.col("bg_metric"), d,
+            pl.format("{} is {} while every foreground {} is at most {} (last epoch)",
+                      pl.col("bg_metric"), _sig(pl.col("bg")), pl.col("kind"),
+                      _sig(pl.col("fg"))), keys))
+
+    # the scale of a run's improvement: how far its training loss came down
+    scale = (train_loss.select(*keys, scale=pl.col("first") - pl.col("min")))
+    if "overfitting" in chosen:
+        best = (pair.filter(pl.col("validation").is_not_null())
+                .group_by(keys, maintain_order=True).agg(
+                    best_epoch=pl.col("epoch").get(pl.col("validation").arg_min()),
+                    best=pl.col("validation").min(),
+                    train_at_best=pl.col("training").get(pl.col("validation").arg_min()),
+                    last=pl.col("validation").last(), train_last=pl.col("training").last(),
+                    n_after=(pl.col("epoch") > pl.col("epoch").get(
+                        pl.col("validation").arg_min())).sum(),
+                    tail_low=pl.col("validation").tail(t.overfit_epochs).min())
+                .join(scale, on=keys, how="left", nulls_equal=True))
+        rise = (pl.col("last") - pl.col("best")) / pl.col("best").abs()
+        cond = ((pl.col("n_after") >= t.overfit_epochs)
+                & (pl.col("tail_low") >= pl.col("best") + t.overfit_rise * pl.col("best").abs())
+                & (pl.col("tail_low") - pl.col("best")
+                   >= t.overfit_scale * pl.col("scale").fill_null(0))
+                & (pl.col("train_last") < pl.col("train_at_best"))
+                & ((pl.col("last") - pl.col("train_last"))
+                   > (pl.col("best") - pl.col("train_at_best"))))
+        nxt = pair.select(*keys, pl.col("epoch").alias("e2"))
+        hit = (best.filter(cond).join(nxt, on=keys, nulls_equal=True)
+               .filter(pl.col("e2") > pl.col("best_epoch"))
+               .group_by(keys, maintain_order=True).agg(pl.all().exclude("e2").first(),
+                                                         start=pl.col("e2").min())
+               .join(primary.lazy(), on=keys, nulls_equal=True))
+        out.append(_finding(
+            hit, "overfitting", pl.col("start"), pl.col("loss"), pl.lit("validation"),
+            pl.format("validation {} rose from its best {} (epoch {}) to {} (+{}) while "
+                      "training {} fell from {} to {}", pl.col("loss"), _sig(pl.col("best")),
+                      pl.col("best_epoch"), _sig(pl.col("last")), _pct(rise), pl.col("loss"),
+                      _sig(pl.col("train_at_best")), _sig(pl.col("train_last"))), keys))
+
+    if "oscillating" in chosen:
+        v = pl.col("validation")
+        dv = v.diff().over(keys)
+        swings = (pair.filter(v.is_not_null())
+                  .with_columns(idx=pl.int_range(pl.len()).over(keys),
+                                up=v - v.cum_min().shift(1).over(keys), d=dv,
+                                nd=dv.shift(-1).over(keys),
+                                vscale=(v.get(pl.min_horizontal(2, pl.len() - 1)) - v.min())
+                                .over(keys))
+                  .join(scale, on=keys, how="left", nulls_equal=True, maintain_order="left")
+                  .with_columns(scale=pl.when(pl.col("scale") > 0).then(pl.col("scale"))
+                                .otherwise(pl.col("vscale")))
+                  .with_columns(peak=(pl.col("idx") >= 2) & (pl.col("d") > 0)
+                                & (pl.col("nd").is_null() | (pl.col("nd") < 0))
+                                & (pl.col("up") >= t.oscillation_rebound * pl.col("scale")))
+                  .group_by(keys, maintain_order=True)
+                  .agg(peaks=pl.col("peak").sum(), start=pl.col("epoch").filter("peak").min(),
+                       biggest=pl.col("up").filter("peak").max(),
+                       scale=pl.col("scale").first())
+                  .join(primary.lazy(), on=keys, nulls_equal=True))
+        out.append(_finding(
+            swings.filter((pl.col("scale") > 0) & (pl.col("peaks") >= t.oscillation_peaks)),
+            "oscillating", pl.col("start"), pl.col("loss"), pl.lit("validation"),
+            pl.format("validation {} bounced up {} times by at least {} of the training "
+                      "loss's improvement ({}), the largest by {}", pl.col("loss"),
+                      pl.col("peaks"), _pct(pl.lit(t.oscillation_rebound)),
+                      _sig(pl.col("scale")), _sig(pl.col("biggest"))), keys))
+
+    if "val_better_than_train" in chosen:
+        both = pair.filter(pl.col("training").is_not_null() & pl.col("validation").is_not_null())
+        better = pl.col("validation") < (1 - t.val_better) * pl.col("training")
+        vb = (both.group_by(keys, maintain_order=True).agg(
+            n=pl.len(), k=better.sum(), start=pl.col("epoch").filter(better).min(),
+            ratio=(pl.col("validation") / pl.col("training")).median())
+            .join(info.lazy().select(*keys, "dropout"), on=keys, nulls_equal=True)
+            .join(primary.lazy(), on=keys, nulls_equal=True))
+        cond = ((pl.col("n") >= t.min_epochs) & (pl.col("k") >= t.val_better_share * pl.col("n"))
+                & (pl.col("dropout").fill_null(0) == 0))
+        out.append(_finding(
+            vb.filter(cond), "val_better_than_train", pl.col("start"), pl.col("loss"),
+            pl.lit("validation"),
+            pl.format("validation {} is {}% below training in {} of {} epochs "
+                      "(median ratio {}) and the run has no dropout", pl.col("loss"),
+                      int(t.val_better * 100), pl.col("k"), pl.col("n"),
+                      _sig(pl.col("ratio"))), keys))
+
+    # too_slow and wasted_epochs read the validation loss, else the training loss
+    trend = (pl.concat([val_loss, train_loss.join(val_loss, on=keys, how="anti",
+                                                   nulls_equal=True)], how="vertical")
+             .with_columns(scale=pl.col("late_start") - pl.col("min")))
+    if "too_slow" in chosen:
+        gain = (pl.col("tail_start") - pl.col("tail_min")) / pl.col("scale")
+        cond = ((pl.col("n") >= t.min_epochs) & (pl.col("scale") > 0)
+                & (pl.col("min_epoch") >= pl.col("tail_epoch")) & (gain >= t.slow_tail))
+        out.append(_finding(
+            trend.filter(cond), "too_slow", pl.col("last_epoch"), m, d,
+            pl.format("{} {} still fell by {} of its improvement in the last {} epochs "
+                      "(best at the end: {})", d, m, _pct(gain),
+                      pl.col("last_epoch") - pl.col("tail_epoch") + 1, _sig(pl.col("min"))),
+            keys))
+
+    if "wasted_epochs" in chosen:
+        pts = (long.lazy().join(trend.select(*keys, "metric", "data", "min", "scale", "n",
+                                             "last_epoch"),
+                                on=[*keys, "metric", "data"], nulls_equal=True)
+               .filter(pl.col("value").is_not_null()))
+        stop = (pts.filter(pl.col("value") <= pl.col("min") + 0.02 * pl.col("scale"))
+                .group_by([*keys, "metric", "data"], maintain_order=True)
+                .agg(stop=pl.col("epoch").min(), n=pl.col("n").first(),
+                     last_epoch=pl.col("last_epoch").first(),
+                     scale=pl.col("scale").first()))
+        after = pts.join(stop.select(*keys, "metric", "data", "stop"),
+                         on=[*keys, "metric", "data"], nulls_equal=True).group_by(
+            [*keys, "metric", "data"]).agg(after=(pl.col("epoch") > pl.col("stop")).sum())
+        stop = stop.join(after, on=[*keys, "metric", "data"], nulls_equal=True)
+        cond = ((pl.col("scale") > 0) & (pl.col("after") >= t.wasted_epochs)
+                & (pl.col("after") >= (1 - t.wasted_fraction) * pl.col("n")))
+        out.append(_finding(
+            stop.filter(cond), "wasted_epochs", pl.col("stop"), m, d,
+            pl.format("{} {} was within 2% of its best by epoch {}; the {} epochs after it "
+                      "added nothing", d, m, pl.col("stop"), pl.col("after")), keys))
+
+    found = pl.concat(out, how="vertical_relaxed").collect() if out else None
+    if found is None or found.is_empty():
+        return empty.select(*by, *FINDING_COLUMNS)
+    sev = {r: RULES[r].severity for r in RULES}
+    severity = pl.col("rule").replace_strict(sev, return_dtype=pl.String)
+    failed = found.filter(severity == "error").select(keys).unique()
+    advice_on_failed = (found.filter(severity == "info")
+                        .join(failed, on=keys, how="semi", nulls_equal=True))
+    found = found.join(advice_on_failed, on=[*keys, "rule"], how="anti", nulls_equal=True)
+    order = {r: i for i, r in enumerate(RULES)}
+    found = (found.with_columns(
+        severity=pl.col("rule").replace_strict(sev, return_dtype=pl.String),
+        advice=pl.col("rule").replace_strict({r: RULES[r].advice for r in RULES},
+                                             return_dtype=pl.String),
+        _s=pl.col("rule").replace_strict({r: SEVERITIES.index(v) for r, v in sev.items()},
+                                         return_dtype=pl.Int8),
+        _r=pl.col("rule").replace_strict(order, return_dtype=pl.Int8),
+        _d=(pl.col("data") != "training").cast(pl.Int8))
+        .sort([*keys, "_s", "epoch", "_r", "_d"], maintain_order=True)
+        .unique([*keys, "rule"], keep="first", maintain_order=True))
+    # runs in input order
+    run_order = long.select(*keys).unique(maintain_order=True).with_row_index("_o")
+    found = (found.join(run_order, on=keys, nulls_equal=True)
+             .sort(["_o", "_s", "epoch", "_r"], maintain_order=True)
+             .with_columns(pl.col("__name").alias("run")))
+    return found.select(*[c for c in by if c != "run"], *FINDING_COLUMNS)
+
+
+def summarise(findings: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    """One line per run: ``verdict`` (failed, suspect, advice or healthy, from
+    its worst finding), the rule ids in order, and its first finding's
+    evidence and advice. ``runs`` holds every run (its key columns), so
+    healthy runs get a line too."""
+    keys = list(runs.columns)
+    verdict = {"error": "failed", "warning": "suspect", "info": "advice"}
+    per_run = findings.group_by(keys, maintain_order=True).agg(
+        verdict=pl.col("severity").first().replace_strict(verdict, return_dtype=pl.String),
+        rules=pl.col("rule").str.join(", "),
+        diagnosis=pl.format("{} (epoch {}): {}", pl.col("rule"), pl.col("epoch"),
+                            pl.col("evidence")).first(),
+        advice=pl.col("advice").first())
+    return (runs.join(per_run, on=keys, how="left", nulls_equal=True, maintain_order="left")
+            .with_columns(pl.col("verdict").fill_null("healthy"),
+                          pl.col("rules", "diagnosis", "advice").fill_null("")))
