@@ -85,8 +85,8 @@ class Thresholds:
     slow_tail: float = 0.05          # too_slow: the last 20% of epochs give 5% of the gain
     wasted_fraction: float = 0.5     # wasted: the stop came in the first half ...
     wasted_epochs: int = 10          # ... and at least 10 epochs before the end
-    val_better: float = 0.05         # val_better_than_train: 5% lower loss ...
-    val_better_share: float = 0.75   # ... in 75% of the epochs
+    val_better: float = 0.40         # val_better_than_train: 40% lower loss ...
+    val_better_share: float = 0.5    # ... in half of the epochs or more
     min_epochs: int = 3              # no trend rule on fewer epochs
 
 
@@ -130,12 +130,9 @@ def series_features(long: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     series = [*by, "metric", "data"]
     v, e = pl.col("value"), pl.col("epoch")
     finite = v.is_not_null() & v.is_finite()
-    # missing values (NaN in a CSV) at the end of a series that had values
-    valid_seen = v.is_not_null().cum_max().over(series)
-    trailing = (v.is_null() & valid_seen).over(series)
-    tail_missing = long.lazy().with_columns(trailing=trailing).group_by(series).agg(
-        missing_from=e.filter(pl.col("trailing") & v.is_null().reverse().cum_min().reverse())
-        .min(),
+    # missing values (NaN in a CSV) from some epoch to the end of the series
+    tail_missing = long.lazy().group_by(series, maintain_order=True).agg(
+        missing_from=e.filter(v.is_null().reverse().cum_min().reverse()).min(),
         inf_from=e.filter(v.is_infinite()).min())
     frame = long.lazy().filter(finite)
     idx = pl.int_range(pl.len()).over(series)
@@ -165,7 +162,9 @@ def series_features(long: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         tail_max=v.filter(pl.col("tail")).max(),
         tail_epoch=e.filter(pl.col("tail")).first(),
     )
-    return agg.join(tail_missing, on=series, how="left", nulls_equal=True).collect()
+    # every series, even one without a single finite value
+    return tail_missing.join(agg, on=series, how="left", nulls_equal=True,
+                             maintain_order="left").collect()
 
 
 # ---------------------------------------------------------------------------
@@ -249,11 +248,12 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     else:
         long = long.with_columns(pl.col(key).alias("__name"))
     keys = list(dict.fromkeys([*by, key, "__name"]))
-    empty = pl.DataFrame(schema={**{k: long.schema[k] for k in by},
+    lead = [c for c in by if c not in FINDING_COLUMNS]
+    empty = pl.DataFrame(schema={**{k: long.schema[k] for k in lead},
                                  **dict.fromkeys(FINDING_COLUMNS, pl.String),
-                                 "epoch": pl.Int64})
+                                 "epoch": pl.Int64}).select(*lead, *FINDING_COLUMNS)
     if long.is_empty():
-        return empty.select(*by, *FINDING_COLUMNS)
+        return empty
     long = long.sort([*keys, "metric", "data", "epoch"], maintain_order=True)
     feats = series_features(long, keys)
 
@@ -303,8 +303,11 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
                      pl.format("{} is infinite from epoch {}", m, pl.col("inf_from")), keys),
             _finding(lossy.filter(pl.col("missing_from").is_not_null() & (d == "training")),
                      "diverged", pl.col("missing_from"), m, d,
-                     pl.format("{} is NaN or missing from epoch {} to the end (last value {})",
-                               m, pl.col("missing_from"), _sig(pl.col("last"))), keys),
+                     pl.format("{} is NaN or missing from epoch {} to the end{}",
+                               m, pl.col("missing_from"),
+                               pl.when(pl.col("last").is_not_null())
+                               .then(pl.format(" (last value {})", _sig(pl.col("last"))))
+                               .otherwise(pl.lit(""))), keys),
             _finding(lossy.filter(pl.col("explode_epoch").is_not_null()), "diverged",
                      pl.col("explode_epoch"), m, d,
                      pl.format("{} jumped to {}x its running minimum (above its start {})",
@@ -500,7 +503,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
 
     found = pl.concat(out, how="vertical_relaxed").collect() if out else None
     if found is None or found.is_empty():
-        return empty.select(*by, *FINDING_COLUMNS)
+        return empty
     sev = {r: RULES[r].severity for r in RULES}
     severity = pl.col("rule").replace_strict(sev, return_dtype=pl.String)
     failed = found.filter(severity == "error").select(keys).unique()
@@ -523,7 +526,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     found = (found.join(run_order, on=keys, nulls_equal=True)
              .sort(["_o", "_s", "epoch", "_r"], maintain_order=True)
              .with_columns(pl.col("__name").alias("run")))
-    return found.select(*[c for c in by if c != "run"], *FINDING_COLUMNS)
+    return found.select(*lead, *FINDING_COLUMNS)
 
 
 def summarise(findings: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:

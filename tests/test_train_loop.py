@@ -297,3 +297,21 @@ def test_checkpoint_of_another_architecture_is_a_clear_error_and_history_is_unto
     with pytest.raises(TrainError, match=r"does not fit .*head\.weight.*--force"):
         train(_cfg(tmp_path, epochs=2))
     assert path.read_bytes() == before
+
+
+def test_a_run_that_diverges_stops_after_writing_that_epoch(tmp_path):
+    messages = []
+    path = train(_cfg(tmp_path, epochs=4, loss="ce", optimizer="SGD", lr=1e30),
+                 log=messages.append)
+    rows = _rows(path)
+    assert len(rows) == 1 and rows[0][COLUMNS.index("loss")] == "nan"
+    said = [m for m in messages if m.startswith("diverged (epoch 0)")]
+    assert said and "loss is nan" in said[0] and "lower the learning rate" in said[0]
+    assert load_checkpoint(path.with_suffix(".ckpt"))["finished"]
+    # a rerun (a resume) does not train the diverged run on
+    again = []
+    train(_cfg(tmp_path, epochs=4, loss="ce", optimizer="SGD", lr=1e30), log=again.append)
+    assert any("is complete (1/4 epochs)" in m for m in again) and len(_rows(path)) == 1
+    from histkit import read_history
+    from histkit.diagnose import diagnose
+    assert diagnose(read_history(path), run=path.stem)["rule"][0] == "diverged"

@@ -8,6 +8,7 @@ only rank 0 writes the history and the checkpoint.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import resource
 import sys
@@ -114,7 +115,8 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
 
         row = [epoch, *train_m, *val_m, lr, time.perf_counter() - t0, _peak_mem_mb(device)]
         rows.append(row)
-        stop = _early_stop(rows, config)
+        diverged = _diverged(epoch, train_m[0], val_m[0])
+        stop = diverged is not None or _early_stop(rows, config)
         if scheduler is not None:
             scheduler.step(val_m[0])
         if rank == 0:
@@ -126,6 +128,9 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
                 "memory_format": layout, "config": config.resume_options(),
             }, ckpt_path)
             append_row(path, row)
+        if diverged is not None:
+            log(diverged)
+            break
         if stop:
             log(f"early stopping after epoch {epoch}")
             break
@@ -210,6 +215,19 @@ def _check_resume(state: dict, config: TrainConfig, ckpt_path: Path) -> None:
         said = ", ".join(f"--{k.replace('_', '-')} {saved[k]!r} (now {now[k]!r})" for k in changed)
         raise TrainError(f"the checkpoint was trained with {said}; resume with the same "
                          f"settings or use --force to start over", path=str(ckpt_path))
+
+
+def _diverged(epoch: int, loss: float, val_loss: float) -> str | None:
+    """The finding that stops a run whose loss is NaN or infinite (the
+    epoch's row is written first, so the history shows it)."""
+    bad = [(n, v) for n, v in (("loss", loss), ("val_loss", val_loss)) if not math.isfinite(v)]
+    if not bad:
+        return None
+    from ..diagnose import RULES
+
+    what = ", ".join(f"{n} is {v}" for n, v in bad)
+    return (f"diverged (epoch {epoch}): {what}; training stops here. "
+            f"Advice: {RULES['diverged'].advice}")
 
 
 def _early_stop(rows: list[list[float]], config: TrainConfig) -> bool:
