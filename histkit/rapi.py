@@ -34,8 +34,8 @@ for _module in ("catalog", "history", "labels", "names", "plot", "stopping"):
 from .errors import HistkitError, OptionError
 
 __all__ = ["info", "to_history", "read_history", "early_stoppings", "keras_stop",
-           "facet_levels", "telemetry_names", "parse_run_name", "runs", "report", "encode",
-           "decode"]
+           "diagnose", "facet_levels", "telemetry_names", "parse_run_name", "runs", "report",
+           "encode", "decode"]
 
 DATA_LEVELS = ["training", "validation"]
 
@@ -243,6 +243,32 @@ def keras_stop(table: dict, monitor="val_loss", min_delta=0.0, patience=0, basel
                        baseline=None if baseline is None else float(baseline),
                        start_from_epoch=int(start_from_epoch), mode=str(mode))
     return dataclasses.asdict(stop)
+
+
+def _whole(x):
+    """A whole number from R (where ``3`` is a double) as an int; anything
+    else is left for the callee to reject with its own message."""
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    return x
+
+
+@_boundary
+def diagnose(table: dict, classes=None, rules=None, telemetry=None, run=None) -> dict:
+    """:func:`histkit.diagnose.diagnose` of an R data.frame (long or wide;
+    ``path``/``run`` columns of a long table key its runs). ``rules=None`` is
+    every rule, an empty list none; ``run`` names a single history."""
+    from .diagnose import diagnose as _diagnose
+
+    frame = decode(table)
+    # run keys stay text: "1", "2" (dplyr::bind_rows(.id = "run")) are names, not numbers
+    keys = [c for c in ("path", "run") if c in frame.columns]
+    frame = frame.with_columns(_numeric_text(frame.drop(keys)).get_columns())
+    found = _diagnose(frame, None if classes is None else _whole(classes),
+                      rules=None if rules is None else [str(r) for r in _as_list(rules)],
+                      telemetry=_telemetry(telemetry),
+                      run=None if run is None else str(run))
+    return encode(found)
 
 
 @_boundary

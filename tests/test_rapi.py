@@ -218,3 +218,36 @@ def test_info_names_python_and_version():
     import histkit
 
     assert rapi.info()["value"]["histkit"] == histkit.__version__
+
+
+def test_diagnose_matches_the_library_and_errors_are_one_line(tmp_path):
+    from histkit.diagnose import diagnose
+
+    wide = read_history(write_history(run_path(tmp_path), epochs=12))
+    # the loss explodes halfway: at least one finding whatever the thresholds
+    blown = wide.with_columns(pl.when(pl.col("epoch") >= 6).then(pl.col("loss") * 1e9)
+                              .otherwise(pl.col("loss")).alias("loss"))
+    for frame in (wide, blown):
+        res = rapi.diagnose(_r_table(frame.with_columns(pl.col("epoch").cast(pl.Float64))),
+                            3.0, None, None, "r1")  # R's 3 is a double
+        assert res["error"] is None
+        assert rapi.decode(res["value"]).equals(diagnose(frame, 3, run="r1"))
+        assert res["value"]["types"]["epoch"] == "integer"
+    assert rapi.decode(rapi.diagnose(_r_table(blown))["value"]).height > 0
+    # a long table keyed by run; "1", "2" (dplyr's .id) stay names, not numbers
+    long = pl.concat([to_history(f).with_columns(pl.col("metric", "data").cast(pl.String),
+                                                 run=pl.lit(n))
+                      for n, f in (("1", wide), ("2", blown))])
+    res = rapi.diagnose(_r_table(long), None, ["diverged", "stuck"], None)
+    found = rapi.decode(res["value"])
+    assert found.equals(diagnose(long, rules=["diverged", "stuck"]))
+    assert set(found["run"]) <= {"1", "2"} and found.height > 0
+    # one rule id crosses as a scalar; an empty list is no rule at all
+    assert rapi.decode(rapi.diagnose(_r_table(blown), None, "diverged")["value"]).equals(
+        diagnose(blown, rules=["diverged"]))
+    assert rapi.decode(rapi.diagnose(_r_table(blown), None, [])["value"]).height == 0
+    bad = rapi.diagnose(_r_table(wide), None, ["stuck", "nope"])
+    assert bad["value"] is None and "\n" not in bad["error"]
+    assert bad["error"].startswith("unknown rule 'nope'")
+    assert "classes must be a whole number" in rapi.diagnose(_r_table(wide), 1.0)["error"]
+    assert "classes must be a whole number" in rapi.diagnose(_r_table(wide), 2.5)["error"]
