@@ -123,45 +123,50 @@ def _is_background(name: str) -> bool:
     return low.startswith(("background", "bg_", "back_")) or low in ("bg",)
 
 
-def series_features(long: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+def series_features(long: pl.DataFrame, by: list[str],
+                    thresholds: Thresholds = THRESHOLDS) -> pl.DataFrame:
     """One row per (run, metric, data) series: the numbers the rules read.
 
-    ``long`` must be sorted by ``by``, metric, data, epoch."""
+    ``long`` must be sorted by ``by``, metric, data, epoch. Conditions are
+    computed as columns first and aggregated with plain min/max, polars'
+    fast group-by path (a filter inside an aggregation is far slower)."""
     series = [*by, "metric", "data"]
     v, e = pl.col("value"), pl.col("epoch")
-    finite = v.is_not_null() & v.is_finite()
+
+    def where(cond, then=e):
+        return pl.when(cond).then(then)
+
     # missing values (NaN in a CSV) from some epoch to the end of the series
-    tail_missing = long.lazy().group_by(series, maintain_order=True).agg(
-        missing_from=e.filter(v.is_null().reverse().cum_min().reverse()).min(),
-        inf_from=e.filter(v.is_infinite()).min())
-    frame = long.lazy().filter(finite)
+    to_end = v.is_null().reverse().cum_min().reverse().over(series)
+    tail_missing = (long.lazy().with_columns(_m=where(to_end), _i=where(v.is_infinite()))
+                    .group_by(series, maintain_order=True)
+                    .agg(missing_from=pl.col("_m").min(), inf_from=pl.col("_i").min()))
     idx = pl.int_range(pl.len()).over(series)
     n = pl.len().over(series)
-    cm_prev = v.cum_min().shift(1).over(series)
-    late = idx >= pl.min_horizontal(pl.lit(2), (n // 5))  # skip warm-up (BN statistics)
-    frame = frame.with_columns(idx=idx, n=n, cm_prev=cm_prev, late=late,
-                               tail=idx >= n - pl.max_horizontal(pl.lit(3), n // 5))
+    # collected here: polars' lazy plan evaluates these windows twice as slowly
+    frame = long.filter(v.is_not_null() & v.is_finite()).with_columns(
+        _idx=idx, _n=n, _cm=v.cum_min().shift(1).over(series).abs(),
+        _first=v.first().over(series), _min=v.min().over(series),
+        _max=v.max().over(series)).lazy()
+    late = pl.col("_idx") == pl.min_horizontal(pl.lit(2), pl.col("_n") // 5)  # past warm-up
+    tail_from = pl.col("_n") - pl.max_horizontal(pl.lit(3), pl.col("_n") // 5)
+    tail = pl.col("_idx") >= tail_from
+    rising = v > pl.col("_first")
+    frame = frame.with_columns(
+        _explode=where(rising, v / pl.col("_cm")),
+        _explode_e=where(rising & (v > pl.col("_cm") * thresholds.explode_ratio)),
+        _min_e=where(v == pl.col("_min")), _max_e=where(v == pl.col("_max")),
+        _late=where(late, v), _tail_start=where(pl.col("_idx") == tail_from, v),
+        _tail_v=where(tail, v), _tail_e=where(tail))
     agg = frame.group_by(series, maintain_order=True).agg(
-        n=pl.len(),
-        first_epoch=e.first(),
-        last_epoch=e.last(),
-        first=v.first(),
-        last=v.last(),
-        min=v.min(),
-        max=v.max(),
-        median=v.median(),
-        min_epoch=e.get(v.arg_min()),
-        max_epoch=e.get(v.arg_max()),
+        n=pl.len(), first_epoch=e.first(), last_epoch=e.last(), first=v.first(),
+        last=v.last(), min=v.min(), max=v.max(), median=v.median(),
+        min_epoch=pl.col("_min_e").min(), max_epoch=pl.col("_max_e").min(),
         # diverged: the largest jump above the running minimum, past the start value
-        explode=(v / pl.col("cm_prev").abs()).filter(v > v.first()).max(),
-        explode_epoch=e.filter((v > pl.col("cm_prev").abs() * THRESHOLDS.explode_ratio)
-                               & (v > v.first())).min(),
-        late_start=v.filter(pl.col("late")).first(),
-        tail_start=v.filter(pl.col("tail")).first(),
-        tail_min=v.filter(pl.col("tail")).min(),
-        tail_max=v.filter(pl.col("tail")).max(),
-        tail_epoch=e.filter(pl.col("tail")).first(),
-    )
+        explode=pl.col("_explode").max(), explode_epoch=pl.col("_explode_e").min(),
+        late_start=pl.col("_late").max(), tail_start=pl.col("_tail_start").max(),
+        tail_min=pl.col("_tail_v").min(), tail_max=pl.col("_tail_v").max(),
+        tail_epoch=pl.col("_tail_e").min())
     # every series, even one without a single finite value
     return tail_missing.join(agg, on=series, how="left", nulls_equal=True,
                              maintain_order="left").collect()
@@ -183,9 +188,9 @@ def _run_hints(runs: list[str]) -> pl.DataFrame:
             warnings.simplefilter("ignore")
             name = parse_run_name(str(r)) if r is not None else None
         valid = name is not None and name.valid
-        rows.append((r, name.loss if valid else None, name.dropout if valid else None))
-    return pl.DataFrame(rows, schema={"__run": pl.String, "loss_kind": pl.String,
-                                      "dropout": pl.Float64}, orient="row")
+        rows.append((name.loss if valid else None, name.dropout if valid else None))
+    return pl.DataFrame(rows, schema={"loss_kind": pl.String, "dropout": pl.Float64},
+                        orient="row")
 
 
 def _sig(expr: pl.Expr) -> pl.Expr:
@@ -234,46 +239,56 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
     if by is None:
         by = [c for c in ("path", "run") if c in long.columns]
-    key = "__run"
-    run_col = "run" if "run" in long.columns else ("path" if "path" in long.columns else None)
-    long = long.with_columns(
-        (pl.col(run_col).cast(pl.String) if run_col else pl.lit(run, pl.String)).alias(key),
-        pl.col("metric").cast(pl.String), pl.col("data").cast(pl.String))
-    if run_col == "path" and "run" not in long.columns:
-        from .sources import run_name
-
-        paths = long["__run"].unique(maintain_order=True).to_list()
-        long = long.with_columns(pl.col(key).replace_strict(
-            {p: run_name(p) for p in paths}, return_dtype=pl.String).alias("__name"))
-    else:
-        long = long.with_columns(pl.col(key).alias("__name"))
-    keys = list(dict.fromkeys([*by, key, "__name"]))
     lead = [c for c in by if c not in FINDING_COLUMNS]
     empty = pl.DataFrame(schema={**{k: long.schema[k] for k in lead},
                                  **dict.fromkeys(FINDING_COLUMNS, pl.String),
                                  "epoch": pl.Int64}).select(*lead, *FINDING_COLUMNS)
     if long.is_empty():
         return empty
-    long = long.sort([*keys, "metric", "data", "epoch"], maintain_order=True)
-    feats = series_features(long, keys)
+    # one integer per run, in input order: every group-by and join below is on it
+    if by:
+        runs = long.select(by).unique(maintain_order=True).with_row_index("_rid")
+        long = long.join(runs, on=by, how="left", nulls_equal=True, maintain_order="left")
+    else:
+        runs = pl.DataFrame({"_rid": [0]}, schema={"_rid": pl.UInt32})
+        long = long.with_columns(_rid=pl.lit(0, pl.UInt32))
+    if "run" in by:
+        names = runs["run"].cast(pl.String).to_list()
+    elif "path" in by:
+        from .sources import run_name
+
+        names = [run_name(p) for p in runs["path"].cast(pl.String).to_list()]
+    else:
+        names = [run] * runs.height
+    runs = runs.with_columns(__name=pl.Series(names, dtype=pl.String))
+    keys = ["_rid"]
+    long = (long.select(keys[0], pl.col("metric").cast(pl.String),
+                        pl.col("data").cast(pl.String), "epoch", "value")
+            .sort([*keys, "metric", "data", "epoch"], maintain_order=True))
+    feats = series_features(long, keys, t)
 
     # one row per run: its loss series, classes, and what its name says
     metric_order = long.select(*keys, "metric").unique(maintain_order=True)
-    losses = metric_order.filter(pl.col("metric").map_elements(is_loss_like,
-                                                               return_dtype=pl.Boolean))
+    # what a metric name says, decided once per distinct name
+    names_of = metric_order.select("metric").unique(maintain_order=True)
+    lossy = names_of.filter(pl.col("metric").map_elements(is_loss_like,
+                                                          return_dtype=pl.Boolean))["metric"]
+    class_scores = (names_of.with_columns(cls=pl.col("metric").str.extract(_CLASS_SCORE, 1),
+                                          kind=pl.col("metric").str.extract(_CLASS_SCORE, 2))
+                    .filter(pl.col("cls").is_not_null()
+                            & ~pl.col("cls").str.to_lowercase().is_in(list(_AGGREGATES)))
+                    .with_columns(bg=pl.col("cls").map_elements(_is_background,
+                                                                return_dtype=pl.Boolean)))
+    losses = metric_order.filter(pl.col("metric").is_in(lossy.implode()))
     primary = (losses.with_columns(rank=(pl.col("metric") != "loss").cast(pl.Int8))
                .sort("rank", maintain_order=True).group_by(keys, maintain_order=True)
                .agg(loss=pl.col("metric").first()))
-    per_class = (metric_order.with_columns(m=pl.col("metric").str.extract(_CLASS_SCORE, 1),
-                                           kind=pl.col("metric").str.extract(_CLASS_SCORE, 2))
-                 .filter(pl.col("m").is_not_null()
-                         & ~pl.col("m").str.to_lowercase().is_in(list(_AGGREGATES))))
+    per_class = metric_order.join(class_scores, on="metric")
     inferred = (per_class.group_by([*keys, "kind"]).agg(k=pl.len())
                 .group_by(keys).agg(pl.col("k").max()).filter(pl.col("k") >= 2))
-    hints = _run_hints(long["__name"].unique(maintain_order=True).to_list()).rename(
-        {"__run": "__name"})
+    hints = runs.select(keys).hstack(_run_hints(names))
     info = (primary.join(inferred, on=keys, how="left", nulls_equal=True)
-            .join(hints, on="__name", how="left", nulls_equal=True)
+            .join(hints, on=keys, how="left", nulls_equal=True)
             .with_columns(k=pl.lit(classes, pl.Int64) if classes is not None
                           else pl.col("k").cast(pl.Int64),
                           ce=pl.col("loss_kind").is_null() | (pl.col("loss_kind") == "ce")))
@@ -296,7 +311,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     m, d = pl.col("metric"), pl.col("data")
 
     if "diverged" in chosen:
-        lossy = lf.filter(m.map_elements(is_loss_like, return_dtype=pl.Boolean))
+        lossy = lf.filter(m.is_in(lossy.implode()))
         out += [
             _finding(lf.filter(pl.col("inf_from").is_not_null()), "diverged",
                      pl.col("inf_from"), m, d,
@@ -348,16 +363,14 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
                       _sig(floor), pl.col("k")), keys))
 
     if "collapse_to_background" in chosen:
-        scores = (long.lazy().filter(m.str.contains(_CLASS_SCORE))
-                  .with_columns(cls=m.str.extract(_CLASS_SCORE, 1),
-                                kind=m.str.extract(_CLASS_SCORE, 2))
-                  .filter(~pl.col("cls").str.to_lowercase().is_in(list(_AGGREGATES))))
-        bg = pl.col("cls").map_elements(_is_background, return_dtype=pl.Boolean)
-        per_epoch = (scores.filter(pl.col("value").is_not_null())
-                     .group_by([*keys, "kind", "data", "epoch"])
-                     .agg(bg=pl.col("value").filter(bg).max(),
-                          fg=pl.col("value").filter(~bg).max(),
-                          bg_metric=m.filter(bg).first())
+        scores = (long.lazy().filter(pl.col("value").is_not_null())
+                  .join(class_scores.lazy(), on="metric")
+                  .with_columns(_bgv=pl.when("bg").then("value"),
+                                _fgv=pl.when(~pl.col("bg")).then("value"),
+                                _bgm=pl.when("bg").then("metric")))
+        per_epoch = (scores.group_by([*keys, "kind", "data", "epoch"])
+                     .agg(bg=pl.col("_bgv").max(), fg=pl.col("_fgv").max(),
+                          bg_metric=pl.col("_bgm").min())
                      .filter(pl.col("bg").is_not_null() & pl.col("fg").is_not_null())
                      .sort([*keys, "kind", "data", "epoch"])
                      .with_columns(c=(pl.col("bg") >= t.collapse_background)
@@ -521,10 +534,8 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
         _d=(pl.col("data") != "training").cast(pl.Int8))
         .sort([*keys, "_s", "epoch", "_r", "_d"], maintain_order=True)
         .unique([*keys, "rule"], keep="first", maintain_order=True))
-    # runs in input order
-    run_order = long.select(*keys).unique(maintain_order=True).with_row_index("_o")
-    found = (found.join(run_order, on=keys, nulls_equal=True)
-             .sort(["_o", "_s", "epoch", "_r"], maintain_order=True)
+    found = (found.join(runs, on=keys, how="left")
+             .sort([*keys, "_s", "epoch", "_r"], maintain_order=True)
              .with_columns(pl.col("__name").alias("run")))
     return found.select(*lead, *FINDING_COLUMNS)
 
