@@ -433,11 +433,26 @@ def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, toleranc
                 pl.col("best_epoch").alias(f"best_{series}_epoch"),
                 pl.col("epoch").alias(f"stop_{series}_epoch"))
             table = table.join(part, on="path", how="left", maintain_order="left")
+        table = table.join(_diagnosis(long, telemetry), on="path", how="left",
+                           maintain_order="left")
     figures = {p: e["files"] for p, e in manifest["runs"].items()}
     return table.with_columns(
         pl.col("epochs_logged").fill_null(0),
         pl.col("path").replace_strict({p: figures.get(p, [""])[0] for p in runs},
                                       default="", return_dtype=pl.String).alias("figure"))
+
+
+def _diagnosis(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
+    """Per run: ``diagnosis`` (failed, suspect, advice or healthy), the rule
+    ids that fired, and the first finding with what to try."""
+    from .diagnose import diagnose, summarise
+
+    found = diagnose(long, by=["path"], telemetry=telemetry)
+    table = summarise(found, long.select("path").unique(maintain_order=True))
+    return table.select("path", pl.col("verdict").alias("diagnosis"),
+                        pl.col("rules").alias("diagnosis_rules"),
+                        pl.col("diagnosis").alias("diagnosis_first"),
+                        pl.col("advice").alias("diagnosis_advice"))
 
 
 def _headline(summary: pl.DataFrame, settings: _Settings) -> list[str]:

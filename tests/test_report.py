@@ -254,3 +254,19 @@ def test_report_over_other_frameworks_with_telemetry(tmp_path):
     # a second build re-renders nothing: directory runs have content digests too
     again = build_report(runs, tmp_path / "out", jobs=1, dpi=30)
     assert again.rendered == [] and len(again.skipped) == 5
+
+
+def test_runs_table_and_summary_carry_the_diagnosis(tmp_path):
+    root = Path(__file__).resolve().parent.parent / "bench" / "diagnose_dev" / "runs"
+    stuck = next((root / "stuck_ce_sgd_lr1e-6").glob("*/*/*/*.csv"))
+    healthy = next((root / "healthy_unet_mdice").glob("*/*/*/*.csv"))
+    rep = build_report([str(stuck), str(healthy)], tmp_path / "rep", formats=["svg"])
+    summary = pl.read_csv(tmp_path / "rep" / "summary.csv")
+    by_run = {r["run"]: r for r in summary.iter_rows(named=True)}
+    assert by_run[stuck.stem]["diagnosis"] == "failed"
+    assert by_run[stuck.stem]["diagnosis_rules"] == "stuck"
+    assert "ln 3" in by_run[stuck.stem]["diagnosis_first"]
+    assert by_run[healthy.stem]["diagnosis"] == "healthy"
+    html = rep.index.read_text()
+    assert '<td class="diagnosis failed" data-v="failed"><strong>failed</strong>' in html
+    assert "raise the learning rate" in html
