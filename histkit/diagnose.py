@@ -69,12 +69,14 @@ class Thresholds:
     """The numbers behind each rule (see the README's diagnosis table)."""
 
     explode_ratio: float = 10.0      # diverged: a loss above 10x its running minimum ...
-    absurd_ratio: float = 1000.0     # ... or its maximum above 1000x its median
+    jump_ratio: float = 1000.0       # ... or 1000x apart from one epoch to the next,
+    absurd_ratio: float = 1000.0     # ... or a maximum 1000x its median and
+    absurd_level: float = 100.0      # ... above 100 (no segmentation loss gets there)
     stuck_drop: float = 0.05         # stuck: best loss within 5% of the first
     stuck_drop_ce: float = 0.15      # ... 15% for a cross-entropy that starts near ln K
     near_ln_k: float = 0.15          # "near ln K": within 15%
-    floor_band: float = 0.05         # double_softmax: plateau within 5% above the floor
-    floor_flat: float = 0.02         # ... and the last quarter moves less than 2%
+    floor_slack: float = 0.01        # double_softmax: never more than 1% below the floor,
+    floor_flat: float = 0.02         # ... flat within 2% over the last 20% of epochs
     collapse_background: float = 0.8  # collapse: background score at least 0.8 ...
     collapse_foreground: float = 0.1  # ... every foreground score at most 0.1
     overfit_rise: float = 0.10       # overfitting: validation loss 10% above its minimum
@@ -83,7 +85,8 @@ class Thresholds:
     oscillation_rebound: float = 0.10  # oscillating: the validation loss bounces up by
     oscillation_peaks: int = 3         # 10% of the training loss's improvement, 3 times
     slow_tail: float = 0.05          # too_slow: the last 20% of epochs give 5% of the gain
-    wasted_fraction: float = 0.5     # wasted: the stop came in the first half ...
+    wasted_within: float = 0.02      # wasted: within 2% of the improvement of the best
+    wasted_fraction: float = 0.5     # ... in the first half of the run ...
     wasted_epochs: int = 10          # ... and at least 10 epochs before the end
     val_better: float = 0.40         # val_better_than_train: 40% lower loss ...
     val_better_share: float = 0.5    # ... in half of the epochs or more
@@ -152,6 +155,12 @@ def series_features(long: pl.DataFrame, by: list[str],
     tail_from = pl.col("_n") - pl.max_horizontal(pl.lit(3), pl.col("_n") // 5)
     tail = pl.col("_idx") >= tail_from
     rising = v > pl.col("_first")
+    prev = v.shift(1).over(series)
+    hi, lo = pl.max_horizontal(v, prev), pl.min_horizontal(v, prev)
+    jump = pl.when((lo > 0) & (hi > 1)).then(hi / lo)
+    frame = frame.with_columns(
+        _jump=jump, _jump_e=pl.when(jump >= thresholds.jump_ratio)
+        .then(pl.when(v >= prev).then(e).otherwise(e - 1)))
     frame = frame.with_columns(
         _explode=where(rising, v / pl.col("_cm")),
         _explode_e=where(rising & (v > pl.col("_cm") * thresholds.explode_ratio)),
@@ -164,6 +173,7 @@ def series_features(long: pl.DataFrame, by: list[str],
         min_epoch=pl.col("_min_e").min(), max_epoch=pl.col("_max_e").min(),
         # diverged: the largest jump above the running minimum, past the start value
         explode=pl.col("_explode").max(), explode_epoch=pl.col("_explode_e").min(),
+        jump=pl.col("_jump").max(), jump_epoch=pl.col("_jump_e").min(),
         late_start=pl.col("_late").max(), tail_start=pl.col("_tail_start").max(),
         tail_min=pl.col("_tail_v").min(), tail_max=pl.col("_tail_v").max(),
         tail_epoch=pl.col("_tail_e").min())
@@ -327,10 +337,16 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
                      pl.col("explode_epoch"), m, d,
                      pl.format("{} jumped to {}x its running minimum (above its start {})",
                                m, _sig(pl.col("explode")), _sig(pl.col("first"))), keys),
-            _finding(lossy.filter((pl.col("max") > t.absurd_ratio * pl.col("median").abs())
-                                  & (pl.col("max") > 1)), "diverged", pl.col("max_epoch"), m, d,
+            _finding(lossy.filter((pl.col("max") >= t.absurd_ratio * pl.col("median").abs())
+                                  & (pl.col("max") >= t.absurd_level)), "diverged",
+                     pl.col("max_epoch"), m, d,
                      pl.format("{} reached {}, {}x its median {}", m, _sig(pl.col("max")),
                                _sig(pl.col("max") / pl.col("median").abs()),
+                               _sig(pl.col("median"))), keys),
+            _finding(lossy.filter(pl.col("jump_epoch").is_not_null()), "diverged",
+                     pl.col("jump_epoch"), m, d,
+                     pl.format("{} changed {}x from one epoch to the next (max {}, median {})",
+                               m, _sig(pl.col("jump")), _sig(pl.col("max")),
                                _sig(pl.col("median"))), keys),
         ]
 
@@ -353,7 +369,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
         floor = (1 + (pl.col("k").cast(pl.Float64) - 1) / math.e).log()
         flat = (pl.col("tail_max") - pl.col("tail_min")) <= t.floor_flat * pl.col("tail_min")
         cond = (pl.col("k").is_not_null() & pl.col("ce") & (pl.col("n") >= t.min_epochs)
-                & (drop >= t.stuck_drop_ce) & (pl.col("min") >= floor * (1 - t.floor_band / 5))
+                & (drop >= t.stuck_drop_ce) & (pl.col("min") >= floor * (1 - t.floor_slack))
                 & (pl.col("min") <= floor + 1) & flat)
         out.append(_finding(
             train_loss.filter(cond), "double_softmax", pl.col("min_epoch"), m, d,
@@ -498,7 +514,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
                                              "last_epoch"),
                                 on=[*keys, "metric", "data"], nulls_equal=True)
                .filter(pl.col("value").is_not_null()))
-        stop = (pts.filter(pl.col("value") <= pl.col("min") + 0.02 * pl.col("scale"))
+        stop = (pts.filter(pl.col("value") <= pl.col("min") + t.wasted_within * pl.col("scale"))
                 .group_by([*keys, "metric", "data"], maintain_order=True)
                 .agg(stop=pl.col("epoch").min(), n=pl.col("n").first(),
                      last_epoch=pl.col("last_epoch").first(),

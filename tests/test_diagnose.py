@@ -113,6 +113,12 @@ def test_a_loss_far_above_its_running_minimum_is_divergence():
     assert out["rule"][0] == "diverged" and out["epoch"][0] == 4
 
 
+def test_a_loss_that_falls_a_thousandfold_smoothly_is_healthy():
+    loss = [1.1 * 0.6 ** e for e in range(20)]  # 1.1 down to 6e-5: no jump, no explosion
+    out = diagnose(_wide(loss=loss, val_loss=[v * 1.02 for v in loss]), run="r")
+    assert out.filter(pl.col("severity") != "info").is_empty(), out.rows()
+
+
 def test_collapse_to_background():
     wide = _wide(loss=[0.9, 0.6, 0.5, 0.5], background_dice=[0.6, 0.9, 0.95, 0.95],
                  vat_dice=[0.2, 0.05, 0.01, 0.0], sat_dice=[0.3, 0.08, 0.02, 0.01])
