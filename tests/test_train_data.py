@@ -136,3 +136,42 @@ def test_missing_subfolder_and_bad_labels(tmp_path):
     _write_png(folder / "masks" / "s0.png", np.full((32, 16), 7))
     with pytest.raises(TrainError, match="found 7"):
         load_folder(folder, (32, 16, 1))
+
+
+def test_masks_in_other_encodings_say_what_they_look_like(tmp_path):
+    folder = _png_folder(tmp_path)
+    _write_png(folder / "masks" / "s0.png", (phantom(32, 16, seed=0, index=0)[1][2] > 0) * 255)
+    with pytest.raises(TrainError, match="found 0, 255: 0/255 is a binary mask"):
+        load_folder(folder, (32, 16, 1))
+    from PIL import Image
+    one_hot = phantom(32, 16, seed=0, index=0)[1].transpose(1, 2, 0) * 255
+    Image.fromarray(one_hot.astype(np.uint8), "RGB").save(folder / "masks" / "s0.png")
+    with pytest.raises(TrainError, match="has 3 channels .*one-hot"):
+        load_folder(folder, (32, 16, 1))
+
+
+def test_interpolated_nifti_mask_and_nan_image_are_refused(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    image, mask = phantom(32, 16, seed=0, index=0)
+    nib.save(nib.Nifti1Image(image[..., None], np.eye(4)), tmp_path / "images" / "a.nii.gz")
+    smooth = mask.argmax(0).astype(np.float32)[..., None] * 0.5
+    nib.save(nib.Nifti1Image(smooth, np.eye(4)), tmp_path / "masks" / "a.nii.gz")
+    with pytest.raises(TrainError, match="non-integer values .*nearest-neighbour"):
+        load_folder(tmp_path, (32, 16, 1))
+    nib.save(nib.Nifti1Image(mask.argmax(0).astype(np.uint8)[..., None], np.eye(4)),
+             tmp_path / "masks" / "a.nii.gz")
+    image[3, 3] = np.nan
+    nib.save(nib.Nifti1Image(image[..., None], np.eye(4)), tmp_path / "images" / "a.nii.gz")
+    with pytest.raises(TrainError, match="NaN or infinite pixels"):
+        load_folder(tmp_path, (32, 16, 1))
+
+
+def test_a_class_without_pixels_in_the_training_set_is_refused(tmp_path):
+    folder = _png_folder(tmp_path)
+    for i in range(4):  # SAT relabelled background everywhere
+        lab = phantom(32, 16, seed=0, index=i)[1].argmax(0)
+        _write_png(folder / "masks" / f"s{i}.png", np.where(lab == 2, 0, lab))
+    with pytest.raises(TrainError, match=r"no pixel of class sat \(label 2\) in the 3 training"):
+        load_data(_config(data=str(folder), n_train=None, n_val=1))

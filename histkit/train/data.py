@@ -16,7 +16,7 @@ import torch
 from .errors import TrainError
 from .phantom import phantoms
 
-__all__ = ["load_data", "load_folder", "batches"]
+__all__ = ["load_data", "load_folder", "batches", "check_classes"]
 
 _SUFFIXES = (".nii.gz", ".nii", ".png")
 
@@ -40,6 +40,7 @@ def load_data(config) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Te
                          path=config.data)
     config.n_train = n_train
     tr, va = order[:n_train], order[n_train:n_train + config.val_count]
+    check_classes(y[tr], "training", path=config.data)
     as_t = torch.from_numpy
     return (as_t(x[tr]), as_t(y[tr])), (as_t(x[va]), as_t(y[va]))
 
@@ -69,9 +70,9 @@ def load_folder(folder: str | Path, shape: tuple[int, int, int]) -> tuple[np.nda
         if img.shape[1:3] != shape[:2] or img.shape[0] != shape[2]:
             raise TrainError(f"image is {img.shape[1]}x{img.shape[2]}x{img.shape[0]} (HxWxC) but "
                              f"--shape is {'x'.join(map(str, shape))}", path=str(img_path))
-        if lab.max() > 2 or lab.min() < 0:
-            raise TrainError(f"mask labels must be 0 (background), 1 (VAT) or 2 (SAT); "
-                             f"found {int(lab.max())}", path=str(mask_path))
+        _check_labels(lab, mask_path)
+        if not np.isfinite(img).all():
+            raise TrainError("image has NaN or infinite pixels", path=str(img_path))
         for z in range(img.shape[3]):
             x = img[..., z].astype(np.float32)
             x = x - x.min()
@@ -92,6 +93,36 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle_seed: 
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         yield x[idx], y[idx]
+
+
+def _check_labels(lab: np.ndarray, path: Path) -> None:
+    """A mask must be a label map of 0 (background), 1 (VAT), 2 (SAT); say
+    which other encoding it looks like."""
+    values = np.unique(lab)
+    if values.min() >= 0 and values.max() <= 2:
+        return
+    hint = ""
+    if set(values.tolist()) <= {0, 255}:
+        hint = ": 0/255 is a binary mask saved as an image; write labels 0, 1, 2"
+    elif set(values.tolist()) <= {0, 127, 128, 254, 255} or values.max() > 200:
+        hint = ": labels scaled for display; write the labels themselves (0, 1, 2)"
+    raise TrainError(f"mask labels must be 0 (background), 1 (VAT) or 2 (SAT); found "
+                     f"{', '.join(str(int(v)) for v in values[:6])}"
+                     f"{' ...' if len(values) > 6 else ''}{hint}", path=str(path))
+
+
+def check_classes(y: np.ndarray | torch.Tensor, what: str, path: str | None = None) -> None:
+    """Every class must have pixels in the training set: a class without any
+    trains a Dice score that stays 0 and caps the mean Dice."""
+    from .phantom import CLASSES
+
+    counts = np.asarray(y.sum(axis=(0, 2, 3)) if isinstance(y, np.ndarray)
+                        else y.sum(dim=(0, 2, 3)))
+    empty = [f"{CLASSES[k]} (label {k})" for k, c in enumerate(counts) if c == 0]
+    if empty:
+        raise TrainError(f"no pixel of class {', '.join(empty)} in the {len(y)} {what} slices: "
+                         f"its Dice would stay 0; check the masks or the split (--n-train, "
+                         f"--seed)", path=path)
 
 
 def _hwz(arr: np.ndarray) -> str:
@@ -125,9 +156,16 @@ def _read_mask(path: Path) -> np.ndarray:
         from PIL import Image
         arr = np.asarray(Image.open(path), dtype=np.int64)
         if arr.ndim != 2:
-            raise TrainError("a PNG mask must be a single-channel label map (0, 1, 2)", path=str(path))
+            raise TrainError(f"a PNG mask must be a single-channel label map (0, 1, 2); this one "
+                             f"has {arr.shape[2]} channels (a colour or one-hot image?)",
+                             path=str(path))
         return arr[None, ..., None]
-    return np.rint(_read_nifti(path)).astype(np.int64)[None]
+    arr = _read_nifti(path)
+    labels = np.rint(arr)
+    if not np.array_equal(labels, arr):
+        raise TrainError("mask has non-integer values (resampled with interpolation? use "
+                         "nearest-neighbour for masks)", path=str(path))
+    return labels.astype(np.int64)[None]
 
 
 def _read_nifti(path: Path) -> np.ndarray:
