@@ -90,7 +90,7 @@ class _Group(click.Group):
                                            "max_content_width": 100})
 @click.version_option(__version__, prog_name="histkit")
 def main():
-    """Turn training histories into answers: figures, early stops, run tables.
+    """Turn training histories into answers: figures, early stops, diagnoses, run tables.
 
     Reads histkit's and Keras' CSV files, Keras history JSON, Lightning
     metrics.csv, TensorBoard event files, Hugging Face trainer_state.json,
@@ -101,6 +101,7 @@ def main():
     Examples:
       histkit plot run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
       histkit stops run/ --tolerance 0.005
+      histkit diagnose run/
       histkit runs run --where attention=true --format csv
     """
 

@@ -33,7 +33,7 @@ def assert_one_line_error(res, *needles):
 def test_version_and_help_examples():
     assert histkit("--version").stdout.strip() == "histkit, version 0.1.0"
     commands = main.list_commands(None)
-    assert commands == ["pipeline", "plot", "report", "runs", "stops", "train"]
+    assert commands == ["diagnose", "pipeline", "plot", "report", "runs", "stops", "train"]
     for cmd in commands:
         res = histkit(cmd, "--help")
         assert res.returncode == 0 and "Example" in res.stdout, cmd

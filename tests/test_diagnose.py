@@ -207,3 +207,15 @@ def test_cli_usage_errors_name_the_allowed_values():
     assert out.returncode == 2 and "choose from diverged" in out.stderr
     out = histkit("diagnose", str(DEMO[0]), "--classes", "1")
     assert out.returncode == 2 and "--classes" in out.stderr
+
+
+def test_cli_reads_every_source():
+    fixtures = ROOT / "tests" / "fixtures" / "sources"
+    dirs = ["keras", "lightning", "tensorboard/writer", "tensorboard/add_scalars",
+            "transformers", "fastai", "mlflow"]
+    out = histkit("diagnose", *(fixtures / d for d in dirs), "--format", "json")
+    assert out.returncode in (0, 1), out.stderr
+    assert "error:" not in out.stderr
+    summary = histkit("diagnose", *(fixtures / d for d in dirs))
+    runs = [ln for ln in summary.stdout.splitlines()[2:] if ln.startswith("|")]
+    assert len(runs) >= len(dirs)  # one line per run, healthy or not
