@@ -175,3 +175,22 @@ def test_a_class_without_pixels_in_the_training_set_is_refused(tmp_path):
         _write_png(folder / "masks" / f"s{i}.png", np.where(lab == 2, 0, lab))
     with pytest.raises(TrainError, match=r"no pixel of class sat \(label 2\) in the 3 training"):
         load_data(_config(data=str(folder), n_train=None, n_val=1))
+
+
+def test_fat2_is_a_harder_phantom_named_by_the_dataset_token():
+    from histkit.train.phantom import STYLES
+    a, ma = phantom(128, 64, seed=0, index=1, style="fat2")
+    b, mb = phantom(128, 64, seed=0, index=1, style="fat2")
+    assert np.array_equal(a, b) and np.array_equal(ma, mb)
+    assert ma.sum(0).min() == 1 and ma.sum(0).max() == 1  # one-hot
+    fat1 = np.stack([phantom(128, 64, seed=0, index=i)[1] for i in range(8)])
+    fat2 = np.stack([phantom(128, 64, seed=0, index=i, style="fat2")[1] for i in range(8)])
+    # thinner, broken ring and smaller islands: less foreground of each class
+    assert fat2[:, 2].mean() < 0.6 * fat1[:, 2].mean()
+    assert fat2[:, 1].mean() < 0.6 * fat1[:, 1].mean()
+    assert set(STYLES) == {"fat", "fat2"}
+    (x, _), _ = load_data(_config(dataset="fat2"))  # the dataset token picks the phantom
+    every = phantoms(8, 32, 16, seed=0, style="fat2")[0]
+    assert np.array_equal(x[0].numpy(), every[np.random.default_rng(0).permutation(8)[0]])
+    with pytest.raises(TrainError, match="no phantom is called 'liver'.*fat, fat2.*--data"):
+        load_data(_config(dataset="liver"))

@@ -32,7 +32,9 @@ Examples:
 @click.option("--attention/--no-attention", default=False,
               help="Additive attention gates (Oktay et al. 2018) on the UNet skips.")
 @click.option("--optimizer", default="AdaDelta", show_default=True, help="AdaDelta, Adam or SGD.")
-@click.option("--dataset", default="fat", show_default=True, help="Dataset name used in the run name.")
+@click.option("--dataset", default="fat", show_default=True,
+              help="Dataset name used in the run name; without --data it picks the phantom: "
+                   "fat, or fat2 (harder: thin broken fat ring, small islands, partial volume).")
 @click.option("--shape", default="768x384x1", show_default=True, help="HxWxC of the slices.")
 @click.option("--n-train", type=int, default=None,
               help="Training slices [default: 204 for the phantom, all but validation for --data].")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .errors import TrainError
-from .phantom import phantoms
+from .phantom import STYLES, phantoms
 
 __all__ = ["load_data", "load_folder", "batches", "check_classes"]
 
@@ -27,7 +27,11 @@ def load_data(config) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Te
     if config.data is None:
         if c != 1:
             raise TrainError(f"the phantom has 1 channel; use a shape ending in x1, not {config.shape}")
-        x, y = phantoms(config.n_train + config.val_count, h, w, seed=config.seed)
+        if config.dataset not in STYLES:
+            raise TrainError(f"no phantom is called {config.dataset!r} (phantoms: "
+                             f"{', '.join(STYLES)}); give --data FOLDER to train on your images")
+        x, y = phantoms(config.n_train + config.val_count, h, w, seed=config.seed,
+                        style=config.dataset)
     else:
         x, y = load_folder(config.data, (h, w, c))
     if config.n_train is None and config.n_val is None:
