@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -38,7 +39,13 @@ def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(COLUMNS)
     assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.with_suffix(".ckpt").name, path.name]
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        path.with_suffix(".ckpt").name, path.name, path.with_suffix(".probes").name]
+    from histkit import read_probes
+    probes = read_probes(path)  # rank 0's, with class shares over every rank's images
+    assert sorted(probes.scalars["epoch"].unique()) == [0, 1]
+    assert probes.shares.group_by("epoch").agg(pl.col("true").sum())["true"].round(6).to_list() \
+        == [1.0, 1.0]
     assert load_checkpoint(path.with_suffix(".ckpt"))["epoch"] == 1
     # a DDP checkpoint is a plain model state dict (no "module." prefix)
     assert not any(k.startswith("module.") for k in load_checkpoint(path.with_suffix(".ckpt"))["model"])

@@ -282,7 +282,17 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
     assert kills >= 3
     assert any(0 < n < epochs for n in seen), seen  # some kills landed mid-run
     assert _check_history(path, ckpt) == epochs
-    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, ckpt.name])
+    probes = path.with_suffix(".probes")
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        [path.name, ckpt.name, probes.name])
+    # every epoch's probes exactly once, none left half-written by a kill
+    for table in ("scalars", "histograms", "activations", "shares"):
+        assert sorted(p.name for p in (probes / table).iterdir()) == \
+            [f"{e:04d}.parquet" for e in range(epochs)], table
+    assert not list(probes.rglob(".*.tmp"))
+    from histkit import read_probes
+    got = read_probes(path)
+    assert sorted(got.scalars["epoch"].unique()) == list(range(epochs))
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error_and_history_is_untouched(tmp_path):

@@ -65,6 +65,11 @@ Examples:
 @click.option("--data", type=click.Path(file_okay=False), default=None,
               help="Folder with images/ and masks/ (NIfTI or PNG) instead of the phantom.")
 @click.option("--force", is_flag=True, help="Train again even if the run is complete.")
+@click.option("--probes/--no-probes", default=True, show_default=True,
+              help="Write per-epoch probes (weight and gradient norms and histograms, "
+                   "activations, prediction images) to <run>.probes/ beside the history.")
+@click.option("--probe-every", type=int, default=None,
+              help="Probe images every N epochs (and at the last) [default: about 6 per run].")
 def train_command(**options) -> None:
     """Train a segmentation network and write its history CSV under run/."""
     from . import allocator, train

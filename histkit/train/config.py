@@ -75,6 +75,8 @@ class TrainConfig:
     data: str | None = None
     force: bool = False
     progress: bool | None = None
+    probes: bool = True
+    probe_every: int | None = None  # images every N epochs [default: about 6 per run]
 
     def validate(self) -> "TrainConfig":
         """Check and normalise in place; raise :class:`TrainError` on bad values."""
@@ -115,6 +117,9 @@ class TrainConfig:
             raise TrainError("n-train is required for the synthetic phantom")
         if self.n_val is not None and self.n_val < 1:
             raise TrainError(f"n-val must be >= 1, got {self.n_val}")
+        if self.probe_every is not None and (not isinstance(self.probe_every, int)
+                                             or self.probe_every < 1):
+            raise TrainError(f"probe-every must be an integer >= 1, got {self.probe_every!r}")
         for field in ("early_stop_patience", "plateau_patience"):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, int) or value < 0):
@@ -141,6 +146,11 @@ class TrainConfig:
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    @property
+    def image_every(self) -> int:
+        """Epochs between probe images: ``probe_every``, else about 6 per run."""
+        return self.probe_every or max(1, self.epochs // 6)
 
     @property
     def val_count(self) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from .layout import FORMATS, choose_memory_format
 from .losses import class_dice, make_loss, probabilities
 from .models import build_model
 from .precision import check_precision, forward
+from .probes import Probes, probes_dir
 
 __all__ = ["train"]
 
@@ -54,6 +56,8 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         if config.force:
             path.unlink(missing_ok=True)
             ckpt_path.unlink(missing_ok=True)
+        if config.force or not ckpt_path.exists():  # a fresh start: no probes of another run
+            shutil.rmtree(probes_dir(path), ignore_errors=True)
     _barrier(world)
 
     state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
@@ -86,6 +90,9 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     if rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_history(path, rows)  # drops a partial or repeated last row of a killed run
+    probes = Probes(model, probes_dir(path), x_val, y_val, loss=config.loss,
+                    every=config.image_every, epochs=config.epochs,
+                    enabled=config.probes and rank == 0)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     show = config.progress if config.progress is not None else sys.stderr.isatty()
@@ -97,6 +104,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         lr = optimizer.param_groups[0]["lr"]
 
         model.train()
+        probes.start_epoch()
         sums = torch.zeros(5, device=device)  # loss, dice bg/VAT/SAT, images
         n_batches = -(-len(x_train[rank::world]) // config.batch_size)
         with _progress(show and rank == 0, n_batches, f"epoch {epoch + 1}/{config.epochs}") as bar:
@@ -107,11 +115,13 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
                 loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                probes.after_backward()
                 optimizer.step()
                 sums += _batch_sums(loss.detach(), logits.detach(), y, config.loss)
                 bar.update(1)
         train_m = _reduce(sums, world)
-        val_m = _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank, world)
+        val_m, shares = _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format,
+                                  rank, world)
 
         row = [epoch, *train_m, *val_m, lr, time.perf_counter() - t0, _peak_mem_mb(device)]
         rows.append(row)
@@ -119,7 +129,9 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         stop = diverged is not None or _early_stop(rows, config)
         if scheduler is not None:
             scheduler.step(val_m[0])
-        if rank == 0:
+        if rank == 0:  # probes, checkpoint, row: a resumed epoch rewrites its probes
+            probes.end_epoch(epoch, device, memory_format,
+                             lambda m, x: forward(m, x, config.precision), loss_fn, shares)
             save_checkpoint({
                 "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
@@ -139,14 +151,21 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
 
 
 @torch.no_grad()
-def _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank, world) -> list:
+def _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format, rank,
+              world) -> tuple[list, torch.Tensor]:
+    """The validation metrics, and the pixel counts per class (predicted, true)."""
     model.eval()
     sums = torch.zeros(5, device=device)
+    counts = torch.zeros(2, 3, device=device)
     for x, y in batches(x_val, y_val, config.batch_size, rank=rank, world=world):
         x, y = _to(x, device, memory_format), _to(y, device, memory_format)
         logits = forward(model, x, config.precision)
         sums += _batch_sums(loss_fn(logits, y), logits, y, config.loss)
-    return _reduce(sums, world)
+        counts[0] += torch.bincount(logits.argmax(1).reshape(-1), minlength=3)[:3]
+        counts[1] += torch.bincount(y.argmax(1).reshape(-1), minlength=3)[:3]
+    if world > 1:
+        dist.all_reduce(counts)
+    return _reduce(sums, world), counts.cpu()
 
 
 def _batch_sums(loss, logits, y, loss_name: str) -> torch.Tensor:

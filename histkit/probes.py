@@ -1,0 +1,78 @@
+"""Reading the probes ``histkit train`` writes beside a history.
+
+``run/.../<run>.csv`` has its probes in ``run/.../<run>.probes/``: one Parquet
+file per table and epoch (``scalars/0003.parquet``) and PNG images
+(``images/0003_predictions.png``). What each table holds is described in
+:mod:`histkit.train.probes`, which writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import polars as pl
+
+from .errors import HistoryError
+
+__all__ = ["read_probes", "RunProbes", "probes_dir", "TABLES"]
+
+TABLES = ("scalars", "histograms", "activations", "shares")
+_IMAGE = re.compile(r"^(\d{4})_(activation|gradient|predictions)(\d*)\.png$")
+
+
+def probes_dir(history_path: str | os.PathLike) -> Path:
+    """``run/.../<run>.csv`` -> ``run/.../<run>.probes``."""
+    return Path(history_path).with_suffix(".probes")
+
+
+@dataclasses.dataclass
+class RunProbes:
+    """The probes of one run, for the epochs its history has."""
+
+    scalars: pl.DataFrame       # epoch, layer, weight_norm, grad_norm, update_ratio
+    histograms: pl.DataFrame    # epoch, layer, kind (weight|grad), bin, lo, hi, count
+    activations: pl.DataFrame   # epoch, block, mean, std, zeros, saturated
+    shares: pl.DataFrame        # epoch, class, predicted, true
+    images: pl.DataFrame        # epoch, kind (activation|gradient|predictions), index, path
+
+
+def read_probes(history: str | os.PathLike) -> RunProbes:
+    """The probes beside a history CSV (or the ``.probes`` directory itself).
+
+    Only the epochs the history has are kept: a run killed after writing an
+    epoch's probes but before its row has them once the epoch is trained again.
+    A run without probes raises :class:`HistoryError`.
+    """
+    from .history import read_history
+
+    history = Path(history)
+    if history.suffix == ".probes":
+        history = history.with_suffix(".csv")
+    folder = probes_dir(history)
+    if not folder.is_dir():
+        raise HistoryError(f"no probes beside this history (expected {folder.name}/; "
+                           f"histkit train writes them unless --no-probes)", path=str(history))
+    epochs = (read_history(history)["epoch"].to_list() if history.exists() else None)
+    tables = {}
+    for name in TABLES:
+        files = sorted((folder / name).glob("*.parquet"))
+        try:
+            frame = (pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+                     if files else pl.DataFrame(schema={"epoch": pl.Int64}))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise HistoryError(f"unreadable probe table {name}: {exc}", path=str(folder)) from None
+        tables[name] = frame
+    rows = []
+    for f in sorted((folder / "images").glob("*.png")):
+        m = _IMAGE.match(f.name)
+        if m:
+            rows.append((int(m.group(1)), m.group(2), int(m.group(3) or 0), str(f)))
+    tables["images"] = pl.DataFrame(rows, schema={"epoch": pl.Int64, "kind": pl.String,
+                                                  "index": pl.Int64, "path": pl.String},
+                                    orient="row")
+    if epochs is not None:
+        tables = {k: v.filter(pl.col("epoch").is_in(epochs)) for k, v in tables.items()}
+    return RunProbes(**tables)
