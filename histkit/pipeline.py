@@ -47,6 +47,7 @@ TRAIN_KEYS = {
     "early_stop_patience": (int, "--early-stop-patience"),
     "early_stop_min_delta": (float, "--early-stop-min-delta"),
     "plateau_patience": (int, "--plateau-patience"), "precision": (str, "--precision"),
+    "probes": (bool, "--no-probes"), "probe_every": (int, "--probe-every"),
 }
 _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epochs",
               "levels", "base_filters")
@@ -321,8 +322,8 @@ def _options(settings: dict, root: str, date: str) -> list[str]:
         if key not in settings:
             continue
         value = settings[key]
-        if kind is bool:
-            out += [option] if value else []
+        if kind is bool:  # a flag; --no-probes is given when probes are off
+            out += [option] if bool(value) != option.startswith("--no-") else []
         else:
             out += [option, repr(value) if kind is float else str(value)]
     return out + ["--root", root, "--date", date]

@@ -261,3 +261,11 @@ def test_shipped_study_file_is_valid():
 def test_help_has_examples():
     res = CliRunner().invoke(pipeline_command, ["--help"])
     assert res.exit_code == 0 and "Examples:" in res.output and "--dry-run" in res.output
+
+
+def test_probe_settings_reach_the_trainer():
+    from histkit.pipeline import _options
+    on = _options({"probe_every": 12, "probes": True, "attention": False}, "run", "2026-12-02")
+    assert on == ["--probe-every", "12", "--root", "run", "--date", "2026-12-02"]
+    off = _options({"probes": False}, "run", "2026-12-02")
+    assert off[:1] == ["--no-probes"]

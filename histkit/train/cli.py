@@ -69,7 +69,7 @@ Examples:
               help="Write per-epoch probes (weight and gradient norms and histograms, "
                    "activations, prediction images) to <run>.probes/ beside the history.")
 @click.option("--probe-every", type=int, default=None,
-              help="Probe images every N epochs (and at the last) [default: about 6 per run].")
+              help="Probe images every N epochs (and at the last) [default: about 5 per run].")
 def train_command(**options) -> None:
     """Train a segmentation network and write its history CSV under run/."""
     from . import allocator, train

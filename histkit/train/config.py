@@ -76,7 +76,7 @@ class TrainConfig:
     force: bool = False
     progress: bool | None = None
     probes: bool = True
-    probe_every: int | None = None  # images every N epochs [default: about 6 per run]
+    probe_every: int | None = None  # images every N epochs [default: about 5 per run]
 
     def validate(self) -> "TrainConfig":
         """Check and normalise in place; raise :class:`TrainError` on bad values."""
@@ -149,8 +149,8 @@ class TrainConfig:
 
     @property
     def image_every(self) -> int:
-        """Epochs between probe images: ``probe_every``, else about 6 per run."""
-        return self.probe_every or max(1, self.epochs // 6)
+        """Epochs between probe images: ``probe_every``, else about 5 per run."""
+        return self.probe_every or max(1, self.epochs // 4)
 
     @property
     def val_count(self) -> int:

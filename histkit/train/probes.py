@@ -11,14 +11,15 @@ epoch, the gradient norm averaged over the epoch's steps, and the update
 ratio |w_end - w_start| / |w_start|. Histograms of weights and of the last
 step's gradients (``histograms``) use fixed bins, the same for every layer
 and epoch: 0, then +-10^k for k from -8 to 1 in steps of 0.5 (TensorBoard's
-view of magnitudes). Per ReLU (``activations``), on 4 fixed validation
+view of magnitudes); empty bins are not stored. Per ReLU (``activations``), on 4 fixed validation
 images in eval mode: the mean, standard deviation and fraction of zeros of
 its output; the ``output`` row holds the predicted probabilities, whose
 ``saturated`` is the fraction within 1e-3 of 0 or 1. ``shares``: the
 predicted and the true share of each class over the validation set. Every
 ``every`` epochs and at the last one, PNG images: the first 9 channels of the
 first, middle and last ReLU's output for one fixed validation image and their
-gradients, and image / true mask / prediction for the 4 fixed images.
+gradients, and image / true mask / prediction for the 4 fixed images, all as
+thumbnails (longest side 64 pixels) so that probes stay light.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ FIXED_IMAGES = 4
 _POWERS = np.arange(-8.0, 1.01, 0.5)
 #: the fixed histogram bins: (-inf, -10), ..., (-1e-8, 0), [0, 1e-8), ..., [10, inf)
 BIN_EDGES = np.concatenate([-(10 ** _POWERS[::-1]), [0.0], 10 ** _POWERS])
+_LO = [-math.inf, *BIN_EDGES.tolist()]   # bin b holds lo <= v < hi
+_HI = [*BIN_EDGES.tolist(), math.inf]
 _CLASS_COLOURS = np.array([[0, 0, 0], [230, 159, 0], [86, 180, 233]], dtype=np.uint8)
 
 
@@ -136,17 +139,16 @@ class Probes:
                     continue
                 counts = torch.bincount(torch.bucketize(values.detach().float().cpu().reshape(-1),
                                                         edges, right=True),
-                                        minlength=len(edges) + 1).tolist()
-                lo = [-math.inf, *BIN_EDGES.tolist()]
-                hi = [*BIN_EDGES.tolist(), math.inf]
-                n = len(counts)
+                                        minlength=len(edges) + 1)
+                bins = counts.nonzero().reshape(-1).tolist()  # empty bins are not stored
+                n = len(bins)
                 hists["epoch"] += [epoch] * n
                 hists["layer"] += [name] * n
                 hists["kind"] += [kind] * n
-                hists["bin"] += list(range(n))
-                hists["lo"] += lo
-                hists["hi"] += hi
-                hists["count"] += counts
+                hists["bin"] += bins
+                hists["lo"] += [_LO[b] for b in bins]
+                hists["hi"] += [_HI[b] for b in bins]
+                hists["count"] += counts[bins].tolist()
         return scalars, hists
 
     def _activations(self, epoch, device, memory_format, forward, loss_fn):
@@ -193,13 +195,14 @@ class Probes:
         return acts, images
 
     def _predictions(self, probs: torch.Tensor) -> np.ndarray:
+        """Image, true mask and prediction of each fixed image, as thumbnails."""
         rows = []
         for i in range(len(self.x)):
-            img = self.x[i, 0].float().numpy()
+            img = _shrink(self.x[i, :1].float())[0].numpy()
             img = (255 * (img - img.min()) / max(float(img.max() - img.min()), 1e-6))
             grey = np.repeat(img[..., None], 3, axis=2).astype(np.uint8)
-            true = _CLASS_COLOURS[self.y[i].argmax(0).numpy()]
-            pred = _CLASS_COLOURS[probs[i].argmax(0).cpu().numpy()]
+            true = _CLASS_COLOURS[_shrink(self.y[i].float(), "nearest").argmax(0).numpy()]
+            pred = _CLASS_COLOURS[_shrink(probs[i].cpu().float(), "nearest").argmax(0).numpy()]
             rows.append(np.concatenate([grey, true, pred], axis=1))
         return np.concatenate(rows, axis=0)
 
@@ -214,10 +217,23 @@ def _stat(table: dict, epoch: int, name: str, a: torch.Tensor, *, zeros: float,
     table["saturated"].append(saturated)
 
 
+THUMB = 64  # longest side of an image tile, in pixels: probes stay light
+
+
+def _shrink(t: torch.Tensor, mode: str = "area") -> torch.Tensor:
+    """(C, H, W) scaled down so its longest side is at most :data:`THUMB`."""
+    h, w = t.shape[-2:]
+    factor = -(-max(h, w) // THUMB)
+    if factor <= 1:
+        return t
+    size = (max(1, h // factor), max(1, w // factor))
+    return torch.nn.functional.interpolate(t[None].float(), size=size, mode=mode)[0]
+
+
 def _grid(t: torch.Tensor, n: int = 9) -> np.ndarray:
-    """The first ``n`` channels of (C, H, W) as a 3x3 grey grid, each channel
-    scaled to its own range."""
-    t = t.float().cpu()[:n]
+    """The first ``n`` channels of (C, H, W) as a 3x3 grey grid of thumbnails,
+    each channel scaled to its own range."""
+    t = _shrink(t.float().cpu()[:n])
     tiles = []
     for c in t:
         c = np.nan_to_num(c.numpy(), nan=0.0, posinf=0.0, neginf=0.0)
