@@ -11,6 +11,9 @@ the columns returned here the same way.
 A table crosses as ``{"names": [...], "columns": {name: list}, "types": {name:
 "integer" | "double" | "character" | "logical"}, "na": {name: [0-based
 positions]}, "levels": {name: [...]}}`` (``levels`` makes an R factor).
+A float NaN is listed as missing (R's ``NA``, as a history's ``nan`` cell
+is), except in the probe tables (:func:`read_probes`), where NaN is a value
+(an undefined ratio) and crosses as R's ``NaN``.
 
 Every entry point returns ``{"value": ..., "warnings": [...], "error": None}``;
 a :class:`HistkitError` becomes ``error`` (its one-line message), so R raises
@@ -35,7 +38,7 @@ from .errors import HistkitError, OptionError
 
 __all__ = ["info", "to_history", "read_history", "early_stoppings", "keras_stop",
            "diagnose", "facet_levels", "telemetry_names", "parse_run_name", "runs", "report",
-           "encode", "decode"]
+           "read_probes", "encode", "decode"]
 
 DATA_LEVELS = ["training", "validation"]
 
@@ -105,10 +108,13 @@ def _r_type(dtype) -> str:
 _PLACEHOLDER = {"integer": 0, "double": math.nan, "character": "", "logical": False}
 
 
-def encode(frame: pl.DataFrame, levels: dict[str, list[str]] | None = None) -> dict:
+def encode(frame: pl.DataFrame, levels: dict[str, list[str]] | None = None, *,
+           keep_nan: bool = False) -> dict:
     """A frame as plain columns with their missing positions (see module doc).
 
-    Integers outside R's 32-bit range travel as doubles."""
+    Integers outside R's 32-bit range travel as doubles. A float NaN is a
+    missing value (R's ``NA``) unless ``keep_nan``: then only nulls are, and
+    NaN crosses as itself (R's ``NaN``), as do infinities."""
     out = {"names": list(frame.columns), "columns": {}, "types": {}, "na": {},
            "levels": {k: list(v) for k, v in (levels or {}).items()}}
     for name in frame.columns:
@@ -120,7 +126,7 @@ def encode(frame: pl.DataFrame, levels: dict[str, list[str]] | None = None) -> d
             kind = "double"
         if kind == "double":
             s = s.cast(pl.Float64)
-            missing = (s.is_null() | s.is_nan()).arg_true().to_list()
+            missing = (s.is_null() if keep_nan else s.is_null() | s.is_nan()).arg_true().to_list()
         else:
             missing = s.is_null().arg_true().to_list()
         values = s.to_list()
@@ -357,6 +363,26 @@ def report(roots, output, labels=None, tolerance=0.005, group_by=None, jobs=None
     return {"output": str(rep.output), "index": str(rep.index), "rendered": rep.rendered,
             "skipped": rep.skipped, "removed": rep.removed,
             "problems": [str(p) for p in rep.problems], "summary": encode(rep.summary)}
+
+
+@_boundary
+def read_probes(path: str) -> dict:
+    """:func:`histkit.read_probes` of a history CSV (or its ``.probes``
+    directory): ``{table: encoded table}`` for scalars, histograms,
+    activations, shares and images. NaN (an update ratio of a layer whose
+    weights were zero) stays NaN rather than becoming ``NA``; the histogram
+    edges keep their infinities."""
+    from pathlib import Path
+
+    from .errors import HistoryError
+    from .probes import TABLES, probes_dir
+    from .probes import read_probes as _read_probes
+
+    path = str(path)
+    if not Path(path).exists() and not probes_dir(path).is_dir():
+        raise HistoryError("no such file or directory", path=path)
+    probes = _read_probes(path)
+    return {name: encode(getattr(probes, name), keep_nan=True) for name in (*TABLES, "images")}
 
 
 def _value(result: dict) -> Any:  # for Python-side tests and callers

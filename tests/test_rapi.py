@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
+import pytest
 
-from histkit import early_stoppings, read_history, rapi, to_history
+from histkit import early_stoppings, rapi, read_history, read_probes, to_history
+from histkit.probes import probes_dir
 from conftest import RUN, run_path, write_history
 
 
@@ -251,3 +254,80 @@ def test_diagnose_matches_the_library_and_errors_are_one_line(tmp_path):
     assert bad["error"].startswith("unknown rule 'nope'")
     assert "classes must be a whole number" in rapi.diagnose(_r_table(wide), 1.0)["error"]
     assert "classes must be a whole number" in rapi.diagnose(_r_table(wide), 2.5)["error"]
+
+
+def _probe_table(enc: dict) -> pl.DataFrame:
+    """An encoded probe table back as a frame, NaN kept apart from nulls (as
+    R's .decode_frame() does: NaN crosses as itself, a null at its position)."""
+    dtypes = {"integer": pl.Int64, "double": pl.Float64, "character": pl.String,
+              "logical": pl.Boolean}
+    cols = []
+    for name in enc["names"]:
+        values = list(enc["columns"][name])
+        for i in enc["na"][name]:
+            values[i] = None
+        cols.append(pl.Series(name, values, dtype=dtypes[enc["types"][name]]))
+    return pl.DataFrame(cols)
+
+
+def _write_probes(history: Path, tables: dict[str, pl.DataFrame]) -> None:
+    for name, frame in tables.items():
+        (probes_dir(history) / name).mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(probes_dir(history) / name / "0000.parquet")
+
+
+def test_read_probes_matches_the_library_on_a_trained_run(tmp_path):
+    pytest.importorskip("torch")
+    from histkit.train import train
+
+    path = train(root=str(tmp_path), shape="32x16x1", n_train=8, n_val=4, levels=2,
+                 base_filters=4, epochs=3, batch_size=4, date="2026-11-23", threads=1,
+                 progress=False)
+    res = rapi.read_probes(str(path))
+    assert res["error"] is None and res["warnings"] == []
+    got, want = res["value"], read_probes(path)
+    assert list(got) == ["scalars", "histograms", "activations", "shares", "images"]
+    for name, enc in got.items():
+        frame = getattr(want, name)
+        assert frame.height > 0, name
+        assert _probe_table(enc).equals(frame), name
+        assert all(type(v) in (int, float, str) for col in enc["columns"].values() for v in col)
+    assert got["scalars"]["types"]["epoch"] == "integer"
+    assert got["histograms"]["types"]["count"] == "integer"
+    assert sorted(set(got["images"]["columns"]["epoch"])) == [0, 1, 2]
+    # the .probes directory itself reads the same
+    again = rapi.read_probes(str(probes_dir(path)))["value"]
+    assert all(_probe_table(again[k]).equals(_probe_table(got[k])) for k in got)
+
+
+def test_read_probes_keeps_nan_and_inf_apart_from_nulls(tmp_path):
+    history = write_history(run_path(tmp_path), epochs=2)
+    _write_probes(history, {
+        "scalars": pl.DataFrame({"epoch": [0, 1], "layer": ["a.bias", None],
+                                 "weight_norm": [0.0, 1.5], "grad_norm": [None, 0.25],
+                                 "update_ratio": [math.nan, 0.01]}),
+        "histograms": pl.DataFrame({"epoch": [0, 0, 5], "layer": ["a", "a", "a"],
+                                    "kind": ["weight"] * 3, "bin": [0, 38, 1],
+                                    "lo": [-math.inf, 10.0, -10.0],
+                                    "hi": [-10.0, math.inf, -3.16], "count": [1, 2, 3]})})
+    enc = rapi._value(rapi.read_probes(str(history)))
+    ratio = enc["scalars"]["columns"]["update_ratio"]
+    assert math.isnan(ratio[0]) and enc["scalars"]["na"]["update_ratio"] == []
+    assert enc["scalars"]["na"] == {"epoch": [], "layer": [1], "weight_norm": [],
+                                    "grad_norm": [0], "update_ratio": []}
+    assert enc["histograms"]["columns"]["lo"][0] == -math.inf
+    assert enc["histograms"]["columns"]["hi"][1] == math.inf
+    assert enc["histograms"]["columns"]["epoch"] == [0, 0]  # epoch 5 is not in the history
+    # tables the run does not have cross as an epoch column and no rows
+    assert enc["shares"] == {"names": ["epoch"], "columns": {"epoch": []},
+                             "types": {"epoch": "integer"}, "na": {"epoch": []}, "levels": {}}
+    assert enc["images"]["names"] == ["epoch", "kind", "index", "path"]
+
+
+def test_read_probes_errors_are_one_line(tmp_path):
+    history = write_history(run_path(tmp_path), epochs=2)
+    res = rapi.read_probes(str(history))
+    assert res["value"] is None and "\n" not in res["error"]
+    assert "no probes beside this history" in res["error"] and history.name in res["error"]
+    missing = rapi.read_probes(str(tmp_path / "nope.csv"))
+    assert missing["error"] == f"{tmp_path / 'nope.csv'}: no such file or directory"

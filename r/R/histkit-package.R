@@ -1,7 +1,7 @@
 #' histkit: training histories turned into answers
 #'
 #' The R front end of the Python package 'histkit'. [to_history()],
-#' [read_history()], [early_stoppings()], [keras_stop()],
+#' [read_history()], [read_probes()], [early_stoppings()], [keras_stop()],
 #' [parse_run_name()], [runs()] and [histkit_report()] compute through the
 #' Python package (found as [histkit_python()] explains), so R and Python
 #' give identical numbers; [plot_history()] draws a native ggplot2 figure of the
