@@ -52,6 +52,8 @@ def read_probes(history: str | os.PathLike) -> RunProbes:
     if history.suffix == ".probes":
         history = history.with_suffix(".csv")
     folder = probes_dir(history)
+    if not history.exists() and not folder.is_dir():
+        raise HistoryError("no such file", path=str(history))
     if not folder.is_dir():
         raise HistoryError(f"no probes beside this history (expected {folder.name}/; "
                            f"histkit train writes them unless --no-probes)", path=str(history))

@@ -87,3 +87,8 @@ def test_probe_every_is_checked():
     from histkit.train import TrainError
     with pytest.raises(TrainError, match="probe-every must be an integer >= 1"):
         TrainConfig(**{**TINY, "probe_every": 0}).validate()
+
+
+def test_read_probes_of_a_missing_file_says_so(tmp_path):
+    with pytest.raises(HistoryError, match="no such file"):
+        read_probes(tmp_path / "nope.csv")
