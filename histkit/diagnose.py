@@ -293,9 +293,9 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     primary = (losses.with_columns(rank=(pl.col("metric") != "loss").cast(pl.Int8))
                .sort("rank", maintain_order=True).group_by(keys, maintain_order=True)
                .agg(loss=pl.col("metric").first()))
-    per_class = metric_order.join(class_scores, on="metric")
-    inferred = (per_class.group_by([*keys, "kind"]).agg(k=pl.len())
-                .group_by(keys).agg(pl.col("k").max()).filter(pl.col("k") >= 2))
+    inferred = (metric_order.group_by(keys, maintain_order=True).agg(pl.col("metric"))
+                .select(*keys, k=pl.col("metric").map_elements(infer_classes,
+                                                               return_dtype=pl.Int64)))
     hints = runs.select(keys).hstack(_run_hints(names))
     info = (primary.join(inferred, on=keys, how="left", nulls_equal=True)
             .join(hints, on=keys, how="left", nulls_equal=True)
