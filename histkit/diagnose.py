@@ -73,7 +73,7 @@ class Thresholds:
     absurd_ratio: float = 1000.0     # ... or a maximum 1000x its median and
     absurd_level: float = 100.0      # ... above 100 (no segmentation loss gets there)
     stuck_drop: float = 0.05         # stuck: best loss within 5% of the first
-    stuck_drop_ce: float = 0.15      # ... 15% for a cross-entropy that starts near ln K
+    stuck_drop_ce: float = 0.25      # ... 25% for a cross-entropy that starts near ln K
     near_ln_k: float = 0.15          # "near ln K": within 15%
     floor_slack: float = 0.01        # double_softmax: never more than 1% below the floor,
     floor_flat: float = 0.02         # ... flat within 2% over the last 20% of epochs
