@@ -3,15 +3,28 @@
 :func:`build_report` reads every history under the given roots and writes, into
 one output directory:
 
-- ``runs/<run>.<fmt>``: the figure of ``histkit plot`` for each run;
+- ``runs/<run>.<fmt>``: the figure of ``histkit plot`` for each run, and
+  ``runs/<run>.telemetry.png`` (learning rate, time and memory per epoch)
+  when the history logs them;
+- ``runs/<run>.html``: a page per run: its figures, all its settings (the
+  fields of its name and the sidecar ``<run>.json`` beside the history, if
+  any), its stops and its diagnosis findings; and, when ``histkit train``
+  wrote probes beside it (``<run>.probes/``), weight and gradient norms and
+  update ratios per layer, weight and gradient histograms over epochs as
+  ridgelines, activation statistics, predicted against true class shares
+  (``runs/<run>.<norms|histograms|activations|shares>.png``, drawn by
+  :mod:`histkit.plot_probes`) and the probe images, copied into
+  ``runs/<run>.probes/``. The index links each run to its page;
 - ``compare/<field>.<fmt>``: validation curves of every run, coloured by one
   hyperparameter (attention, dropout, ...), with a table of best values and
   stop epochs per group;
 - ``summary.csv`` and ``summary.parquet``: one row per run;
 - ``index.html``: a sortable, filterable table with thumbnails, the
   comparisons, the problems and the command that produced it (no network);
-- ``manifest.json``: a content hash per figure, so a rebuild renders only what
-  changed and removes the figures of runs that are gone.
+- ``manifest.json``: a content hash per figure and page, so a rebuild renders
+  only what changed and removes the files of runs that are gone. A page
+  depends on the history, its probes and sidecar (by content), the settings
+  and the page's own template and plotting code.
 
 Figures are rendered in worker processes; every file is written to a temporary
 name and renamed, and a lock file serialises builds into the same directory,
@@ -74,6 +87,7 @@ class Report:
     comparisons: dict[str, pl.DataFrame]
     summary: pl.DataFrame
     problems: list[HistkitError]
+    pages: list[str] = dataclasses.field(default_factory=list)  # runs whose page was written
 
     @property
     def ok(self) -> bool:
@@ -142,7 +156,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
         fields = _fields(runs, batch)
         groups = _group_fields(group_by, fields)
         old = _load_manifest(out / MANIFEST)
-        tasks, skipped, manifest = _plan(out, runs, groups, batch, fields, settings, old)
+        tasks, skipped, manifest = _plan(out, runs, groups, batch, fields, settings, old,
+                                         problems)
         done = _render(out, tasks, jobs, progress, problems)
         _record(manifest, tasks, done)
         summary = _summary(batch, runs, fields, settings.tolerance, manifest,
@@ -155,7 +170,9 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
         write_atomic(out / MANIFEST, json.dumps(manifest, indent=1).encode())
         removed = _remove_stale(out, old, manifest)
     rendered = [t["key"] for t in tasks if t["kind"] == "run" and t["key"] in done]
-    return Report(out, index, rendered, skipped, removed, comparisons, summary, problems)
+    pages = [t["key"] for t in tasks if t["kind"] == "page" and t["key"] in done]
+    return Report(out, index, rendered, skipped, removed, comparisons, summary, problems,
+                  pages)
 
 
 # ---------------------------------------------------------------------------
@@ -242,27 +259,40 @@ def _group_fields(group_by, fields: pl.DataFrame) -> list[str]:
     return groups if fields.height else []
 
 
+_PARTS = ("runs", "pages", "comparisons")
+
+
 def _load_manifest(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {"runs": {}, "comparisons": {}}
+        data = {}
     if not isinstance(data, dict):
-        return {"runs": {}, "comparisons": {}}
-    return {"runs": dict(data.get("runs") or {}), "comparisons": dict(data.get("comparisons") or {})}
+        data = {}
+    return {part: dict(data.get(part) or {}) for part in _PARTS}
 
 
 # ---------------------------------------------------------------------------
 # what to render
 
 
-def _plan(out, runs, groups, batch, fields, settings, old):
-    """Tasks for figures whose digest changed or whose files are missing; the
-    new manifest starts with the figures that are reused."""
-    manifest = {"histkit": __version__, "runs": {}, "comparisons": {}}
-    tasks, skipped = [], []
+def _plan(out, runs, groups, batch, fields, settings, old, problems):
+    """Tasks for figures and pages whose digest changed or whose files are
+    missing; the new manifest starts with those that are reused."""
+    manifest = {"histkit": __version__, **{part: {} for part in _PARTS}}
+    tasks, skipped, pages = [], [], []
     frames = None
+
+    def frame(path):
+        nonlocal frames
+        if frames is None:
+            frames = batch.histories.with_columns(pl.col("path").cast(pl.String)) \
+                .partition_by("path", as_dict=True, include_key=False)
+        return frames[(path,)]
+
     with_telemetry = _telemetry_paths(batch, settings)
+    code = _page_code()
+    field_rows = {r["path"]: r for r in fields.iter_rows(named=True)}
     for run in runs.values():
         files = [f"runs/{run.stem}.{fmt}" for fmt in settings.formats]
         telemetry = [f"runs/{run.stem}.telemetry.png"] if run.path in with_telemetry else []
@@ -271,12 +301,30 @@ def _plan(out, runs, groups, batch, fields, settings, old):
         if _fresh(out, old["runs"].get(run.path), entry):
             manifest["runs"][run.path] = entry
             skipped.append(run.path)
+        else:
+            tasks.append({"kind": "run", "key": run.path, "entry": entry, "name": run.name,
+                          "hist": frame(run.path), "settings": settings})
+        # the run's page: its own digest (history, probes, sidecar, page code)
+        probes, probe_digest = _probe_digest(run.path)
+        sidecar, sidecar_bytes = _sidecar(run.path, problems)
+        page = {"digest": settings.digest("page", run.digest, probe_digest, sidecar_bytes, code,
+                                          json.dumps(telemetry)),
+                "files": [f"runs/{run.stem}.html"], "probes": probes}
+        previous = old["pages"].get(run.path)
+        if previous and previous.get("digest") == page["digest"]:
+            page["files"] = previous.get("files") or page["files"]
+        if _fresh(out, previous, page):
+            manifest["pages"][run.path] = page
             continue
-        if frames is None:
-            frames = batch.histories.with_columns(pl.col("path").cast(pl.String)) \
-                .partition_by("path", as_dict=True, include_key=False)
-        tasks.append({"kind": "run", "key": run.path, "entry": entry, "name": run.name,
-                      "hist": frames[(run.path,)], "settings": settings})
+        pages.append({"kind": "page", "key": run.path, "entry": page, "name": run.name,
+                      "stem": run.stem, "hist": frame(run.path), "settings": settings,
+                      "probes": probes, "sidecar": sidecar,
+                      "sidecar_path": _sidecar_path(run.path) if sidecar_bytes else None,
+                      "fields": {k: v for k, v in field_rows.get(run.path, {}).items()
+                                 if k not in ("path", "run")},
+                      "figures": files, "telemetry": telemetry})
+    # pages with probes draw four figures: they go first, those without last
+    tasks = [p for p in pages if p["probes"]] + tasks + [p for p in pages if not p["probes"]]
     all_digests = "".join(sorted(r.digest for r in runs.values()))
     for g in groups:
         files = [f"compare/{g}.{fmt}" for fmt in settings.formats]
@@ -288,6 +336,72 @@ def _plan(out, runs, groups, batch, fields, settings, old):
         tasks.insert(0, {"kind": "compare", "key": g, "entry": entry,
                          "hist": _overlay_table(batch, fields, g), "settings": settings})
     return tasks, skipped, manifest
+
+
+def _page_code() -> str:
+    """A digest of what draws a run page besides its data: the template, the
+    style sheet and the probe figures' code (a new histkit redraws pages)."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in ("templates/run.html.j2", "templates/report.css", "plot_probes.py"):
+        with contextlib.suppress(OSError):
+            h.update((here / f).read_bytes())
+    return h.hexdigest()
+
+
+def _probe_digest(path: str) -> tuple[bool, str]:
+    """Whether the history has probes beside it, and a content digest of them."""
+    from .probes import probes_dir
+
+    if not path.endswith(".csv"):
+        return False, ""
+    folder = probes_dir(path)
+    if not folder.is_dir():
+        return False, ""
+    h = hashlib.sha256()
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and not f.name.startswith("."):
+            h.update(str(f.relative_to(folder)).encode() + b"\0")
+            with contextlib.suppress(OSError):
+                h.update(hashlib.sha256(f.read_bytes()).digest())
+    return True, h.hexdigest()
+
+
+def _sidecar_path(path: str) -> Path | None:
+    """``<run>.json`` beside a ``<run>.csv`` history (its settings), if any."""
+    p = Path(path)
+    if p.suffix.lower() != ".csv":
+        return None
+    side = p.with_suffix(".json")
+    return side if side.is_file() else None
+
+
+def _sidecar(path: str, problems: list) -> tuple[dict | None, bytes]:
+    """The sidecar's settings as a flat ``{key: text}`` (nested keys dotted)
+    and its bytes; a sidecar that is not a JSON object is a problem."""
+    side = _sidecar_path(path)
+    if side is None:
+        return None, b""
+    try:
+        data = side.read_bytes()
+        value = json.loads(data)
+        if not isinstance(value, dict):
+            raise ValueError(f"a JSON object was expected, not {type(value).__name__}")
+    except (OSError, ValueError) as exc:
+        problems.append(HistkitError(f"the run's settings file cannot be read: {exc}",
+                                     path=str(side)))
+        return None, b""
+    flat: dict[str, str] = {}
+
+    def walk(prefix, v):
+        if isinstance(v, dict) and v:
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        else:
+            flat[prefix] = v if isinstance(v, str) else json.dumps(v)
+
+    walk("", value)
+    return flat, data
 
 
 def _telemetry_paths(batch: Batch, settings: _Settings) -> set[str]:
@@ -330,13 +444,19 @@ def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
     jobs = min(jobs or os.cpu_count() or 1, total)
     finished = 0
 
-    def collect(task, error):
+    def collect(task, result):
         nonlocal finished
         finished += 1
+        error, files = result if isinstance(result, tuple) else (result, None)
+        if files is not None:
+            task["entry"]["files"] = files
+            task["written"] = True
         if error is None:
             done.add(task["key"])
         elif task["kind"] == "run":
             problems.append(HistkitError(f"cannot draw the figure: {error}", path=task["key"]))
+        elif task["kind"] == "page":
+            problems.append(HistkitError(f"run page: {error}", path=task["key"]))
         else:
             problems.append(HistkitError(f"comparison by {task['key']}: cannot draw: {error}"))
         if progress:
@@ -350,15 +470,21 @@ def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
         futures = {pool.submit(_render_task, str(out), t): t for t in tasks}
         for future in as_completed(futures):
             try:
-                error = future.result()
+                result = future.result()
             except Exception as exc:  # noqa: BLE001 - a dead worker is one problem
-                error = f"{type(exc).__name__}: {exc}"
-            collect(futures[future], error)
+                result = f"{type(exc).__name__}: {exc}"
+            collect(futures[future], result)
     return done
 
 
-def _render_task(out: str, task: dict) -> str | None:
-    """Draw one figure in every format (in a worker); the error text or None."""
+def _render_task(out: str, task: dict):
+    """Draw one figure in every format (in a worker); the error text or None.
+    A page returns ``(error or None, the files it wrote)``."""
+    if task["kind"] == "page":
+        from .report_page import render_page
+
+        return render_page(out, task)
+
     from plotnine import aes, labs
 
     from .plot import plot_history, plot_overlay, plot_telemetry, save_plot
@@ -392,20 +518,33 @@ def _render_task(out: str, task: dict) -> str | None:
 
 
 def _record(manifest: dict, tasks: list[dict], done: set[str]) -> None:
+    part = {"run": "runs", "page": "pages", "compare": "comparisons"}
     for t in tasks:
         if t["key"] in done:
-            manifest["runs" if t["kind"] == "run" else "comparisons"][t["key"]] = t["entry"]
+            manifest[part[t["kind"]]][t["key"]] = t["entry"]
+        elif t["kind"] == "page" and t.get("written"):
+            # written with a problem (unreadable probes): linked, and drawn again next time
+            manifest["pages"][t["key"]] = {**t["entry"], "digest": None}
+
+
+_OURS = re.compile(r"(runs|compare)/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?")
 
 
 def _remove_stale(out: Path, old: dict, new: dict) -> list[str]:
-    """Delete the figures the new manifest no longer lists; return the runs gone."""
-    keep = {f for part in ("runs", "comparisons") for e in new[part].values() for f in e["files"]}
-    for part in ("runs", "comparisons"):
+    """Delete the files the new manifest no longer lists; return the runs gone."""
+    keep = {f for part in _PARTS for e in new[part].values() for f in e["files"]}
+    dirs = set()
+    for part in _PARTS:
         for entry in old[part].values():
             for f in entry.get("files", []):
-                if f not in keep and re.fullmatch(r"(runs|compare)/[A-Za-z0-9._-]+", f):
+                if f not in keep and _OURS.fullmatch(f) and ".." not in f.split("/"):
                     with contextlib.suppress(FileNotFoundError):
                         (out / f).unlink()
+                    if f.count("/") == 2:
+                        dirs.add(out / f.rsplit("/", 1)[0])
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only when empty
     return sorted(set(old["runs"]) - set(new["runs"]))
 
 
@@ -521,8 +660,11 @@ def _run_rows(summary: pl.DataFrame, manifest: dict) -> list[dict]:
         telemetry = entry.get("telemetry", [])
         files = [f for f in entry.get("files", []) if f not in telemetry]
         thumb = next((f for f in files if f.endswith((".png", ".svg"))), None)
+        page_entry = manifest["pages"].get(row["path"], {})
+        page = next(iter(page_entry.get("files", [])), None)
         shown = {k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
-        rows.append({**shown, "files": files, "thumb": thumb,
+        rows.append({**shown, "files": files, "thumb": thumb, "page": page,
+                     "page_probes": bool(page_entry.get("probes")),
                      "telemetry": telemetry[0] if telemetry else None})
     return rows
 

@@ -91,9 +91,14 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
 
     Writes one figure per run, comparison figures by hyperparameter,
     summary.csv, summary.parquet and a self-contained index.html into the
-    output directory, then prints the path of index.html. Unchanged runs are
-    not drawn again. A history that cannot be read is listed under
-    "Problems" and the command exits 1; the rest of the report is written.
+    output directory, then prints the path of index.html. Each run also gets
+    a page, runs/<run>.html, linked from its name in the index: its history
+    and telemetry figures, its settings (name fields and a <run>.json beside
+    the history), stops and diagnosis, and, when histkit train wrote probes
+    beside it, weight and gradient norms, histograms over epochs, activation
+    statistics, class shares and the probe images. Unchanged runs are not
+    drawn again. A history that cannot be read is listed under "Problems"
+    and the command exits 1; the rest of the report is written.
 
     \b
     Examples:
@@ -117,7 +122,7 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
                               command=_command_line(), progress=progress)
     click.echo(f"{len(report.summary)} runs: {len(report.rendered)} drawn, "
                f"{len(report.skipped)} unchanged, {len(report.removed)} removed, "
-               f"{len(report.problems)} problems", err=True)
+               f"{len(report.pages)} pages written, {len(report.problems)} problems", err=True)
     click.echo(report.index)
     _report_problems(report.problems)
 

@@ -187,8 +187,9 @@ def test_concurrent_builds_leave_a_consistent_report(study):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     out = study / "out"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert len(manifest["runs"]) == 4
-    files = {f for e in manifest["runs"].values() for f in e["files"]}
+    assert len(manifest["runs"]) == 4 and len(manifest["pages"]) == 4
+    files = {f for part in ("runs", "pages") for e in manifest[part].values()
+             for f in e["files"]}
     assert files == {f"runs/{p.name}" for p in (out / "runs").iterdir()}
     assert not list(out.rglob(".*.tmp*"))
     assert pl.read_csv(out / "summary.csv").height == 4
@@ -270,3 +271,195 @@ def test_runs_table_and_summary_carry_the_diagnosis(tmp_path):
     html = rep.index.read_text()
     assert '<td class="diagnosis failed" data-v="failed"><strong>failed</strong>' in html
     assert "raise the learning rate" in html
+
+
+# ---------------------------------------------------------------------------
+# run pages
+
+
+TINY_TRAIN = dict(shape="32x16x1", n_train=8, n_val=4, levels=2, base_filters=4, epochs=3,
+                  batch_size=4, date="2026-11-23", threads=1, progress=False, probe_every=2)
+SIDECAR = {"lr": 1.0, "augment": {"flip": True, "note": "<b>bold</b>"}, "seeds": [0, 1]}
+HOSTILE = "_<img src=x onerror=alert(1)>"
+
+
+def probe_study(root: Path) -> tuple[Path, Path]:
+    """Under root/run: a tiny run trained by histkit (probes, a sidecar JSON)
+    and a history without probes whose name is hostile HTML."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from histkit.train import TrainConfig, train
+
+    trained = Path(train(TrainConfig(root=str(root / "run"), **TINY_TRAIN)))
+    trained.with_suffix(".json").write_text(json.dumps(SIDECAR))
+    plain = write_history(root, history_name(extra=HOSTILE), epochs=6)
+    return trained, plain
+
+
+@pytest.fixture(scope="module")
+def trained_study(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("probe_study")
+    probe_study(root)
+    return root
+
+
+@pytest.fixture
+def pages_study(trained_study, tmp_path) -> tuple[Path, Path, Path]:
+    import shutil
+
+    shutil.copytree(trained_study / "run", tmp_path / "run")
+    trained = next((tmp_path / "run").rglob("*.probes")).with_suffix(".csv")
+    plain = next(p for p in (tmp_path / "run").rglob("*.csv") if "<img" in p.name)
+    return tmp_path, trained, plain
+
+
+def page_of(out: Path, path: Path) -> Path:
+    entry = json.loads((out / "manifest.json").read_text())["pages"][str(path)]
+    return out / entry["files"][0]
+
+
+def refs(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"#]+)"', html)
+
+
+def test_run_pages_with_and_without_probes(pages_study):
+    import urllib.parse
+
+    root, trained, plain = pages_study
+    rep = build(root, labels={"loss": "Loss", "sdice": "Dice"})
+    assert rep.ok, rep.problems
+    assert sorted(rep.pages) == sorted([str(trained), str(plain)])
+    out = root / "out"
+    index = rep.index.read_text()
+    probed, bare = page_of(out, trained), page_of(out, plain)
+    assert probed.parent == bare.parent == out / "runs"
+    # the index links each run name to its page
+    for page in (probed, bare):
+        assert f'href="runs/{page.name}"' in index
+    html = probed.read_text()
+    for section in ("history", "telemetry", "settings", "stops", "diagnosis", "probes",
+                    "probe-norms", "probe-histograms", "probe-activations", "probe-shares",
+                    "probe-images"):
+        assert f'id="{section}"' in html, section
+    # settings: the name's fields and the sidecar, flattened and escaped
+    assert "<th scope=\"row\">base_filters</th><td>4</td>" in html
+    assert "augment.flip" in html and "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold" not in html
+    assert f"from {trained.stem}.json" in html
+    # stops and a figure per probe table; the probe images copied beside the page
+    assert html.count("<tr><td>Loss</td>") == 2  # training and validation
+    stem = probed.stem
+    for kind in ("norms", "histograms", "activations", "shares"):
+        assert f'src="{stem}.{kind}.png"' in html
+        assert (out / "runs" / f"{stem}.{kind}.png").stat().st_size > 0
+    copied = sorted(p.name for p in (out / "runs" / f"{stem}.probes").iterdir())
+    assert copied == sorted(p.name for p in (trained.with_suffix(".probes") / "images").iterdir())
+    assert {"0000_predictions.png", "0002_activation0.png", "0002_gradient2.png"} <= set(copied)
+    assert f'src="{stem}.probes/0002_predictions.png"' in html
+    assert "first ReLU" in html and "last ReLU" in html
+
+    bare_html = bare.read_text()
+    for section in ("history", "telemetry", "settings", "stops", "diagnosis"):
+        assert f'id="{section}"' in bare_html, section
+    assert 'id="probes"' not in bare_html and 'id="probe-' not in bare_html
+    assert "no probes" in bare_html and "No settings file" in bare_html
+    # the hostile name is text everywhere, the page's file name is safe
+    assert "<img src=x" not in bare_html and "&lt;img src=x onerror=alert(1)&gt;" in bare_html
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", bare.name)
+
+    # every link is relative, stays in the report and points at a file
+    for page in (probed, bare):
+        text = page.read_text()
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|file:)?//""", text)
+        for ref in refs(text):
+            assert not ref.startswith("/"), ref
+            assert (page.parent / urllib.parse.unquote(ref)).exists(), ref
+    for ref in refs(index):
+        assert (out / urllib.parse.unquote(ref)).exists(), ref
+
+
+def test_run_pages_are_incremental(pages_study):
+    root, trained, plain = pages_study
+    out = root / "out"
+    build(root)
+    again = build(root)
+    assert again.ok and again.pages == [] and again.rendered == []
+
+    # a probe image gone from the run: its page again (not its figure), the copy gone
+    stem = page_of(out, trained).stem
+    (trained.with_suffix(".probes") / "images" / "0000_predictions.png").unlink()
+    third = build(root)
+    assert third.pages == [str(trained)] and third.rendered == []
+    assert not (out / "runs" / f"{stem}.probes" / "0000_predictions.png").exists()
+    assert (out / "runs" / f"{stem}.probes" / "0002_predictions.png").exists()
+
+    # the sidecar changes: the page again; a page deleted: drawn again
+    trained.with_suffix(".json").write_text(json.dumps({**SIDECAR, "lr": 0.5}))
+    assert build(root).pages == [str(trained)]
+    page_of(out, plain).unlink()
+    assert build(root).pages == [str(plain)]
+
+    # a sidecar that is not JSON is a problem; the page is still written
+    trained.with_suffix(".json").write_text("{not json")
+    bad = build(root)
+    assert [p.path for p in bad.problems] == [str(trained.with_suffix(".json"))]
+    assert "No settings file" in page_of(out, trained).read_text()
+    trained.with_suffix(".json").unlink()
+
+    # unreadable probes: a problem, a page without them, tried again next time
+    scalars = trained.with_suffix(".probes") / "scalars" / "0001.parquet"
+    good = scalars.read_bytes()
+    scalars.write_bytes(b"not parquet")
+    broken = build(root)
+    assert [p.path for p in broken.problems] == [str(trained)]
+    assert "probes cannot be read" in str(broken.problems[0])
+    page = page_of(out, trained)
+    assert "probes cannot be read" in page.read_text()
+    assert f'href="runs/{page.name}"' in broken.index.read_text()
+    assert [p.path for p in build(root).problems] == [str(trained)]  # said every time
+    scalars.write_bytes(good)
+    mended = build(root)
+    assert mended.ok and mended.pages == [str(trained)] and mended.rendered == []
+    assert 'id="probe-norms"' in page_of(out, trained).read_text()
+
+    # a run gone: its page, figures and copied images go with it
+    probe_dir = out / "runs" / f"{stem}.probes"
+    import shutil
+
+    shutil.rmtree(trained.with_suffix(".probes"))
+    trained.unlink()
+    last = build(root)
+    assert last.removed == [str(trained)]
+    assert not probe_dir.exists() and not list((out / "runs").glob(f"{stem}*"))
+
+
+def test_probe_figures_pick_layers_and_refuse_empty_probes():
+    from histkit.errors import OptionError
+    from histkit.plot_probes import (main_layers, plot_activations, plot_histograms,
+                                     plot_norms, plot_shares, representative_layers)
+    from histkit.probes import RunProbes
+
+    # conv weights (9 values, no bias), a norm layer (weight and bias of 3), a head
+    sizes = {"c0.weight": 27, "n0.weight": 3, "n0.bias": 3, "c1.weight": 27, "c2.weight": 27,
+             "c3.weight": 27, "head.weight": 6, "head.bias": 2}
+    layers = list(sizes)
+    scalars = pl.DataFrame({"epoch": [0] * len(layers), "layer": layers,
+                            "weight_norm": [1.0] * len(layers), "grad_norm": [0.1] * len(layers),
+                            "update_ratio": [0.01] * len(layers)})
+    hist = pl.DataFrame({"epoch": [0] * len(layers), "layer": layers,
+                         "kind": ["weight"] * len(layers), "bin": [20] * len(layers),
+                         "lo": [0.0] * len(layers), "hi": [1e-8] * len(layers),
+                         "count": list(sizes.values())})
+    empty = pl.DataFrame(schema={"epoch": pl.Int64})
+    probes = RunProbes(scalars, hist, empty, empty, empty)
+    assert main_layers(probes) == ["c0.weight", "c1.weight", "c2.weight", "c3.weight",
+                                   "head.weight"]
+    assert representative_layers(probes) == ["c0.weight", "c2.weight", "head.weight"]
+    assert plot_norms(probes) is not None and plot_histograms(probes) is not None
+    for draw, what in ((plot_activations, "activation"), (plot_shares, "class shares")):
+        with pytest.raises(OptionError, match=what):
+            draw(probes)
+    nothing = RunProbes(empty, empty, empty, empty, empty)
+    with pytest.raises(OptionError, match="norms"):
+        plot_norms(nothing)
+    with pytest.raises(OptionError, match="histograms"):
+        plot_histograms(nothing)

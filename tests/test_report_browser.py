@@ -1,5 +1,6 @@
-"""index.html in a real browser: Debian's chromium, headless, driven over the
-DevTools protocol. One row per run, sorting works, every image loads, and no
+"""index.html and the run pages in a real browser: Debian's chromium,
+headless, driven over the DevTools protocol. One row per run, sorting works,
+every image loads (the probe figures and images of a run page too), and no
 request leaves the file system."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from histkit.report import build_report
-from test_report import history_name, write_history
+from test_report import history_name, probe_study, write_history
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -171,6 +172,64 @@ def test_report_in_chromium(report, browser, tmp_path):
     assert shot.startswith(b"\x89PNG")
 
     # nothing was asked of the network
+    urls = [e["params"]["request"]["url"] for e in browser.events
+            if e.get("method") == "Network.requestWillBeSent"]
+    assert urls and all(u.startswith("file://") for u in urls), urls
+
+
+PAGE_SECTIONS = ["history", "telemetry", "settings", "stops", "diagnosis"]
+PROBE_SECTIONS = ["probes", "probe-norms", "probe-histograms", "probe-activations",
+                  "probe-shares", "probe-images"]
+
+
+def test_run_pages_in_chromium(browser, tmp_path):
+    trained, plain = probe_study(tmp_path)
+    rep = build_report(tmp_path / "run", tmp_path / "out", jobs=1, dpi=50,
+                       labels={"loss": "Loss", "sdice": "Dice"})
+    assert rep.ok, rep.problems
+    browser.call("Network.enable")
+    browser.call("Page.enable")
+
+    # from the index, the run's name leads to its page
+    browser.open(rep.index.as_uri())
+    links = browser.js("[...document.querySelectorAll('#runs td.name a.page')]"
+                       ".map(a => [a.textContent, a.href])")
+    assert sorted(name for name, _ in links) == sorted([trained.stem, plain.stem])
+    page = dict(links)[trained.stem]
+    assert page.startswith(rep.index.parent.as_uri() + "/runs/") and page.endswith(".html")
+    browser.open(page)
+
+    # every section, every figure and probe image loaded
+    ids = browser.js("[...document.querySelectorAll('section[id], article[id]')].map(e => e.id)")
+    assert ids == PAGE_SECTIONS + PROBE_SECTIONS
+    sizes = browser.js("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
+    assert all(w > 0 for _, w in sizes), sizes
+    srcs = [src for src, _ in sizes]
+    for kind in ("norms", "histograms", "activations", "shares"):
+        assert sum(src.endswith(f".{kind}.png") for src in srcs) == 1, kind
+    assert sum("/0002_" in src for src in srcs) == 7  # predictions, 3 activations, 3 gradients
+    assert browser.js("document.body.dataset.brokenImages") == "0"
+    assert browser.js("document.title").startswith(trained.stem)
+    # the figures are drawn at a readable size, not squeezed
+    width = browser.js("document.querySelector('#probe-histograms img')"
+                       ".getBoundingClientRect().width")
+    assert width > 400
+
+    shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png",
+                                         captureBeyondViewport=True)["data"])
+    assert shot.startswith(b"\x89PNG")
+    if os.environ.get("HISTKIT_PAGE_SCREENSHOT"):
+        Path(os.environ["HISTKIT_PAGE_SCREENSHOT"]).write_bytes(shot)
+
+    # a way back to the index; the page of the run without probes
+    assert browser.js("document.querySelector('.up a').href") == rep.index.as_uri()
+    browser.open(dict(links)[plain.stem])
+    ids = browser.js("[...document.querySelectorAll('section[id], article[id]')].map(e => e.id)")
+    assert ids == PAGE_SECTIONS
+    assert browser.js("document.querySelectorAll('img[src=x]').length") == 0
+    assert browser.js("document.querySelector('h1').textContent") == plain.stem
+    assert browser.js("[...document.images].every(i => i.naturalWidth > 0)")
+
     urls = [e["params"]["request"]["url"] for e in browser.events
             if e.get("method") == "Network.requestWillBeSent"]
     assert urls and all(u.startswith("file://") for u in urls), urls
