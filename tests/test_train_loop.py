@@ -266,8 +266,11 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
     kills, seen = 0, []
     for _ in range(6):
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+        # wait for a random number of logged epochs, then a random moment of the
+        # next one: kills land mid-run however fast this machine trains
+        target, deadline = rng.randrange(0, epochs - 1), time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and (
+                not path.exists() or len(path.read_text().splitlines()) - 1 < target):
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is None:
