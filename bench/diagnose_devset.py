@@ -2,8 +2,8 @@
 
 Every faulty run here is a real ``histkit train`` run at a tiny size, with a
 fault reachable from the trainer's options (a learning rate far too high or
-far too low, a tiny training set with noisy labels, a foreground so small
-that cross-entropy collapses to background) or from its data folder. Healthy
+far too low, a tiny training set with noisy labels, a sparsely annotated
+foreground that cross-entropy collapses to background) or from its data folder. Healthy
 runs train the same way with sane settings. Seed 002's Keras runs (softmax
 fed to a from-logits loss, the seed's own SGD setup) are written by
 ``bench/keras_seed002.py`` into ``bench/diagnose_dev/keras/`` and labelled
@@ -122,6 +122,8 @@ CASES: tuple[Case, ...] = (
 KERAS: dict[str, Case] = {
     c.id: c for c in (
         Case("double_softmax", ("double_softmax",), allow=("stuck", "too_slow")),
+        Case("double_softmax_balanced", ("double_softmax",), allow=("stuck", "too_slow"),
+             note="class-balanced weights: it segments, yet the loss stays on the floor"),
         Case("seed002_sgd", ("stuck",), allow=("too_slow", "double_softmax")),
         Case("healthy_logits", (), allow=_SHORT),
         Case("healthy_softmax", (), allow=_SHORT),

@@ -2,7 +2,7 @@
 
 The labelled runs are ``bench/diagnose_devset.py``'s (histkit's trainer with
 faults reachable from its options, seed 002's Keras runs) and the demo study
-in ``run/`` (healthy by label). For each rule: how many runs it should fire
+in ``run/`` (healthy by label; runs still training are left out). For each rule: how many runs it should fire
 on, how many it fired on rightly (recall) and wrongly (precision), and over
 all runs: the false-positive rate of error and warning findings on healthy
 runs, and the share of faulty runs whose FIRST finding is the labelled one.
@@ -36,8 +36,20 @@ def labelled() -> list[tuple[devset.Case, Path, int | None]]:
             for c, p in devset.labelled_runs()]
     demo = devset.Case("demo_study", (), allow=("too_slow", "wasted_epochs"),
                        note="run/: the shipped demo study")
-    runs += [(demo, p, None) for p in sorted(ROOT.glob("run/*/*/*/*.csv"))]
+    runs += [(demo, p, None) for p in sorted(ROOT.glob("run/*/*/*/*.csv")) if _complete(p)]
     return runs
+
+
+def _complete(path: Path) -> bool:
+    """A run of run/ that logged every epoch its name plans (not one still training)."""
+    import warnings
+
+    from histkit.names import parse_run_name
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        planned = parse_run_name(path.stem).epochs
+    return planned is None or len(path.read_text().splitlines()) - 1 >= planned
 
 
 def findings_of(runs) -> dict[Path, list[str]]:
