@@ -92,3 +92,13 @@ def test_probe_every_is_checked():
 def test_read_probes_of_a_missing_file_says_so(tmp_path):
     with pytest.raises(HistoryError, match="no such file"):
         read_probes(tmp_path / "nope.csv")
+
+
+def test_a_complete_run_without_its_checkpoint_keeps_its_probes(tmp_path):
+    # what a fresh clone of run/ holds: histories and probes, no checkpoints
+    path, cfg = _run(tmp_path)
+    cfg.checkpoint_path.unlink()
+    messages = []
+    train(TrainConfig(root=str(tmp_path), **TINY), log=messages.append)
+    assert any("is complete (4/4 epochs)" in m for m in messages)
+    assert sorted(read_probes(path).scalars["epoch"].unique()) == [0, 1, 2, 3]

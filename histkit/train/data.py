@@ -115,13 +115,12 @@ def _check_labels(lab: np.ndarray, path: Path) -> None:
                      f"{' ...' if len(values) > 6 else ''}{hint}", path=str(path))
 
 
-def check_classes(y: np.ndarray | torch.Tensor, what: str, path: str | None = None) -> None:
+def check_classes(y: np.ndarray, what: str, path: str | None = None) -> None:
     """Every class must have pixels in the training set: a class without any
     trains a Dice score that stays 0 and caps the mean Dice."""
     from .phantom import CLASSES
 
-    counts = np.asarray(y.sum(axis=(0, 2, 3)) if isinstance(y, np.ndarray)
-                        else y.sum(dim=(0, 2, 3)))
+    counts = y.sum(axis=(0, 2, 3))
     empty = [f"{CLASSES[k]} (label {k})" for k, c in enumerate(counts) if c == 0]
     if empty:
         raise TrainError(f"no pixel of class {', '.join(empty)} in the {len(y)} {what} slices: "

@@ -56,8 +56,6 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         if config.force:
             path.unlink(missing_ok=True)
             ckpt_path.unlink(missing_ok=True)
-        if config.force or not ckpt_path.exists():  # a fresh start: no probes of another run
-            shutil.rmtree(probes_dir(path), ignore_errors=True)
     _barrier(world)
 
     state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
@@ -69,6 +67,8 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
             f"use --force to train it again")
         _shutdown(world)
         return path
+    if state is None and rank == 0:  # a fresh start: no probes of an earlier run
+        shutil.rmtree(probes_dir(path), ignore_errors=True)
 
     model = build_model(config).to(device)
     loss_fn = make_loss(config.loss)
