@@ -19,7 +19,8 @@ were chosen on them.
     python bench/diagnose_devset.py --list     # the cases and their labels
 
 Runs are resumable: a finished case is skipped, a killed one resumes.
-Histories go to ``bench/diagnose_dev/runs/<case>/`` (committed, small);
+Histories and their probes (less the histograms and images, which no rule
+reads) go to ``bench/diagnose_dev/runs/<case>/`` (committed, about 7 MB);
 generated data folders and checkpoints are not committed.
 """
 
@@ -27,10 +28,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from histkit.probes import probes_dir
 
 HERE = Path(__file__).resolve().parent
 DEV = HERE / "diagnose_dev"
@@ -50,6 +54,10 @@ class Case:
 
 
 _SHORT = ("too_slow", "wasted_epochs")
+#: what a run that blew up may show besides: the net dies after the jump
+_AFTER_BLOWUP = ("oscillating", "stuck", "collapse_to_background", "val_better_than_train",
+                 "one_class_predictions", "exploding_gradients", "vanishing_gradients",
+                 "dead_relu", "saturated")
 CASES: tuple[Case, ...] = (
     # healthy runs of every model and loss the trainer has
     Case("healthy_unet_mdice", (), (*SMALL, "--epochs", "30"), _SHORT),
@@ -67,15 +75,15 @@ CASES: tuple[Case, ...] = (
                                      "--epochs", "30"), _SHORT),
     Case("healthy_unet_dr40", (), (*SMALL, "--dropout", "0.4", "--epochs", "30"), _SHORT),
     # faults
-    Case("diverged_sgd_lr100", ("diverged",), (*SMALL, "--loss", "ce", "--optimizer", "SGD",
+    Case("diverged_sgd_lr100", ("diverged", "exploding_gradients"), (*SMALL, "--loss", "ce", "--optimizer", "SGD",
                                               "--lr", "100", "--epochs", "20"),
-         ("oscillating", "stuck", "collapse_to_background", "val_better_than_train")),
-    Case("diverged_bce_sgd_lr1e4", ("diverged",), (*SMALL, "--loss", "bce", "--optimizer",
+         _AFTER_BLOWUP),
+    Case("diverged_bce_sgd_lr1e4", ("diverged", "exploding_gradients"), (*SMALL, "--loss", "bce", "--optimizer",
                                                   "SGD", "--lr", "10000", "--epochs", "20"),
-         ("oscillating", "stuck", "collapse_to_background", "val_better_than_train")),
-    Case("diverged_adam_lr10", ("diverged",), (*SMALL, "--loss", "ce", "--optimizer", "Adam",
+         _AFTER_BLOWUP),
+    Case("diverged_adam_lr10", ("diverged", "one_class_predictions"), (*SMALL, "--loss", "ce", "--optimizer", "Adam",
                                               "--lr", "10", "--epochs", "20"),
-         ("oscillating", "stuck", "collapse_to_background", "val_better_than_train")),
+         _AFTER_BLOWUP),
     Case("stuck_ce_sgd_lr1e-6", ("stuck",), (*SMALL, "--loss", "ce", "--optimizer", "SGD",
                                             "--lr", "1e-6", "--epochs", "20"),
          ("val_better_than_train",)),
@@ -108,6 +116,18 @@ CASES: tuple[Case, ...] = (
     Case("oscillating_mdice_adam_lr0.1", ("oscillating",), (*SMALL, "--optimizer", "Adam",
                                                            "--lr", "0.1", "--epochs", "20"),
          _SHORT),
+    # faults that the probes see (histkit's trainer writes them by default)
+    Case("dead_relu_ce_adam_lr3", ("diverged", "dead_relu"),
+         (*SMALL, "--loss", "ce", "--optimizer", "Adam", "--lr", "3", "--epochs", "15"),
+         _AFTER_BLOWUP, note="a step far too large blows the weights up; a ReLU block ends dead"),
+    Case("vanishing_dice_sgd_lr1000", ("vanishing_gradients", "saturated"),
+         (*SMALL, "--loss", "dice", "--optimizer", "SGD", "--lr", "1000", "--epochs", "15"),
+         ("oscillating", "wasted_epochs", "dead_relu", "exploding_gradients"),
+         note="outputs pinned at 0 or 1 pass no gradient back"),
+    Case("unnormalized_spikes", ("unnormalized_input",),
+         ("--shape", "64x64x1", "--levels", "3", "--base-filters", "8", "--epochs", "20"),
+         ("too_slow", "wasted_epochs", "stuck", "collapse_to_background", "oscillating"),
+         data="outlier", note="one hot pixel per image, 500x the tissue (a spike artefact)"),
     Case("wasted_mdice_e80", ("wasted_epochs",), (*SMALL, "--epochs", "80")),
     Case("swapped_columns", ("val_better_than_train",),
          ("--shape", "64x64x1", "--n-train", "4", "--n-val", "16", "--levels", "4",
@@ -136,7 +156,10 @@ def make_folder(kind: str, n: int = 40, size: int = 64) -> Path:
 
     ``sparse``: foreground labelled on 3% of its pixels only, the rest of the
     fat labelled background (a sparse annotation: 0.6% of the pixels are
-    foreground). ``noisy``: 20% of the pixels get a label drawn at random."""
+    foreground). ``noisy``: 20% of the pixels get a label drawn at random.
+    ``outlier``: clean masks, but each image (NIfTI, float) has one hot pixel
+    at 500 times the tissue's brightness, as a spike artefact gives; the
+    trainer's min-max scaling then squeezes the anatomy into 0.2% of the range."""
     import numpy as np
     from PIL import Image
 
@@ -154,13 +177,23 @@ def make_folder(kind: str, n: int = 40, size: int = 64) -> Path:
         lab = labels[i].copy()
         if kind == "sparse":
             lab = np.where(rng.random(lab.shape) < 0.03, lab, 0)
+        elif kind == "outlier":
+            pass
         elif kind == "noisy":
             flip = rng.random(lab.shape) < 0.2
             lab = np.where(flip, rng.integers(0, 3, lab.shape), lab)
         else:
             raise ValueError(kind)
-        img = np.clip(x[i, 0] * 255, 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(folder / "images" / f"s{i:03d}.png")
+        if kind == "outlier":
+            import nibabel as nib
+
+            img = x[i, 0].astype(np.float32) * 1000
+            img[rng.integers(0, size), rng.integers(0, size)] = 500_000
+            nib.save(nib.Nifti1Image(img[..., None], np.eye(4)),
+                     folder / "images" / f"s{i:03d}.nii.gz")
+        else:
+            img = np.clip(x[i, 0] * 255, 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(folder / "images" / f"s{i:03d}.png")
         Image.fromarray(lab.astype(np.uint8)).save(folder / "masks" / f"s{i:03d}.png")
     (folder / "done").write_text("")
     return folder
@@ -175,7 +208,7 @@ def history_of(case: Case) -> Path | None:
 def train(case: Case) -> Path:
     root = DEV / "runs" / case.id
     cmd = [sys.executable, "-m", "histkit", "train", *case.options, "--root", str(root),
-           "--date", DATE, "--threads", "1"]
+           "--date", DATE, "--threads", "1", "--probe-every", "1000"]  # images: last epoch
     if case.data:
         cmd += ["--data", str(make_folder(case.data))]
     if case.derive:
@@ -188,6 +221,10 @@ def train(case: Case) -> Path:
     path = Path(out.stdout.strip().splitlines()[-1])
     for ckpt in root.glob("*/*/*/*.ckpt"):
         ckpt.unlink()
+    # the probe rules read scalars, activations, shares and input; the histograms
+    # and images are for people, and would double what the dev set weighs in git
+    for heavy in ("histograms", "images"):
+        shutil.rmtree(probes_dir(path) / heavy, ignore_errors=True)
     return path
 
 

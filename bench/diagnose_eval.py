@@ -9,6 +9,7 @@ runs, and the share of faulty runs whose FIRST finding is the labelled one.
 
     python bench/diagnose_eval.py            # the table
     python bench/diagnose_eval.py --runs     # and each run's findings
+    python bench/diagnose_eval.py --features # and the numbers the probe rules read
 
 A finding counts as wrong only where the case neither expects nor allows
 it (allowed: e.g. ``too_slow`` advice on a short healthy run).
@@ -55,7 +56,7 @@ def _complete(path: Path) -> bool:
 def findings_of(runs) -> dict[Path, list[str]]:
     """Rule ids per run, in the order diagnose lists them (one pass per K)."""
     from histkit import read_histories
-    from histkit.diagnose import diagnose
+    from histkit.diagnosis import diagnose
 
     out: dict[Path, list[str]] = {p: [] for _, p, _ in runs}
     for classes in {k for _, _, k in runs}:
@@ -70,7 +71,7 @@ def findings_of(runs) -> dict[Path, list[str]]:
 
 
 def score(runs, found) -> tuple[pl.DataFrame, dict]:
-    from histkit.diagnose import RULES
+    from histkit.diagnosis import RULES
 
     rows = []
     for rule in RULES:
@@ -100,9 +101,33 @@ def score(runs, found) -> tuple[pl.DataFrame, dict]:
     }
 
 
+def print_features(runs) -> None:
+    """The probe features of each run that has probes, one line each: where
+    the probe thresholds come from."""
+    from histkit.diagnosis_probes import probe_features
+    from histkit.probes import probes_dir, read_probes
+
+    def num(x):
+        return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+    for case, path, _ in runs:
+        if not probes_dir(path).is_dir():
+            continue
+        f = probe_features(read_probes(path))
+        print(f"{case.id[:28]:28s} grad first {num(f.get('grad_first'))} max "
+              f"{num(f.get('grad_max'))} min {num(f.get('grad_min'))}; dead "
+              f"{num(f.get('dead_zeros'))}; saturated {num(f.get('saturated'))} share gap "
+              f"{num(f.get('share_gap'))}; top share {num(f.get('top_predicted'))}/"
+              f"{num(f.get('top_true'))}; input p01-p99 {num(f.get('input_spread'))} of "
+              f"{num(f.get('input_range'))}")
+    print()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", action="store_true", help="also list each run's findings")
+    ap.add_argument("--features", action="store_true",
+                    help="also print the numbers the probe rules read, per run with probes")
     args = ap.parse_args(argv)
     runs = labelled()
     if not runs:
@@ -115,6 +140,8 @@ def main(argv=None) -> int:
             print(f"{case.id:30s} expect={','.join(case.expect) or '-':24s} "
                   f"found={','.join(found[path]) or '-'}")
         print()
+    if args.features:
+        print_features(runs)
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
                    tbl_formatting="ASCII_MARKDOWN", float_precision=2):
         print(table)

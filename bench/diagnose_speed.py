@@ -73,7 +73,7 @@ def generate(root: Path, n: int, seed: int = 0) -> None:
 
 def one_pass(root: Path):
     from histkit import find_histories, read_histories
-    from histkit.diagnose import diagnose
+    from histkit.diagnosis import diagnose
 
     batch = read_histories(find_histories([root]))
     assert not batch.problems
@@ -84,7 +84,7 @@ def per_file(root: Path):
     import polars as pl
 
     from histkit import find_histories, read_history
-    from histkit.diagnose import diagnose
+    from histkit.diagnosis import diagnose
 
     found = []
     for path in find_histories([root]):

@@ -61,6 +61,9 @@ def main(argv=None) -> int:
     print(f"epoch without probes: median {epoch:.2f} s")
     print(f"probes: {(on - off) / args.epochs:.3f} s an epoch = "
           f"{(on - off) / args.epochs / epoch:.1%} of the epoch time")
+    ratios = sorted(a / b for a, b in zip(walls[True], walls[False]))
+    print(f"whole run, on / off (paired by repeat): median {statistics.median(ratios):.3f}x "
+          f"(range {ratios[0]:.3f}-{ratios[-1]:.3f})")
     return 0
 
 

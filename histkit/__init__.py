@@ -17,7 +17,7 @@ _API = {
     "find_histories": "history", "Batch": "history", "runs": "catalog",
     "early_stoppings": "stopping", "keras_stop": "stopping", "KerasStop": "stopping",
     "is_loss_like": "stopping",
-    "load_labels": "labels", "diagnose": "diagnose", "read_probes": "probes",
+    "load_labels": "labels", "diagnose": "diagnosis", "read_probes": "probes",
     "plot_history": "plot", "plot_overlay": "plot", "save_plot": "plot",
     "HistkitError": "errors", "HistoryError": "errors", "RunNameError": "errors",
     "LabelsError": "errors", "OptionError": "errors", "HistkitWarning": "errors",

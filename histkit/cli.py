@@ -455,7 +455,7 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
 
 
 def _rules(ctx, param, value):
-    from .diagnose import RULES
+    from .diagnosis import RULES
 
     if not value:
         return None
@@ -496,7 +496,7 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
     """
     import polars as pl
 
-    from .diagnose import diagnose, summarise
+    from .diagnosis import diagnose, summarise
     from .history import find_histories, read_histories
 
     problems: list = []

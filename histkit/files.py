@@ -1,4 +1,13 @@
-"""Atomic file writes: a reader never sees a half-written output."""
+"""The one atomic writer: a reader never sees a half-written output.
+
+Every file histkit writes (figures, reports, summaries, the trainer's
+histories, checkpoints and probes) goes through :func:`atomic_target`: a
+temporary file beside the target, renamed over it once complete. The file
+gets the mode a plain ``open()`` would give (0644 under the usual umask 022),
+so colleagues sharing a ``run/`` tree or a served report can read it.
+``durable=True`` (the trainer) also fsyncs the file and its folder, so a
+power cut cannot leave a renamed but empty file.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +16,70 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_target", "write_atomic"]
+__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "file_mode"]
+
+_MODE: int | None = None
+
+
+def file_mode() -> int:
+    """0666 less the process's umask: what ``open(path, "w")`` creates."""
+    global _MODE
+    if _MODE is None:
+        mask = os.umask(0)  # reading the umask means setting it; set it back at once
+        os.umask(mask)
+        _MODE = 0o666 & ~mask
+    return _MODE
+
+
+def _temp_name(path: Path) -> tuple[str, str]:
+    return f".{path.stem}.", f".tmp{path.suffix}"
 
 
 @contextlib.contextmanager
-def atomic_target(path: str | os.PathLike):
+def atomic_target(path: str | os.PathLike, *, durable: bool = False):
     """Yield a temporary path beside ``path``; rename it over ``path`` only if
     the block succeeds (the suffix is kept so writers can pick a format)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
-    os.close(fd)
+    prefix, suffix = _temp_name(path)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, file_mode())
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
+        if durable:
+            fsync_dir(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+def write_atomic(path: str | os.PathLike, data: bytes, *, durable: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
-    with atomic_target(path) as tmp:
+    with atomic_target(path, durable=durable) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make the renames in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_temps(path: str | os.PathLike) -> None:
+    """Delete the temporary files a killed writer of ``path`` left beside it."""
+    path = Path(path)
+    prefix, suffix = _temp_name(path)
+    if path.parent.is_dir():
+        for tmp in path.parent.glob(f"{prefix}{'?' * 8}{suffix}"):  # mkstemp's 8 characters
+            tmp.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from .errors import HistoryError
 
 __all__ = ["read_probes", "RunProbes", "probes_dir", "TABLES"]
 
-TABLES = ("scalars", "histograms", "activations", "shares")
+TABLES = ("scalars", "histograms", "activations", "shares", "input")
 _IMAGE = re.compile(r"^(\d{4})_(activation|gradient|predictions)(\d*)\.png$")
 
 
@@ -37,6 +37,9 @@ class RunProbes:
     activations: pl.DataFrame   # epoch, block, mean, std, zeros, saturated
     shares: pl.DataFrame        # epoch, class, predicted, true
     images: pl.DataFrame        # epoch, kind (activation|gradient|predictions), index, path
+    #: epoch, mean, std, min, p01, p50, p99, max of the fixed images (empty in runs
+    #: trained before histkit probed its input)
+    input: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
 
 
 def read_probes(history: str | os.PathLike) -> RunProbes:

@@ -261,10 +261,10 @@ def _whole(x):
 
 @_boundary
 def diagnose(table: dict, classes=None, rules=None, telemetry=None, run=None) -> dict:
-    """:func:`histkit.diagnose.diagnose` of an R data.frame (long or wide;
+    """:func:`histkit.diagnosis.diagnose` of an R data.frame (long or wide;
     ``path``/``run`` columns of a long table key its runs). ``rules=None`` is
     every rule, an empty list none; ``run`` names a single history."""
-    from .diagnose import diagnose as _diagnose
+    from .diagnosis import diagnose as _diagnose
 
     frame = decode(table)
     # run keys stay text: "1", "2" (dplyr::bind_rows(.id = "run")) are names, not numbers

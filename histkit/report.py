@@ -574,6 +574,7 @@ def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, toleranc
             table = table.join(part, on="path", how="left", maintain_order="left")
         table = table.join(_diagnosis(long, telemetry), on="path", how="left",
                            maintain_order="left")
+        table = _with_cost(table, long)
     figures = {p: e["files"] for p, e in manifest["runs"].items()}
     return table.with_columns(
         pl.col("epochs_logged").fill_null(0),
@@ -581,10 +582,28 @@ def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, toleranc
                                       default="", return_dtype=pl.String).alias("figure"))
 
 
+#: what a run cost, from the trainer's telemetry: summary column -> (series, aggregate)
+COST = {"epoch_time_s": ("epoch_time_s", "median"), "peak_mem_mb": ("peak_mem_mb", "max")}
+
+
+def _with_cost(table: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
+    """Add the median time of an epoch and the peak memory of each run, where
+    its history logs them (``histkit train`` does; seed 000 compares models
+    by them)."""
+    logged = set(long["metric"].cast(pl.String).unique().to_list())
+    aggs = [getattr(pl.col("value").filter(pl.col("metric") == series), how)().alias(col)
+            for col, (series, how) in COST.items() if series in logged]
+    if not aggs:
+        return table
+    cost = (long.filter(pl.col("metric").cast(pl.String).is_in([s for s, _ in COST.values()]))
+            .with_columns(pl.col("metric").cast(pl.String)).group_by("path").agg(aggs))
+    return table.join(cost, on="path", how="left", maintain_order="left")
+
+
 def _diagnosis(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
     """Per run: ``diagnosis`` (failed, suspect, advice or healthy), the rule
     ids that fired, and the first finding with what to try."""
-    from .diagnose import diagnose, summarise
+    from .diagnosis import diagnose, summarise
 
     found = diagnose(long, by=["path"], telemetry=telemetry)
     table = summarise(found, long.select("path").unique(maintain_order=True))
@@ -611,6 +630,8 @@ def _comparison_table(summary: pl.DataFrame, field: str, metrics: list[str]) -> 
         best = pl.col(f"best_val_{m}")
         aggs += [(best.min() if is_loss_like(m) else best.max()).alias(f"best_val_{m}"),
                  pl.col(f"stop_val_{m}_epoch").median().alias(f"stop_val_{m}_epoch")]
+    aggs += [getattr(pl.col(col), how)().alias(col) for col, (_, how) in COST.items()
+             if col in summary.columns]
     return (summary.group_by(pl.col(field).cast(pl.String).fill_null("(none)").alias(field))
             .agg(aggs).sort(field))
 
@@ -648,6 +669,7 @@ def _write_index(out, summary, comparisons, manifest, problems, settings, *, tit
         metrics=[(m, lookup.get(m, m)) for m in metrics],
         comparisons=[_comparison_view(g, t, manifest, metrics, lookup)
                      for g, t in comparisons.items()],
+        cost="epoch_time_s" in summary.columns or "peak_mem_mb" in summary.columns,
         problems=[{"path": p.path or "", "message": p.message} for p in problems],
         summary_files=["summary.csv", "summary.parquet"])
     return write_atomic(out / "index.html", html.encode())

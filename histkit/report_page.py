@@ -79,7 +79,7 @@ def render_page(out: str, task: dict) -> tuple[str | None, list[str] | None]:
 
 
 def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> dict:
-    from .diagnose import diagnose
+    from .diagnosis import diagnose
     from .stopping import early_stoppings
 
     s = task["settings"]
@@ -87,7 +87,17 @@ def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> di
     hist = task["hist"]
     name = task["name"]
     stops = early_stoppings(hist, s.tolerance, telemetry=s.telemetry)
-    findings = diagnose(hist, run=name, telemetry=s.telemetry)
+    probes, probe_note = None, None
+    if task["probes"]:
+        from .probes import read_probes
+
+        try:
+            probes = read_probes(task["key"])
+        except HistkitError as exc:
+            probe_note = f"the probes cannot be read: {exc.message}"
+            errors.append(probe_note)
+    findings = diagnose(hist, run=name, telemetry=s.telemetry,
+                        probes=probes if probes is not None else False)
     figures = task["figures"]
     image = next((f for f in figures if f.endswith((".png", ".svg"))), None)
     context = {
@@ -104,11 +114,11 @@ def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> di
         "findings": findings.drop("run").to_dicts(),
         "verdict": _VERDICT.get(findings["severity"][0], "healthy") if findings.height
         else "healthy",
-        "has_probes": bool(task["probes"]), "probe_note": None, "probe_figures": [],
+        "has_probes": bool(task["probes"]), "probe_note": probe_note, "probe_figures": [],
         "images": [],
     }
-    if task["probes"]:
-        _probes(out, task, context, errors, written)
+    if probes is not None:
+        _probes(out, task, probes, context, errors, written)
     return context
 
 
@@ -127,20 +137,13 @@ def _stops(stops: pl.DataFrame, lookup: dict) -> list[dict]:
     return [{**r, "label": lookup.get(r["metric"], r["metric"])} for r in rows]
 
 
-def _probes(out: Path, task: dict, context: dict, errors: list[str],
+def _probes(out: Path, task: dict, probes, context: dict, errors: list[str],
             written: list[str]) -> None:
     from . import plot_probes as pp
     from .plot import save_plot
-    from .probes import read_probes
 
     s = task["settings"]
     stem = task["stem"]
-    try:
-        probes = read_probes(task["key"])
-    except HistkitError as exc:
-        context["probe_note"] = f"the probes cannot be read: {exc.message}"
-        errors.append(context["probe_note"])
-        return
     draw = {"norms": pp.plot_norms, "histograms": pp.plot_histograms,
             "activations": pp.plot_activations, "shares": pp.plot_shares}
     for kind, title, about in PROBE_FIGURES:

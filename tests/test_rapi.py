@@ -224,7 +224,7 @@ def test_info_names_python_and_version():
 
 
 def test_diagnose_matches_the_library_and_errors_are_one_line(tmp_path):
-    from histkit.diagnose import diagnose
+    from histkit.diagnosis import diagnose
 
     wide = read_history(write_history(run_path(tmp_path), epochs=12))
     # the loss explodes halfway: at least one finding whatever the thresholds
@@ -286,7 +286,7 @@ def test_read_probes_matches_the_library_on_a_trained_run(tmp_path):
     res = rapi.read_probes(str(path))
     assert res["error"] is None and res["warnings"] == []
     got, want = res["value"], read_probes(path)
-    assert list(got) == ["scalars", "histograms", "activations", "shares", "images"]
+    assert list(got) == ["scalars", "histograms", "activations", "shares", "input", "images"]
     for name, enc in got.items():
         frame = getattr(want, name)
         assert frame.height > 0, name

@@ -357,6 +357,13 @@ def test_run_pages_with_and_without_probes(pages_study):
     assert f'src="{stem}.probes/0002_predictions.png"' in html
     assert "first ReLU" in html and "last ReLU" in html
 
+    # what each run cost: the trainer's run has it, the plain history not
+    cost = rep.summary.select("path", "epoch_time_s", "peak_mem_mb").rows_by_key("path")
+    [(seconds, mb)] = cost[str(trained)]
+    assert seconds > 0 and mb > 0
+    assert cost[str(plain)] == [(None, None)]
+    assert "MB, peak" in index and f'data-v="{mb}"' in index
+
     bare_html = bare.read_text()
     for section in ("history", "telemetry", "settings", "stops", "diagnosis"):
         assert f'id="{section}"' in bare_html, section

@@ -49,6 +49,27 @@ def test_train_prints_the_path_and_skips_a_finished_run(tmp_path):
     assert forced.exit_code == 0 and "complete" not in forced.stderr
 
 
+def test_one_line_per_epoch_without_a_terminal_and_none_with_quiet(tmp_path):
+    """A pipeline log or a cluster job sees each epoch, as Keras prints it."""
+    pytest.importorskip("torch")
+    run = [sys.executable, "-m", "histkit", "train", *TINY, "--root", str(tmp_path)]
+    out = subprocess.run(run, capture_output=True, text=True, env=ENV, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(" - ")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
+    history = out.stdout.strip()
+    last = open(history).read().splitlines()[-1].split(",")
+    fields = dict(part.split(": ") for part in lines[-1].split(" - ")[2:])
+    assert list(fields) == ["loss", "val_loss", "val_sdice", "val_background_dice",
+                            "val_vsat_dice", "val_scat_dice"]
+    assert float(fields["loss"]) == pytest.approx(float(last[1]), abs=1e-4)
+    assert float(fields["val_loss"]) == pytest.approx(float(last[6]), abs=1e-4)
+    assert "\r" not in out.stderr  # no progress bar without a terminal
+    quiet = subprocess.run(run + ["--force", "--quiet"], capture_output=True, text=True, env=ENV,
+                           stdin=subprocess.DEVNULL)
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout.strip() == history
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", "vgg"], "model 'vgg' is unknown; use one of unet, linknet"),
     (["--loss", "hinge"], "loss 'hinge' is unknown"),

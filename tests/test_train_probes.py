@@ -48,6 +48,17 @@ def test_every_epoch_has_its_probes(tmp_path):
     assert "output" in acts["block"].to_list()
     assert acts.filter(pl.col("block") != "output")["zeros"].is_between(0, 1).all()
     assert (acts.filter(pl.col("block") != "output")["mean"] >= 0).all()  # after ReLU
+    # the input table: the fixed validation images as the network sees them
+    from histkit.train.data import load_data
+    _, (x_val, _) = load_data(cfg.validate())
+    x = x_val[:4].double().numpy().ravel()
+    assert got.input["epoch"].to_list() == [0, 1, 2, 3]
+    inp = got.input.row(0, named=True)
+    assert inp["mean"] == pytest.approx(x.mean(), rel=1e-5)
+    assert inp["std"] == pytest.approx(x.std(ddof=1), rel=1e-5)
+    assert (inp["min"], inp["max"]) == pytest.approx((x.min(), x.max()))
+    assert [inp["p01"], inp["p50"], inp["p99"]] == pytest.approx(
+        np.quantile(x, [0.01, 0.5, 0.99]), abs=1e-6)
     # class shares sum to one on both sides
     sums = got.shares.group_by("epoch").agg(pl.col("predicted", "true").sum())
     assert np.allclose(sums["predicted"], 1) and np.allclose(sums["true"], 1)

@@ -11,11 +11,11 @@ once and no partial row survives.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from ..files import atomic_target, remove_temps, write_atomic
 from .errors import TrainError
 
 __all__ = ["COLUMNS", "save_checkpoint", "load_checkpoint", "append_row",
@@ -27,19 +27,9 @@ COLUMNS = ("epoch", "loss", "sdice", "background_dice", "vsat_dice", "scat_dice"
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
-    """Write ``state`` to a temp file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    """Write ``state`` durably and atomically (temp file, fsync, rename)."""
+    with atomic_target(path, durable=True) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -69,16 +59,9 @@ def append_row(path: Path, row: list) -> None:
 
 
 def write_history(path: Path, rows: list[list]) -> None:
-    """Replace the CSV atomically with the header and ``rows``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(",".join(COLUMNS) + "\n")
-        f.writelines(format_row(r) + "\n" for r in rows)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    """Replace the CSV durably and atomically with the header and ``rows``."""
+    text = ",".join(COLUMNS) + "\n" + "".join(format_row(r) + "\n" for r in rows)
+    write_atomic(path, text.encode("utf-8"), durable=True)
 
 
 def read_rows(path: Path) -> list[list[float]]:
@@ -99,15 +82,4 @@ def read_rows(path: Path) -> list[list[float]]:
 def remove_stale_temps(*paths: Path) -> None:
     """Delete temp files a killed writer left beside ``paths``."""
     for path in paths:
-        path = Path(path)
-        if path.parent.is_dir():
-            for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-                tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        remove_temps(path)

@@ -70,14 +70,26 @@ Examples:
                    "activations, prediction images) to <run>.probes/ beside the history.")
 @click.option("--probe-every", type=int, default=None,
               help="Probe images every N epochs (and at the last) [default: about 5 per run].")
-def train_command(**options) -> None:
-    """Train a segmentation network and write its history CSV under run/."""
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print nothing but the history's path (and errors): no line per epoch, "
+                   "no progress bar.")
+def train_command(quiet: bool, **options) -> None:
+    """Train a segmentation network and write its history CSV under run/.
+
+    Prints one line per epoch to stderr (time, loss, val_loss and the
+    validation scores), with or without a terminal; on a terminal also a
+    progress bar over the epoch's batches. The last line on stdout is the
+    history's path.
+    """
     from . import allocator, train
 
     allocator.keep_freed_memory()  # this process only trains: reuse freed blocks
     if options["n_train"] is None and options["data"] is None:
         options["n_train"] = 204
-    path = train(TrainConfig(**options), log=lambda msg: click.echo(msg, err=True))
+    if quiet:
+        options["progress"] = False
+    path = train(TrainConfig(**options),
+                 log=None if quiet else (lambda msg: click.echo(msg, err=True)))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 answers
         click.echo(str(path))
 

@@ -140,6 +140,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
                 "memory_format": layout, "config": config.resume_options(),
             }, ckpt_path)
             append_row(path, row)
+            log(epoch_line(row, config.epochs))
         if diverged is not None:
             log(diverged)
             break
@@ -148,6 +149,16 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
             break
     _shutdown(world)
     return path
+
+
+def epoch_line(row: list, epochs: int) -> str:
+    """One epoch as Keras prints it: ``epoch 3/24 - 11.3s - loss: 0.2345 - val_loss:
+    0.2501 - val_sdice: ...`` (the loss, then every validation series)."""
+    values = dict(zip(COLUMNS, row))
+    shown = ["loss", *(c for c in COLUMNS if c.startswith("val_"))]
+    return " - ".join([f"epoch {int(values['epoch']) + 1}/{epochs}",
+                       f"{values['epoch_time_s']:.1f}s",
+                       *(f"{c}: {values[c]:.4f}" for c in shown)])
 
 
 @torch.no_grad()
@@ -242,7 +253,7 @@ def _diverged(epoch: int, loss: float, val_loss: float) -> str | None:
     bad = [(n, v) for n, v in (("loss", loss), ("val_loss", val_loss)) if not math.isfinite(v)]
     if not bad:
         return None
-    from ..diagnose import RULES
+    from ..diagnosis import RULES
 
     what = ", ".join(f"{n} is {v}" for n, v in bad)
     return (f"diverged (epoch {epoch}): {what}; training stops here. "

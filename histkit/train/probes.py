@@ -15,7 +15,10 @@ view of magnitudes); empty bins are not stored. Per ReLU (``activations``), on 4
 images in eval mode: the mean, standard deviation and fraction of zeros of
 its output; the ``output`` row holds the predicted probabilities, whose
 ``saturated`` is the fraction within 1e-3 of 0 or 1. ``shares``: the
-predicted and the true share of each class over the validation set. Every
+predicted and the true share of each class over the validation set.
+``input``: the 4 fixed images as the network sees them (mean, standard
+deviation, minimum, 1st, 50th and 99th percentile, maximum), where badly
+scaled input shows: a spike squeezes the 1st-99th percentile range. Every
 ``every`` epochs and at the last one, PNG images: the first 9 channels of the
 first, middle and last ReLU's output for one fixed validation image and their
 gradients, and image / true mask / prediction for the 4 fixed images, all as
@@ -25,7 +28,6 @@ thumbnails (longest side 64 pixels) so that probes stay light.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,7 @@ import torch
 from torch import nn
 
 from ..probes import probes_dir
-from .checkpoint import _fsync_dir
+from ..files import atomic_target, fsync_dir
 from .losses import probabilities
 
 __all__ = ["Probes", "probes_dir", "BIN_EDGES", "FIXED_IMAGES"]
@@ -67,7 +69,7 @@ class Probes:
                                           self.relus[-1]])) if k else []
         self._edges = torch.tensor(BIN_EDGES, dtype=torch.float32)
         if enabled and self.dir.is_dir():  # a kill while writing leaves a temp file
-            for tmp in self.dir.rglob(".*.tmp"):
+            for tmp in self.dir.rglob(".*.tmp.*"):
                 tmp.unlink(missing_ok=True)
 
     # -- during the epoch --------------------------------------------------
@@ -101,7 +103,7 @@ class Probes:
         scalars, hists = self._layers(epoch)
         acts, images = self._activations(epoch, device, memory_format, forward, loss_fn)
         tables = {"scalars": pl.DataFrame(scalars), "histograms": pl.DataFrame(hists),
-                  "activations": pl.DataFrame(acts)}
+                  "activations": pl.DataFrame(acts), "input": self._input(epoch)}
         if shares is not None:
             total = shares.sum(dim=1, keepdim=True).clamp(min=1)
             share = (shares / total).tolist()
@@ -109,14 +111,22 @@ class Probes:
                 "epoch": [epoch] * 3, "class": ["background", "vat", "sat"],
                 "predicted": share[0], "true": share[1]})
         for name, frame in tables.items():
-            _write(self.dir / name / f"{epoch:04d}.parquet",
-                   lambda f, frame=frame: frame.write_parquet(f))
+            with atomic_target(self.dir / name / f"{epoch:04d}.parquet", durable=True) as tmp:
+                frame.write_parquet(tmp)
         for name, array in images.items():
-            _write(self.dir / "images" / f"{epoch:04d}_{name}.png",
-                   lambda f, array=array: _png(array, f))
-        for sub in {*tables, *(["images"] if images else [])}:
-            _fsync_dir(self.dir / sub)
-        _fsync_dir(self.dir)
+            with atomic_target(self.dir / "images" / f"{epoch:04d}_{name}.png",
+                               durable=True) as tmp:
+                _png(array, tmp)
+        fsync_dir(self.dir)
+
+    def _input(self, epoch: int):
+        import polars as pl
+
+        x = self.x.float().reshape(-1)
+        q = torch.quantile(x[:2 ** 24], torch.tensor([0.01, 0.5, 0.99])).tolist()
+        return pl.DataFrame({"epoch": [epoch], "mean": [float(x.mean())], "std": [float(x.std())],
+                             "min": [float(x.min())], "p01": [q[0]], "p50": [q[1]],
+                             "p99": [q[2]], "max": [float(x.max())]})
 
     @torch.no_grad()
     def _layers(self, epoch: int):
@@ -253,14 +263,3 @@ def _png(array: np.ndarray, path: Path) -> None:
     from PIL import Image
 
     Image.fromarray(array).save(path, format="PNG", optimize=True)
-
-
-def _write(path: Path, write) -> None:
-    """Write through a temp file, fsync, rename: durable before the history row."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -6,7 +6,7 @@
 #' overfitting, oscillation, validation better than training, a run still
 #' improving at its end and epochs wasted after it stopped improving. The
 #' findings, their thresholds and their texts are those of Python's
-#' `histkit.diagnose.diagnose()`, row for row.
+#' `histkit.diagnosis.diagnose()`, row for row.
 #'
 #' @param hist A history: a wide table as read (e.g. by `readr::read_csv()`)
 #'   or the long table of [to_history()]. In a long table of many runs a

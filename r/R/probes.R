@@ -4,6 +4,7 @@
 #' written beside the history in `<run>.probes/`: per layer the weight norm,
 #' gradient norm and update ratio, weight and gradient histograms with fixed
 #' bins, per block activation statistics, predicted and true class shares,
+#' the input's percentiles,
 #' and the PNG images of activations, gradients and predictions. The tables
 #' are those of Python's `histkit.read_probes()`, column for column: only the
 #' epochs the history has are kept.
@@ -26,6 +27,8 @@
 #'       fraction of zeros), `saturated`.}
 #'     \item{`shares`}{`epoch`, `class`, `predicted`, `true`: each class's
 #'       share of the validation pixels.}
+#'     \item{`input`}{`epoch`, `mean`, `std`, `min`, `p01`, `p50`, `p99`,
+#'       `max` of the fixed validation images as the network sees them.}
 #'     \item{`images`}{`epoch`, `kind` (`"activation"`, `"gradient"` or
 #'       `"predictions"`), `index`, `path` (of the PNG file).}
 #'   }
@@ -45,5 +48,6 @@ read_probes <- function(path) {
     stop("histkit: path must be one file path", call. = FALSE)
   }
   tables <- .py_call("read_probes", path.expand(path))
-  lapply(tables[c("scalars", "histograms", "activations", "shares", "images")], .decode_frame)
+  lapply(tables[c("scalars", "histograms", "activations", "shares", "input", "images")],
+         .decode_frame)
 }

@@ -1,4 +1,4 @@
-# R's diagnose() against Python's histkit.diagnose.diagnose() on the same
+# R's diagnose() against Python's histkit.diagnosis.diagnose() on the same
 # runs. The finding texts and thresholds belong to Python and may change, so
 # nothing here spells them out: every table is compared with Python's.
 
@@ -39,7 +39,7 @@ python_findings <- function(paths, run = NULL, key = NULL, ...) {
     "        for n, p in paths.items()])",
     sep = "\n"), convert = FALSE)
   main <- reticulate::import_main(convert = TRUE)
-  dx <- reticulate::import("histkit.diagnose", convert = FALSE)
+  dx <- reticulate::import("histkit.diagnosis", convert = FALSE)
   paths <- if (is.null(key)) list(unname(paths[[1]])) else as.list(paths)
   table <- main$`_histkit_test_table`(paths, key)
   found <- dx$diagnose(table, run = run, ...)

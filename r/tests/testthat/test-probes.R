@@ -32,7 +32,7 @@ probe_run <- local({
 # (None -> NA), and each column's polars type
 python_probes <- function(csv) {
   probes <- reticulate::import("histkit")$read_probes(csv)
-  tables <- c("scalars", "histograms", "activations", "shares", "images")
+  tables <- c("scalars", "histograms", "activations", "shares", "input", "images")
   sapply(tables, simplify = FALSE, function(name) {
     frame <- probes[[name]]
     cols <- unlist(frame$columns)
@@ -50,7 +50,7 @@ test_that("read_probes() gives Python's tables, column by column", {
   csv <- probe_run()
   got <- read_probes(csv)
   want <- python_probes(csv)
-  expect_named(got, c("scalars", "histograms", "activations", "shares", "images"))
+  expect_named(got, c("scalars", "histograms", "activations", "shares", "input", "images"))
   r_type <- c(Int64 = "integer", Float64 = "double", String = "character")
   for (name in names(want)) {
     df <- got[[name]]

@@ -1,0 +1,221 @@
+"""histkit.diagnosis (histkit.diagnose) and `histkit diagnose`, on real trainings.
+
+The faulty and healthy histories come from bench/diagnose_devset.py (histkit's
+trainer with faults reachable from its options) and bench/keras_seed002.py
+(seed 002 with Keras' CSVLogger); the demo study in run/ is healthy.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from histkit import read_histories, read_history
+from histkit.diagnosis import (FINDING_COLUMNS, RULES, diagnose, double_softmax_floor,
+                              infer_classes, summarise)
+from histkit.errors import OptionError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT / "bench" / "diagnose_dev"
+DEMO = sorted(ROOT.glob("run/*/*/*/*.csv"))
+
+
+def dev_run(case: str) -> Path:
+    found = sorted((DEV / "runs" / case).glob("*/*/*/*.csv"))
+    assert found, f"no history for {case}: run bench/diagnose_devset.py"
+    return found[0]
+
+
+def rules_of(path: Path, **kw) -> list[str]:
+    return diagnose(read_history(path), run=path.stem, **kw)["rule"].to_list()
+
+
+def test_columns_and_empty_result_of_a_healthy_run():
+    out = diagnose(read_history(DEMO[1]), run="demo")
+    assert out.columns == list(FINDING_COLUMNS)
+    assert out.schema["epoch"] == pl.Int64
+
+
+def test_demo_study_has_no_error_or_warning():
+    batch = read_histories(DEMO)
+    out = diagnose(batch.histories)
+    serious = out.filter(pl.col("severity").is_in(["error", "warning"]))
+    assert serious.is_empty(), serious.select("run", "rule", "evidence").rows()
+    assert set(out["severity"]) <= {"info"}
+
+
+@pytest.mark.parametrize("case, first", [
+    ("diverged_sgd_lr100", "diverged"),
+    ("diverged_bce_sgd_lr1e4", "diverged"),
+    ("diverged_adam_lr10", "diverged"),
+    ("stuck_ce_sgd_lr1e-6", "stuck"),
+    ("stuck_mdice_sgd_lr1e-6", "stuck"),
+    ("overfit_noisy_n4", "overfitting"),
+    ("oscillating_adam_lr0.05", "oscillating"),
+])
+def test_faulty_trainings_are_diagnosed_first_by_their_fault(case, first):
+    out = diagnose(read_history(dev_run(case)), run=case)
+    assert out["rule"][0] == first, out.select("rule", "evidence").rows()
+    assert out["severity"][0] == RULES[first].severity
+
+
+def test_stuck_cross_entropy_names_chance_for_three_classes():
+    out = diagnose(read_history(dev_run("stuck_ce_sgd_lr1e-6")), run="x")
+    row = out.row(0, named=True)
+    assert row["rule"] == "stuck" and row["metric"] == "loss" and row["data"] == "training"
+    assert "ln 3 = 1.099" in row["evidence"]
+
+
+def test_seed002_double_softmax_needs_k_and_finds_the_floor():
+    path = DEV / "keras" / "double_softmax.csv"
+    assert "double_softmax" not in rules_of(path)  # K unknown: no floor to compare with
+    out = diagnose(read_history(path), 4, run="keras")
+    assert out["rule"][0] == "double_softmax"
+    assert f"{double_softmax_floor(4):.4g}" in out["evidence"][0]
+
+
+def test_double_softmax_floor():
+    assert double_softmax_floor(4) == pytest.approx(0.7437, abs=1e-4)
+    # a softmax input in [0, 1]: the best logit gap is 1, so p(true) = e / (e + K - 1)
+    assert double_softmax_floor(3) == pytest.approx(-math.log(math.e / (math.e + 2)))
+
+
+def test_infer_classes_from_per_class_scores():
+    assert infer_classes(["loss", "sdice", "background_dice", "vsat_dice", "scat_dice"]) == 3
+    assert infer_classes(["loss", "accuracy", "mean_iou"]) is None
+
+
+def _wide(**cols) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    return pl.DataFrame({"epoch": list(range(n)), **cols})
+
+
+def test_nan_to_the_end_is_divergence():
+    wide = _wide(loss=[0.9, 0.5, 0.4, None, None], val_loss=[1.0, 0.6, 0.5, None, None])
+    out = diagnose(wide, run="r")
+    assert out.row(0, named=True)["rule"] == "diverged"
+    assert out.row(0, named=True)["epoch"] == 3
+    assert "NaN or missing from epoch 3" in out["evidence"][0]
+
+
+def test_infinite_value_is_divergence():
+    out = diagnose(_wide(loss=[0.9, 0.5, math.inf, 0.4]), run="r")
+    assert out["rule"].to_list()[:1] == ["diverged"] and out["epoch"][0] == 2
+
+
+def test_a_loss_far_above_its_running_minimum_is_divergence():
+    out = diagnose(_wide(loss=[1.0, 0.5, 0.2, 0.1, 3.0, 2.0]), run="r")
+    assert out["rule"][0] == "diverged" and out["epoch"][0] == 4
+
+
+def test_a_loss_that_falls_a_thousandfold_smoothly_is_healthy():
+    loss = [1.1 * 0.6 ** e for e in range(20)]  # 1.1 down to 6e-5: no jump, no explosion
+    out = diagnose(_wide(loss=loss, val_loss=[v * 1.02 for v in loss]), run="r")
+    assert out.filter(pl.col("severity") != "info").is_empty(), out.rows()
+
+
+def test_collapse_to_background():
+    wide = _wide(loss=[0.9, 0.6, 0.5, 0.5], background_dice=[0.6, 0.9, 0.95, 0.95],
+                 vat_dice=[0.2, 0.05, 0.01, 0.0], sat_dice=[0.3, 0.08, 0.02, 0.01])
+    out = diagnose(wide, run="r")
+    row = out.filter(pl.col("rule") == "collapse_to_background").row(0, named=True)
+    assert row["metric"] == "background_dice" and row["epoch"] == 1
+
+
+def test_val_better_than_train_is_not_reported_with_dropout():
+    loss = [1.0, 0.8, 0.6, 0.5, 0.45, 0.42]
+    wide = _wide(loss=loss, val_loss=[v * 0.5 for v in loss])
+    assert "val_better_than_train" in diagnose(wide, run="r")["rule"].to_list()
+    named = "unet_2d_mdice_AdaDelta_fat_64x64x1_N32_E6_L3_FBL8_DR20"
+    assert "val_better_than_train" not in diagnose(wide, run=named)["rule"].to_list()
+
+
+def test_advice_is_not_given_on_a_failed_run():
+    out = diagnose(read_history(dev_run("diverged_sgd_lr100")), run="x")
+    assert "wasted_epochs" not in out["rule"].to_list()
+    assert out["severity"].to_list() == sorted(out["severity"].to_list(),
+                                               key=["error", "warning", "info"].index)
+
+
+def test_rules_option_and_bad_options():
+    path = dev_run("diverged_sgd_lr100")
+    assert rules_of(path, rules=["stuck"]) == []
+    with pytest.raises(OptionError, match="unknown rule 'nope'"):
+        diagnose(read_history(path), rules=["nope"])
+    with pytest.raises(OptionError, match="classes"):
+        diagnose(read_history(path), classes=1)
+
+
+def test_one_pass_over_many_runs_equals_one_run_at_a_time():
+    paths = [dev_run(c) for c in ("stuck_ce_sgd_lr1e-6", "diverged_adam_lr10",
+                                  "overfit_noisy_n4", "healthy_unet_mdice")] + DEMO[:3]
+    def text(frame):
+        return frame.with_columns(pl.col("path").cast(pl.String))
+
+    batch = text(diagnose(read_histories(paths).histories))
+    one_by_one = pl.concat([text(diagnose(read_histories([p]).histories)) for p in paths])
+    assert batch.height >= 4 and batch.equals(one_by_one)
+
+
+def test_summarise_gives_every_run_a_line():
+    paths = [dev_run("stuck_ce_sgd_lr1e-6"), DEMO[1]]
+    long = read_histories(paths).histories
+    found = diagnose(long, by=["path"])
+    table = summarise(found, long.select("path").unique(maintain_order=True))
+    assert table["verdict"].to_list() == ["failed", "healthy"]
+    assert table["rules"][0] == "stuck"
+
+
+# ---------------------------------------------------------------------------
+# the command
+
+
+def histkit(*args):
+    return subprocess.run([sys.executable, "-m", "histkit", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_cli_exit_codes_and_formats(tmp_path):
+    healthy = histkit("diagnose", str(DEMO[1]))
+    assert healthy.returncode == 0, healthy.stderr
+    assert "healthy" in healthy.stdout
+    failed = histkit("diagnose", str(dev_run("stuck_ce_sgd_lr1e-6")), str(DEMO[1]),
+                     "--format", "csv")
+    assert failed.returncode == 1, failed.stderr
+    table = pl.read_csv(failed.stdout.encode())
+    assert table.columns == list(FINDING_COLUMNS)
+    assert table["rule"].to_list() == ["stuck"]
+
+
+def test_cli_bad_input_goes_on_and_exits_2(tmp_path):
+    bad = tmp_path / "broken.csv"
+    bad.write_text("epoch,loss\n0,abc\n")
+    out = histkit("diagnose", str(bad), str(dev_run("stuck_ce_sgd_lr1e-6")))
+    assert out.returncode == 2
+    assert "stuck" in out.stdout
+    lines = [x for x in out.stderr.splitlines() if "error" in x]
+    assert len(lines) == 1 and "broken.csv" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_cli_usage_errors_name_the_allowed_values():
+    out = histkit("diagnose", str(DEMO[0]), "--rules", "stuck,nope")
+    assert out.returncode == 2 and "choose from diverged" in out.stderr
+    out = histkit("diagnose", str(DEMO[0]), "--classes", "1")
+    assert out.returncode == 2 and "--classes" in out.stderr
+
+
+def test_cli_reads_every_source():
+    fixtures = ROOT / "tests" / "fixtures" / "sources"
+    dirs = ["keras", "lightning", "tensorboard/writer", "tensorboard/add_scalars",
+            "transformers", "fastai", "mlflow"]
+    out = histkit("diagnose", *(fixtures / d for d in dirs), "--format", "json")
+    assert out.returncode in (0, 1), out.stderr
+    assert "error:" not in out.stderr
+    summary = histkit("diagnose", *(fixtures / d for d in dirs))
+    runs = [ln for ln in summary.stdout.splitlines()[2:] if ln.startswith("|")]
+    assert len(runs) >= len(dirs)  # one line per run, healthy or not
