@@ -13,14 +13,14 @@ from .history import Batch, find_histories, read_histories
 from .names import run_from_path
 from .stopping import early_stoppings
 
-__all__ = ["runs", "run_fields", "filter_runs", "RUN_COLUMNS"]
+__all__ = ["runs", "run_fields", "filter_runs", "select_runs", "RUN_COLUMNS"]
 
 _SCHEMA = {"path": pl.String, "date": pl.String, "run": pl.String, "model": pl.String,
            "dim": pl.String, "loss": pl.String, "attention": pl.Boolean,
            "optimizer": pl.String, "dataset": pl.String, "height": pl.Int64,
            "width": pl.Int64, "channels": pl.Int64, "n_train": pl.Int64, "epochs": pl.Int64,
            "levels": pl.Int64, "base_filters": pl.Int64, "dropout": pl.Float64,
-           "extra": pl.String}
+           "batch_size": pl.Int64, "lr": pl.Float64, "seed": pl.Int64, "extra": pl.String}
 RUN_COLUMNS = (*_SCHEMA, "epochs_logged", "best_val_loss", "best_val_loss_epoch",
                "stop_val_loss_epoch")
 
@@ -67,27 +67,58 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
 
 
 def filter_runs(table: pl.DataFrame, where: Iterable[str]) -> pl.DataFrame:
-    """Keep rows matching every ``FIELD=VALUE`` (values compared as text;
-    ``attention=true``, ``dropout=0.2``)."""
+    """Keep rows matching every ``FIELD=VALUE``: text without regard to case
+    (``optimizer=adam``), numbers as numbers, and the name's own spelling
+    (``dropout=DR20``, ``attention=ag``, ``lr=LR1e-3``, ``seed=S1``; a dropout
+    of 1 or more is a percentage, as DR writes it)."""
+    from .names import TOKENS
+
     for cond in where:
         field, eq, value = cond.partition("=")
-        field = field.strip()
+        field, value = field.strip(), value.strip()
         if not eq or field not in table.columns:
             raise OptionError(f"--where {cond!r}: expected FIELD=VALUE with FIELD one of "
                               f"{', '.join(table.columns)}")
         col = pl.col(field)
         dtype = table.schema[field]
         if dtype == pl.Boolean:
-            if value.lower() not in ("true", "false"):
+            truth = {"true": True, "false": False, "ag": True, "yes": True, "no": False}
+            if value.lower() not in truth:
                 raise OptionError(f"--where {cond!r}: {field} is true or false")
-            expr = col == (value.lower() == "true")
+            expr = col == truth[value.lower()]
         elif dtype.is_numeric():
-            try:
-                expr = col == float(value)
-            except ValueError:
-                raise OptionError(f"--where {cond!r}: {field} is a number") from None
+            token = TOKENS.get(field)
+            if token and value.upper().startswith(token.upper()) and value[len(token):]:
+                value = value[len(token):]
+                scale = 100 if field == "dropout" else 1
+            else:
+                scale = 100 if field == "dropout" and _number(value, cond, field) >= 1 else 1
+            number = _number(value, cond, field) / scale
+            expr = (col - number).abs() <= 1e-9 * max(1.0, abs(number))
         else:
-            expr = col == value
+            expr = col.str.to_lowercase() == value.lower()
         table = table.filter(expr)
     return table
+
+
+def _number(value: str, cond: str, field: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise OptionError(f"--where {cond!r}: {field} is a number") from None
+
+
+def select_runs(table: pl.DataFrame, columns: Iterable[str] = (),
+                sort: Iterable[str] = ()) -> pl.DataFrame:
+    """The runs table with only ``columns`` (in that order) and sorted by
+    ``sort`` (a ``-`` before a column sorts it descending; missing values last)."""
+    columns, sort = list(columns), list(sort)
+    for name in [*columns, *(s.lstrip("-") for s in sort)]:
+        if name not in table.columns:
+            raise OptionError(f"no column {name!r}; the columns are {', '.join(table.columns)}")
+    if sort:
+        table = table.sort([s.lstrip("-") for s in sort],
+                           descending=[s.startswith("-") for s in sort], nulls_last=True,
+                           maintain_order=True)
+    return table.select(columns) if columns else table
 

@@ -525,31 +525,44 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
 # runs
 
 
+def _list(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
 @main.command("runs")
 @click.argument("root", nargs=-1, metavar="[ROOT=run]...")
 @format_option("table", "csv", "json", "parquet")
 @click.option("--where", "-w", multiple=True, metavar="FIELD=VALUE",
-              help="Keep runs whose field equals the value (repeatable, all must hold).")
+              help="Keep runs whose field equals the value (repeatable, all must hold); "
+                   "text without case, the name's spelling too (dropout=DR20, attention=ag).")
+@click.option("--columns", "-c", metavar="A,B,...", default=None,
+              help="Show only these columns, in this order.")
+@click.option("--sort", "-s", "sort", metavar="A,-B", default=None,
+              help="Sort by these columns; a leading - sorts descending.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file instead of stdout.")
 @tolerance_option
 @source_option
 @strict_option
-def runs_command(root, fmt, where, output, tolerance, source, strict):
+def runs_command(root, fmt, where, columns, sort, output, tolerance, source, strict):
     """List the runs of a run/ tree: parsed name fields, epochs logged, val_loss.
 
     One row per history: path, date, run, model, dim, loss, attention,
     optimizer, dataset, height, width, channels, n_train, epochs, levels,
-    base_filters, dropout, extra, epochs_logged, best_val_loss,
-    best_val_loss_epoch, stop_val_loss_epoch.
+    base_filters, dropout, batch_size, lr, seed, extra, epochs_logged,
+    best_val_loss, best_val_loss_epoch, stop_val_loss_epoch. batch_size and
+    lr are empty where the run used the trainer's default (the name has no
+    BS or LR token).
 
     \b
     Examples:
       histkit runs
-      histkit runs run/2026-11-23 --where attention=true --where dropout=0.2
+      histkit runs run/2026-12-02 --where model=unet --where optimizer=adam
+      histkit runs run/2026-12-02 --where dropout=DR20 --columns run,best_val_loss
+      histkit runs --columns run,epochs_logged,best_val_loss --sort best_val_loss
       histkit runs --format parquet -o runs.parquet
     """
-    from .catalog import filter_runs, runs
+    from .catalog import filter_runs, runs, select_runs
     from .history import find_histories, read_histories
 
     problems: list = []
@@ -557,6 +570,7 @@ def runs_command(root, fmt, where, output, tolerance, source, strict):
     table, batch = runs(batch.paths, tolerance=tolerance, strict=strict, batch=batch)
     problems += batch.problems
     table = filter_runs(table, where)
+    table = select_runs(table, _list(columns), _list(sort))
     if batch.paths:
         _echo_table(table, fmt, output)
     _finish(problems)

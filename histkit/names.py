@@ -1,8 +1,11 @@
 """Run-name grammar: parse and format, with an exact round trip.
 
-    <model>_<dim>_<loss>[_ag]_<optimizer>_<dataset>_<H>x<W>x<C>_N<n>_E<e>_L<l>_FBL<f>[_DR<d>]
+    <model>_<dim>_<loss>[_ag]_<optimizer>_<dataset>_<H>x<W>x<C>_N<n>_E<e>_L<l>_FBL<f>[_DR<d>][_BS<b>][_LR<lr>][_S<s>]
 
-e.g. ``unet_2d_mdice_ag_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR20``.
+e.g. ``unet_2d_mdice_ag_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR20``. The
+tokens after ``DR`` (batch size, learning rate, seed) are written only when
+the trainer's value differs from its default, so that two runs that trained
+differently never share a file while the seed's names stay as they are.
 The dimension token (``2d``) and the shape token (``768x384x1``) anchor the
 parse, so a model or dataset may itself hold underscores. Unknown tokens are
 kept in ``extra``, in order. The trainer names what it writes only through
@@ -19,14 +22,17 @@ from pathlib import Path
 from .errors import HistkitWarning, RunNameError
 
 __all__ = ["RunName", "parse_run_name", "format_run_name", "run_from_path",
-           "loss_weights", "FIELDS"]
+           "loss_weights", "lr_token", "FIELDS", "TOKENS"]
 
 _DIM = re.compile(r"^\d+d$")
 _SHAPE = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 # keyed tokens in canonical order: prefix -> field
 _KEYED = (("N", "n_train"), ("E", "epochs"), ("L", "levels"),
-          ("FBL", "base_filters"), ("DR", "dropout"))
-_KEYED_RE = re.compile(r"^(FBL|DR|N|E|L)(\d+)$")
+          ("FBL", "base_filters"), ("DR", "dropout"), ("BS", "batch_size"), ("LR", "lr"),
+          ("S", "seed"))
+_KEYED_RE = re.compile(r"^(FBL|DR|BS|N|E|L|S)(\d+)$|^(LR)(\d+(?:\.\d+)?e-?\d+)$")
+#: what a name token stands for, for people and for --where: field -> prefix
+TOKENS = {field: prefix for prefix, field in _KEYED}
 _LOSS_PART = re.compile(r"([a-z]+)(\d+)")
 
 
@@ -53,6 +59,9 @@ class RunName:
     levels: int | None = None
     base_filters: int | None = None
     dropout: float | None = None
+    batch_size: int | None = None   # None: the trainer's default (no BS token)
+    lr: float | None = None         # None: the optimizer's default (no LR token)
+    seed: int | None = None         # 0 when the name has no S token
     extra: tuple[str, ...] = ()
     date: str | None = None
     valid: bool = True
@@ -80,7 +89,7 @@ class RunName:
 
 FIELDS = ("date", "name", "model", "dim", "loss", "attention", "optimizer", "dataset",
           "height", "width", "channels", "n_train", "epochs", "levels",
-          "base_filters", "dropout", "extra")
+          "base_filters", "dropout", "batch_size", "lr", "seed", "extra")
 
 
 def parse_run_name(name: str, *, strict: bool = False) -> RunName:
@@ -98,7 +107,7 @@ def parse_run_name(name: str, *, strict: bool = False) -> RunName:
     except ValueError as exc:
         msg = (f"run name {name!r} does not follow the grammar "
                f"<model>_<dim>_<loss>[_ag]_<optimizer>_<dataset>_<H>x<W>x<C>"
-               f"_N<n>_E<e>_L<l>_FBL<f>[_DR<d>]: {exc}")
+               f"_N<n>_E<e>_L<l>_FBL<f>[_DR<d>][_BS<b>][_LR<lr>][_S<s>]: {exc}")
         if strict:
             raise RunNameError(msg) from None
         warnings.warn(msg, HistkitWarning, stacklevel=2)
@@ -127,8 +136,10 @@ def _parse(name: str) -> RunName:
     extra: list[str] = []
     for tok in tokens[shape_at + 1:]:
         m = _KEYED_RE.match(tok)
-        if m and m.group(1) not in keyed:
-            keyed[m.group(1)] = m.group(2)
+        key, value = (m.group(1) or m.group(3), m.group(2) or m.group(4)) if m else (None, None)
+        # an LR spelled otherwise than format_run_name writes it stays extra: round trip
+        if key and key not in keyed and (key != "LR" or lr_token(float(value)) == value):
+            keyed[key] = value
         else:
             extra.append(tok)
     missing = [f"{p}<{field}>" for p, field in _KEYED[:4] if p not in keyed]
@@ -141,14 +152,25 @@ def _parse(name: str) -> RunName:
         n_train=int(keyed["N"]), epochs=int(keyed["E"]), levels=int(keyed["L"]),
         base_filters=int(keyed["FBL"]),
         dropout=int(keyed["DR"]) / 100 if "DR" in keyed else 0.0,
+        batch_size=int(keyed["BS"]) if "BS" in keyed else None,
+        lr=float(keyed["LR"]) if "LR" in keyed else None,
+        seed=int(keyed["S"]) if "S" in keyed else 0,
         extra=tuple(extra),
     )
+
+
+def lr_token(lr: float) -> str:
+    """A learning rate as the name writes it: ``1e-3``, ``5e-2``, ``2.5e-4``, ``1e2``."""
+    mantissa, exponent = f"{float(lr):.6e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def format_run_name(run: RunName | None = None, **fields) -> str:
     """Build the canonical name from a ``RunName`` or from keyword fields.
 
     ``format_run_name(parse_run_name(s)) == s`` for every canonical name.
+    ``batch_size`` and ``lr`` are written when given (the caller leaves out
+    defaults), ``seed`` when it is not 0.
     """
     if run is not None:
         if not run.valid:
@@ -172,6 +194,18 @@ def format_run_name(run: RunName | None = None, **fields) -> str:
     dr = round(dropout * 100)
     if dr:
         parts.append(f"DR{dr}")
+    for key, check in (("batch_size", lambda v: isinstance(v, int) and v >= 1),
+                       ("lr", lambda v: isinstance(v, (int, float)) and v > 0),
+                       ("seed", lambda v: isinstance(v, int) and v >= 0)):
+        value = fields.get(key)
+        if value is not None and (isinstance(value, bool) or not check(value)):
+            raise RunNameError(f"{key} {value!r} cannot be written in a run name")
+    if fields.get("batch_size") is not None:
+        parts.append(f"BS{fields['batch_size']}")
+    if fields.get("lr") is not None:
+        parts.append(f"LR{lr_token(fields['lr'])}")
+    if fields.get("seed"):
+        parts.append(f"S{fields['seed']}")
     parts += list(fields.get("extra") or ())
     return "_".join(str(p) for p in parts)
 

@@ -56,7 +56,6 @@ REPORT_KEYS = {"output": str, "labels": str, "tolerance": float, "group_by": lis
                "title": str, "formats": list, "dpi": int, "jobs": int}
 _SECTIONS = {"study": STUDY_KEYS, "train": TRAIN_KEYS, "grid": TRAIN_KEYS,
              "report": REPORT_KEYS}
-_SHAPE = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -77,6 +76,23 @@ class Study:
         keys = list(self.grid)
         return [{**self.train, **dict(zip(keys, values))}
                 for values in itertools.product(*(self.grid[k] for k in keys))]
+
+    def configs(self) -> list:
+        """Every run as the trainer's :class:`~histkit.train.TrainConfig`, checked:
+        the one definition of a run's settings and of its name."""
+        from .train.config import TrainConfig
+        from .train.errors import TrainError
+
+        out = []
+        for settings in self.settings():
+            try:
+                out.append(TrainConfig(**settings, root=self.root, date=self.date).validate())
+            except TrainError as exc:
+                varied = {k: settings[k] for k in self.grid}
+                raise PipelineError(f"{exc.message}" + (f" (the run with {_show(varied)})"
+                                                        if varied else ""),
+                                    path=self.path) from None
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +171,6 @@ def load_study(path: str | os.PathLike) -> Study:
     if missing:
         raise PipelineError(f"the runs need {', '.join(missing)}: give them in [train] "
                             "or [grid]", path=path)
-    for shape in ([train["shape"]] if "shape" in train else grid["shape"]):
-        if not _SHAPE.match(shape):
-            raise PipelineError(f"shape {shape!r} should be HxWxC, e.g. '96x48x1'", path=path)
     date = study.get("date")
     if date is not None and not _DATE.match(date):
         raise PipelineError(f"[study] date {date!r} should be YYYY-MM-DD", path=path)
@@ -166,7 +179,27 @@ def load_study(path: str | os.PathLike) -> Study:
               "group_by": None, "title": None, "formats": ["png"], "dpi": 100, "jobs": None,
               **_section(data, "report", path)}
     _check_report(report, path)
-    return Study(path, name, study.get("root", "run"), date, train, grid, report)
+    found = Study(path, name, study.get("root", "run"), date, train, grid, report)
+    _check_distinct(found, found.configs())
+    return found
+
+
+def _show(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+def _check_distinct(study: Study, configs: list) -> None:
+    """Two runs of the grid that would write one history: a grid over a setting
+    the run name does not show (schedules, precision, probes)."""
+    seen: dict[str, dict] = {}
+    for settings, cfg in zip(study.settings(), configs):
+        first = seen.setdefault(cfg.name, settings)
+        if first is not settings:
+            differ = [k for k in study.grid if first.get(k) != settings.get(k)]
+            raise PipelineError(
+                f"the grid gives two runs with one name, {cfg.name}: they differ only in "
+                f"{', '.join(differ)}, which the run name does not show; give one value in "
+                "[train] and make a study per value", path=study.path)
 
 
 def _read_toml(path: str) -> dict:
@@ -182,18 +215,19 @@ def _read_toml(path: str) -> dict:
 
 
 def _check_report(report: dict, path: str) -> None:
-    """Catch bad report settings now, not after hours of training."""
-    from .report import GROUP_FIELDS, REPORT_FORMATS
+    """Catch bad report settings now, not after hours of training: the report's
+    own checks (formats, tolerance, the labels file), run before any training."""
+    from .report import GROUP_FIELDS, check_settings
 
-    for key, values, allowed in (("formats", report["formats"], REPORT_FORMATS),
-                                 ("group_by", report["group_by"] or [], GROUP_FIELDS)):
-        bad = [v for v in values if v not in allowed]
-        if bad:
-            raise PipelineError(f"[report] {key}: {bad[0]!r} should be one of "
-                                f"{', '.join(allowed)}", path=path)
-    if report["tolerance"] < 0:
-        raise PipelineError(f"[report] tolerance should be >= 0; got {report['tolerance']}",
-                            path=path)
+    bad = [v for v in report["group_by"] or [] if v not in GROUP_FIELDS]
+    if bad:
+        raise PipelineError(f"[report] group_by: {bad[0]!r} should be one of "
+                            f"{', '.join(GROUP_FIELDS)}", path=path)
+    try:
+        check_settings(report["labels"], report["tolerance"], report["formats"],
+                       report["dpi"])
+    except HistkitError as exc:
+        raise PipelineError(f"[report] {exc}", path=path) from None
 
 
 def _section(data: dict, section: str, path: str) -> dict:
@@ -235,18 +269,6 @@ def _grid_values(key: str, values, path: str) -> list:
 
 # ---------------------------------------------------------------------------
 # planning
-
-
-def _run_name(settings: dict) -> str:
-    from .names import format_run_name
-
-    h, w, c = (int(x) for x in _SHAPE.match(settings["shape"]).groups())
-    return format_run_name(
-        model=settings["model"], dim="2d", loss=settings["loss"],
-        attention=settings.get("attention", False), optimizer=settings["optimizer"],
-        dataset=settings["dataset"], height=h, width=w, channels=c,
-        n_train=settings["n_train"], epochs=settings["epochs"], levels=settings["levels"],
-        base_filters=settings["base_filters"], dropout=settings.get("dropout", 0.0))
 
 
 def _read_quietly(path: Path):
@@ -296,13 +318,20 @@ def plan_study(study: Study, *, train_command: list[str] | None = None,
     """Each run of the grid with its state and the trainer command that
     would train or resume it (``train_command`` + the options)."""
     from .names import parse_run_name
+    from .sidecar import read_sidecar
 
     base = list(train_command or [sys.executable, "-m", "histkit", "train"])
     runs = []
-    for settings in study.settings():
-        name = _run_name(settings)
+    for settings, cfg in zip(study.settings(), study.configs()):
+        name = cfg.name
         parsed = parse_run_name(name)
         path, hist = _locate(study, name, parsed.model_dir, parsed.dataset_dir)
+        recorded = (read_sidecar(path) or {}).get("settings") if path is not None else None
+        changed = cfg.differences(recorded) if recorded else []
+        if changed:
+            raise PipelineError(f"run {name} exists trained with {', '.join(changed)}; "
+                                "give the study the settings it was trained with, or "
+                                "move that run away to train it again", path=str(path))
         logged = _height(hist)
         stopped = 0 < logged < settings["epochs"] and _stopped_early(hist, settings)
         status = ("missing" if path is None

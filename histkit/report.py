@@ -61,7 +61,8 @@ from .names import FIELDS, run_from_path
 from .sources import fingerprint
 from .stopping import check_tolerance, early_stoppings, is_loss_like
 
-__all__ = ["build_report", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS", "REPORT_FORMATS"]
+__all__ = ["build_report", "check_settings", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS",
+           "REPORT_FORMATS"]
 
 DEFAULT_GROUP_BY = ("attention", "dropout", "optimizer", "loss", "model")
 GROUP_FIELDS = tuple(f for f in FIELDS if f != "name")
@@ -71,7 +72,7 @@ LOCK = ".histkit-report.lock"
 # fields shown in the runs table (those that vary; the rest are "shared settings")
 _TABLE_FIELDS = ("date", "model", "loss", "attention", "optimizer", "dataset", "height",
                  "width", "channels", "n_train", "epochs", "levels", "base_filters",
-                 "dropout", "extra")
+                 "dropout", "batch_size", "lr", "seed", "extra")
 
 
 @dataclasses.dataclass
@@ -177,6 +178,12 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
 
 # ---------------------------------------------------------------------------
 # inputs
+
+
+def check_settings(labels, tolerance, formats, dpi) -> None:
+    """The checks a report makes of its settings before drawing anything (the
+    pipeline runs them before it trains)."""
+    _settings(labels, tolerance, formats, dpi, 11.0)
 
 
 def _settings(labels, tolerance, formats, dpi, base_size, telemetry=(),

@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 from conftest import RUN, run_path, write_history
 
-from histkit.catalog import RUN_COLUMNS, filter_runs, runs
+from histkit.catalog import RUN_COLUMNS, filter_runs, runs, select_runs
 from histkit.errors import OptionError
 
 
@@ -33,7 +33,28 @@ def test_filter_runs(tree):
     assert filter_runs(table, ["attention=true"]).height == 1
     assert filter_runs(table, ["dropout=0.4", "optimizer=AdaDelta"]).height == 1
     assert filter_runs(table, ["model=linknet"]).height == 0
-    for bad, match in [("dropout", "expected FIELD=VALUE"), ("attention=yes", "true or false"),
-                       ("levels=four", "is a number")]:
+    # without case, and in the run name's own spelling
+    assert filter_runs(table, ["optimizer=adadelta"]).height == 2
+    assert filter_runs(table, ["optimizer=adam"])["run"].to_list() == [
+        "unet_2d_mdice_ag_Adam_fat_768x384x1_N204_E24_L4_FBL24"]
+    for spelling in ("dropout=DR40", "dropout=dr40", "dropout=40", "dropout=0.4"):
+        assert filter_runs(table, [spelling])["dropout"].to_list() == [0.4], spelling
+    assert filter_runs(table, ["attention=ag"]).height == 1
+    assert filter_runs(table, ["base_filters=FBL24", "n_train=N204"]).height == 3
+    assert filter_runs(table, ["seed=0"]).height == 3 and filter_runs(table, ["seed=S1"]).is_empty()
+    for bad, match in [("dropout", "expected FIELD=VALUE"), ("attention=maybe", "true or false"),
+                       ("levels=four", "is a number"), ("dropout=DRx", "is a number")]:
         with pytest.raises(OptionError, match=match):
             filter_runs(table, [bad])
+
+
+def test_select_and_sort_runs(tree):
+    table, _ = runs(tree)
+    out = select_runs(table, ["run", "dropout", "best_val_loss"], ["-dropout", "run"])
+    assert out.columns == ["run", "dropout", "best_val_loss"]
+    assert out["dropout"].to_list() == [0.4, 0.0, 0.0]
+    assert select_runs(table, (), ["best_val_loss"])["best_val_loss"].to_list()[-1] is None
+    with pytest.raises(OptionError, match="no column 'colour'; the columns are path, date"):
+        select_runs(table, ["colour"])
+    with pytest.raises(OptionError, match="no column 'speed'"):
+        select_runs(table, (), ["-speed"])

@@ -11,6 +11,9 @@ CANONICAL = [
     "unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR40",
     "linknet_2d_bce25dice75_Adam_fat_96x48x1_N32_E12_L3_FBL8_DR5",
     "res_unet_3d_ce_SGD_fat_mri_64x64x3_N8_E2_L2_FBL4_seed3_aug",
+    "unet_2d_ce_Adam_fat_64x64x1_N32_E20_L3_FBL8_BS8_LR5e-2_S1",
+    "unet_2d_ce_SGD_fat_64x64x1_N32_E20_L3_FBL8_DR20_LR1e2",
+    "unet_2d_ce_SGD_fat_64x64x1_N32_E20_L3_FBL8_LR2.5e-4_S12_aug",
 ]
 
 
@@ -32,6 +35,24 @@ def test_absent_dropout_is_zero_and_extras_are_kept_in_order():
     r = parse_run_name("res_unet_3d_ce_SGD_fat_mri_64x64x3_N8_E2_L2_FBL4_seed3_aug.csv")
     assert r.dropout == 0.0 and r.model == "res_unet" and r.dataset == "fat_mri"
     assert r.extra == ("seed3", "aug")
+
+
+def test_batch_size_lr_and_seed_tokens_after_dropout():
+    r = parse_run_name("unet_2d_ce_Adam_fat_64x64x1_N32_E20_L3_FBL8_DR20_BS8_LR5e-2_S1")
+    assert (r.dropout, r.batch_size, r.lr, r.seed) == (0.2, 8, 0.05, 1)
+    plain = parse_run_name("unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24")
+    assert (plain.batch_size, plain.lr, plain.seed) == (None, None, 0)  # the defaults
+    # written only when given (batch size, lr) or not 0 (seed); lr in one spelling
+    base = dict(model="unet", dim="2d", loss="ce", optimizer="Adam", dataset="fat", height=64,
+                width=64, channels=1, n_train=32, epochs=20, levels=3, base_filters=8)
+    assert format_run_name(**base, seed=0).endswith("_FBL8")
+    assert format_run_name(**base, lr=0.001, seed=2).endswith("_FBL8_LR1e-3_S2")
+    assert format_run_name(**base, lr=100.0, batch_size=2).endswith("_FBL8_BS2_LR1e2")
+    # another spelling of a learning rate is not this token: it stays extra
+    odd = parse_run_name("unet_2d_ce_Adam_fat_64x64x1_N32_E20_L3_FBL8_LR0.001")
+    assert odd.lr is None and odd.extra == ("LR0.001",)
+    with pytest.raises(RunNameError, match="seed -1"):
+        format_run_name(**base, seed=-1)
 
 
 def test_name_outside_grammar_warns_and_loads_empty():

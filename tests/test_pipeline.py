@@ -53,7 +53,6 @@ jobs = 1
 FAKE_TRAINER = '''
 import json, sys
 from pathlib import Path
-from histkit.names import format_run_name
 argv = sys.argv[1:]
 opts = {}
 i = 0
@@ -67,16 +66,16 @@ with open(Path(opts["root"]) / "calls.jsonl", "a") as fh:
     fh.write(json.dumps(argv) + "\\n")
 if opts.get("seed") == "666":
     sys.exit(3)
-h, w, c = map(int, opts["shape"].split("x"))
-fields = dict(model=opts["model"], dim="2d", loss=opts["loss"],
-              attention=opts.get("attention", False), optimizer=opts["optimizer"],
-              dataset=opts["dataset"], height=h, width=w, channels=c,
-              n_train=int(opts["n_train"]), epochs=int(opts["epochs"]),
-              levels=int(opts["levels"]), base_filters=int(opts["base_filters"]),
-              dropout=float(opts.get("dropout", 0)))
-name = format_run_name(**fields)
-model_dir = "_".join([fields["model"], "2d", fields["loss"]] + (["ag"] if fields["attention"] else []))
-path = Path(opts["root"]) / opts["date"] / model_dir / f"{opts['dataset']}_{opts['shape']}" / f"{name}.csv"
+from histkit.train.config import TrainConfig
+cfg = TrainConfig(model=opts["model"], loss=opts["loss"], attention=opts.get("attention", False),
+                  optimizer=opts["optimizer"], dataset=opts["dataset"], shape=opts["shape"],
+                  n_train=int(opts["n_train"]), epochs=int(opts["epochs"]),
+                  levels=int(opts["levels"]), base_filters=int(opts["base_filters"]),
+                  dropout=float(opts.get("dropout", 0)),
+                  batch_size=int(opts.get("batch_size", 4)), seed=int(opts.get("seed", 0)),
+                  lr=float(opts["lr"]) if "lr" in opts else None,
+                  root=opts["root"], date=opts["date"]).validate()
+path = cfg.history_path
 path.parent.mkdir(parents=True, exist_ok=True)
 lines = path.read_text().splitlines() if path.exists() else ["epoch,loss,val_loss"]
 for e in range(len(lines) - 1, int(opts["epochs"])):
@@ -120,10 +119,17 @@ def test_load_study(work):
     (("dropout = [0.0, 0.2]", "dropout = []"), "[grid] dropout should be a non-empty list"),
     (("seed = 1", "seed = 1\ndropout = 0.1"), "'dropout' is in both [train] and [grid]"),
     (("levels = 3", ""), "the runs need levels"),
-    (('shape = "96x48x1"', 'shape = "96x48"'), "shape '96x48' should be HxWxC"),
+    (('shape = "96x48x1"', 'shape = "96-48"'), "shape '96-48' is not HxWxC"),
+    (("levels = 3", "levels = 6"), "shape 96x48x1 does not fit 6 levels"),
+    (("tolerance = 0.01", "tolerance = 0"), "[report] tolerance must be a positive number"),
+    (("n_train = 8", "n_train = 0"), "n-train must be >= 1"),
+    (("dropout = [0.0, 0.2]", "dropout = [0.0, 1.2]"),
+     "dropout 1.2 is outside [0, 1) (the run with attention=False, dropout=1.2)"),
+    (("dropout = [0.0, 0.2]", 'precision = ["fp32", "bf16"]'),
+     "the grid gives two runs with one name"),
     (('date = "2024-01-02"', 'date = "yesterday"'), "date 'yesterday' should be YYYY-MM-DD"),
     (("[train]", "[train"), "invalid TOML"),
-    (('formats = ["png"]', 'formats = ["gif"]'), "[report] formats: 'gif' should be one of png"),
+    (('formats = ["png"]', 'formats = ["gif"]'), "[report] figure format should be one of png, pdf, svg; got 'gif'"),
     (('group_by = ["attention", "dropout"]', 'group_by = ["colour"]'),
      "[report] group_by: 'colour' should be one of"),
 ])
@@ -140,7 +146,7 @@ def test_plan_reads_the_histories(work):
     assert [r.status for r in plan.runs] == ["missing"] * 4
     first = plan.runs[0]
     assert first.path == ("run/2024-01-02/unet_2d_mdice/fat_96x48x1/"
-                          "unet_2d_mdice_AdaDelta_fat_96x48x1_N8_E6_L3_FBL8.csv")
+                          "unet_2d_mdice_AdaDelta_fat_96x48x1_N8_E6_L3_FBL8_BS2_S1.csv")
     assert list(first.command) == shlex.split(
         "trainer --model unet --loss mdice --optimizer AdaDelta --dataset fat --shape 96x48x1 "
         "--n-train 8 --epochs 6 --levels 3 --base-filters 8 --dropout 0.0 --batch-size 2 "
@@ -149,7 +155,7 @@ def test_plan_reads_the_histories(work):
     (work / "bf16.toml").write_text(STUDY.replace("seed = 1\n", 'seed = 1\nprecision = "bf16"\n'))
     bf16 = plan_study(load_study("bf16.toml"), train_command=["trainer"]).runs[0]
     assert bf16.command[-8:-4] == ("--seed", "1", "--precision", "bf16")
-    assert bf16.name == first.name  # an unnamed setting, like the seed
+    assert bf16.name == first.name  # an unnamed setting: recorded in the sidecar
     Path(first.path).parent.mkdir(parents=True)
     Path(first.path).write_text("epoch,loss\n0,1\n1,0.5\n")
     Path(plan.runs[1].path).write_text("epoch,loss\n" + "".join(f"{e},1\n" for e in range(6)))
@@ -269,3 +275,41 @@ def test_probe_settings_reach_the_trainer():
     assert on == ["--probe-every", "12", "--root", "run", "--date", "2026-12-02"]
     off = _options({"probes": False}, "run", "2026-12-02")
     assert off[:1] == ["--no-probes"]
+
+
+def test_a_grid_over_lr_and_seed_gives_distinct_runs(work):
+    """A sweep never collapses into one run (the name shows lr and seed)."""
+    text = (STUDY.replace("seed = 1\n", "").replace("attention = [false, true]\n", "")
+            .replace("dropout = [0.0, 0.2]", "lr = [1e-4, 1e-3, 1e-2]\nseed = [0, 1]"))
+    (work / "sweep.toml").write_text(text)
+    plan = plan_study(load_study("sweep.toml"), train_command=fake_command(work))
+    names = [r.name for r in plan.runs]
+    assert len(set(names)) == 6 and len({r.path for r in plan.runs}) == 6
+    assert names[:2] == ["unet_2d_mdice_AdaDelta_fat_96x48x1_N8_E6_L3_FBL8_BS2_LR1e-4",
+                         "unet_2d_mdice_AdaDelta_fat_96x48x1_N8_E6_L3_FBL8_BS2_LR1e-4_S1"]
+    res = CliRunner().invoke(pipeline_command, ["sweep.toml", "--train-command",
+                                                shlex.join(fake_command(work))])
+    assert res.exit_code == 0, res.output
+    assert len(calls(work)) == 6
+    assert all(Path(r.path).is_file() for r in plan.runs)
+
+
+def test_a_kept_run_with_other_settings_is_refused(work):
+    """Its sidecar says how it was trained: not 'complete' under other settings."""
+    plan = plan_study(load_study("mini.toml"), train_command=["trainer"])
+    first = Path(plan.runs[0].path)
+    first.parent.mkdir(parents=True)
+    first.write_text("epoch,loss\n" + "".join(f"{e},1\n" for e in range(6)))
+    first.with_suffix(".json").write_text(json.dumps(
+        {"run": first.stem, "settings": {"precision": "bf16", "batch_size": 2, "seed": 1}}))
+    with pytest.raises(PipelineError, match=r"exists trained with --precision 'bf16' "
+                                            r"\(now 'fp32'\)"):
+        plan_study(load_study("mini.toml"))
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-m", "histkit", "pipeline", "mini.toml", "--dry-run"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "--precision 'bf16'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    first.with_suffix(".json").write_text(json.dumps({"settings": {"precision": "fp32"}}))
+    assert plan_study(load_study("mini.toml")).runs[0].status == "complete"

@@ -13,7 +13,7 @@ from histkit.train.checkpoint import COLUMNS, load_checkpoint  # noqa: E402
 from histkit.train.precision import native_bf16  # noqa: E402
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-RUN = "2026-11-23/unet_2d_mdice/fat_32x16x1/unet_2d_mdice_AdaDelta_fat_32x16x1_N8_E2_L2_FBL4.csv"
+RUN = "2026-11-23/unet_2d_mdice/fat_32x16x1/unet_2d_mdice_AdaDelta_fat_32x16x1_N8_E2_L2_FBL4_BS2.csv"
 
 
 def _torchrun(root: Path, *options: str) -> list[str]:
@@ -40,7 +40,10 @@ def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
     assert lines[0] == ",".join(COLUMNS)
     assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
     assert sorted(p.name for p in path.parent.iterdir()) == [
-        path.with_suffix(".ckpt").name, path.name, path.with_suffix(".probes").name]
+        path.with_suffix(".ckpt").name, path.name, path.with_suffix(".json").name,
+        path.with_suffix(".probes").name]
+    import json
+    assert json.loads(path.with_suffix(".json").read_text())["device"]["world_size"] == 2
     from histkit import read_probes
     probes = read_probes(path)  # rank 0's, with class shares over every rank's images
     assert sorted(probes.scalars["epoch"].unique()) == [0, 1]

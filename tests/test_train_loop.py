@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -90,6 +91,10 @@ def test_resume_after_crash_between_checkpoint_and_row_matches_an_unbroken_run(t
     logs = []
     assert train(_cfg(tmp_path / "b", epochs=4, dropout=0.2), log=logs.append) == broken
     assert logs[0] == f"resuming {broken.stem} after epoch 1"
+    import json
+
+    side = json.loads(broken.with_suffix(".json").read_text())
+    assert len(side["resumed"]) == 1 and side["started"] <= side["resumed"][0]
     assert [m.split(" - ")[0] for m in logs[1:]] == ["epoch 3/4", "epoch 4/4"]
     assert [r[0] for r in _rows(broken)] == ["0", "1", "2", "3"]
     assert _values(broken) == pytest.approx(_values(reference), rel=1e-5, abs=1e-6)
@@ -122,21 +127,60 @@ def test_auto_layout_is_measured_once_on_a_training_batch_and_kept_on_resume(tmp
     assert not weight.is_contiguous()  # the resumed epoch trained in channels_last too
 
 
-def test_resuming_with_other_unnamed_settings_is_refused(tmp_path):
+def test_runs_differ_by_name_or_are_refused_with_the_settings_that_differ(tmp_path):
     cfg = _cfg(tmp_path, epochs=2)
     path = train(cfg)
     state = load_checkpoint(cfg.checkpoint_path)
-    assert state["config"]["batch_size"] == 4 and state["config"]["lr"] is None
+    assert state["config"]["batch_size"] == 4 and state["config"]["lr"] == 1.0  # AdaDelta's
+    # batch size, lr and seed are in the name: other values are another run
+    other = train(_cfg(tmp_path, epochs=2, batch_size=2, lr=0.5, seed=1))
+    assert other != path and other.stem == path.stem + "_BS2_LR5e-1_S1"
+    assert train(_cfg(tmp_path, epochs=2, lr=1.0)) == path  # the default spelled out
+    before = path.read_bytes()
+    # a finished run with another unnamed setting is refused, never called complete
+    with pytest.raises(TrainError, match=r"exists \(finished\) trained with --plateau-patience "
+                                         r"None \(now 3\); train with the same settings, or use "
+                                         r"--force to replace it"):
+        train(_cfg(tmp_path, epochs=2, plateau_patience=3))
+    # and without its checkpoint (a fresh clone of run/): its sidecar says how it trained
+    cfg.checkpoint_path.unlink()
+    with pytest.raises(TrainError, match=r"--momentum 0.9 \(now 0.5\)") as err:
+        train(_cfg(tmp_path, epochs=2, momentum=0.5))
+    assert err.value.path == str(path.with_suffix(".json"))
+    # a partial run as well
+    train(_cfg(tmp_path, epochs=2, force=True))
+    state = load_checkpoint(cfg.checkpoint_path)
     state["finished"], state["epoch"], state["rows"] = False, 0, state["rows"][:1]
     torch.save(state, cfg.checkpoint_path)
-    before = path.read_bytes()
-    with pytest.raises(TrainError, match=r"trained with --batch-size 4 \(now 2\), --lr None "
-                                         r"\(now 0.5\); resume with the same settings "
-                                         r"or use --force"):
-        train(_cfg(tmp_path, epochs=2, batch_size=2, lr=0.5))
-    assert path.read_bytes() == before
+    with pytest.raises(TrainError, match=r"exists \(partial\) trained with --precision 'fp32' "
+                                         r"\(now 'bf16'\)"):
+        train(_cfg(tmp_path, epochs=2, precision="bf16"))
     train(_cfg(tmp_path, epochs=2, memory_format="contiguous", threads=2))  # these may change
     assert [r[0] for r in _rows(path)] == ["0", "1"]
+    assert path.read_bytes() != before  # trained again with --force, then resumed
+
+
+def test_the_sidecar_records_settings_versions_device_and_times(tmp_path):
+    import json
+
+    cfg = _cfg(tmp_path, epochs=2, optimizer="Adam", momentum=0.8)
+    path = train(cfg)
+    side = json.loads(path.with_suffix(".json").read_text())
+    assert side["run"] == path.stem
+    assert side["settings"]["momentum"] == 0.8 and side["settings"]["learning_rate"] == 1e-3
+    assert side["settings"]["n_val_used"] == 2 and "root" not in side["settings"]
+    assert side["versions"]["torch"] == torch.__version__ and side["versions"]["histkit"]
+    assert side["device"]["type"] == "cpu" and side["device"]["threads"] == 1
+    assert side["memory_format"] in ("channels_last", "contiguous")
+    assert side["started"] <= side["finished"] and side["resumed"] == []
+    assert side["epochs_logged"] == 2 and side["stopped"] is None
+    assert path.with_suffix(".json").stat().st_mode & 0o777 == 0o644 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.mark.skipif(not native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
@@ -289,7 +333,7 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
     assert _check_history(path, ckpt) == epochs
     probes = path.with_suffix(".probes")
     assert sorted(p.name for p in path.parent.iterdir()) == sorted(
-        [path.name, ckpt.name, probes.name])
+        [path.name, ckpt.name, probes.name, path.with_suffix(".json").name])
     # every epoch's probes exactly once, none left half-written by a kill
     for table in ("scalars", "histograms", "activations", "shares", "input"):
         assert sorted(p.name for p in (probes / table).iterdir()) == \

@@ -18,9 +18,11 @@ LOSS_PARTS = ("mdice", "dice", "bce", "ce")
 OPTIMIZERS = {"adadelta": "AdaDelta", "adam": "Adam", "sgd": "SGD"}
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 PRECISIONS = ("fp32", "bf16")
+#: settings that change the training: a run's file is refused when they differ
 RESUME_KEYS = ("batch_size", "lr", "momentum", "seed", "n_val", "plateau_patience",
                "plateau_factor", "early_stop_patience", "early_stop_min_delta", "precision")
 DEFAULT_LR = {"AdaDelta": 1.0, "Adam": 1e-3, "SGD": 1e-2}
+DEFAULT_BATCH_SIZE = 4
 N_CLASSES = 3  # background, VAT, SAT
 
 
@@ -58,7 +60,7 @@ class TrainConfig:
     levels: int = 4
     base_filters: int = 24
     dropout: float = 0.0
-    batch_size: int = 4
+    batch_size: int = DEFAULT_BATCH_SIZE
     lr: float | None = None
     momentum: float = 0.9
     plateau_patience: int | None = None
@@ -127,6 +129,10 @@ class TrainConfig:
                                  f"got {value!r}")
         if self.lr is not None and not self.lr > 0:
             raise TrainError(f"lr must be > 0, got {self.lr}")
+        if self.lr is not None:
+            self.lr = float(self.lr)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise TrainError(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", self.device):
             raise TrainError(f"device {self.device!r} is unknown; use auto, cpu, cuda or cuda:N")
         self.memory_format = _one_of("memory format",
@@ -158,12 +164,17 @@ class TrainConfig:
 
     @property
     def name(self) -> str:
+        """The run name: what was trained. Batch size, learning rate and seed
+        appear only where they differ from their defaults (BS, LR, S tokens)."""
         h, w, c = self.hwc
+        lr = self.lr if self.lr != DEFAULT_LR.get(self.optimizer) else None
         return format_run_name(
             model=self.model, dim="2d", loss=self.loss, attention=self.attention,
             optimizer=self.optimizer, dataset=self.dataset, height=h, width=w,
             channels=c, n_train=self.n_train, epochs=self.epochs, levels=self.levels,
-            base_filters=self.base_filters, dropout=self.dropout)
+            base_filters=self.base_filters, dropout=self.dropout,
+            batch_size=self.batch_size if self.batch_size != DEFAULT_BATCH_SIZE else None,
+            lr=lr, seed=self.seed)
 
     @property
     def history_path(self) -> Path:
@@ -175,9 +186,32 @@ class TrainConfig:
         return self.history_path.with_suffix(".ckpt")
 
     def resume_options(self) -> dict:
-        """The settings outside the run name that a resumed run must keep (not the
-        --data folder: the name's dataset says what it is, its path may move)."""
-        return {k: getattr(self, k) for k in RESUME_KEYS}
+        """The settings that a resumed or kept run must share with its file (not
+        the --data folder: the name's dataset says what it is, its path may move)."""
+        return {**{k: getattr(self, k) for k in RESUME_KEYS}, "lr": self.learning_rate}
+
+    def differences(self, recorded: dict) -> list[str]:
+        """``--momentum 0.9 (now 0.5)`` for each setting of :data:`RESUME_KEYS`
+        that ``recorded`` (a checkpoint's or sidecar's) holds otherwise."""
+        from ..sidecar import setting_differences
+
+        recorded = dict(recorded)
+        if "lr" in recorded and recorded["lr"] is None:  # the optimizer's default
+            recorded["lr"] = DEFAULT_LR.get(self.optimizer)
+        return [f"--{key.replace('_', '-')} {was!r} (now {now!r})" for key, was, now in
+                setting_differences(recorded, self.resume_options(), RESUME_KEYS)]
+
+    def settings(self) -> dict:
+        """Every setting, for the sidecar: the fields that shape the training
+        and the values the defaults resolve to (learning rate, validation
+        slices); not where it is written nor how it reports progress."""
+        out = {k: v for k, v in dataclasses.asdict(self).items()
+               if k not in ("root", "force", "progress")}
+        out["lr"] = self.lr
+        out["learning_rate"] = self.learning_rate
+        out["n_val_used"] = self.val_count
+        out["image_every"] = self.image_every
+        return out
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -21,6 +21,7 @@ import torch.distributed as dist
 
 from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, remove_stale_temps,
                          save_checkpoint, write_history)
+from ..sidecar import read_sidecar, sidecar_path, write_sidecar
 from .config import TrainConfig
 from .data import batches, load_data
 from .errors import TrainError
@@ -60,8 +61,13 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
 
     state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
     done = _completed_epochs(path, state, config)
-    if done is None and state is not None:
-        _check_resume(state, config, ckpt_path)
+    if state is not None:
+        _check_same_settings(state.get("config"), config, ckpt_path,
+                             "finished" if done is not None else "partial")
+    elif done is not None:  # a kept run without its checkpoint (a fresh clone of run/)
+        recorded = read_sidecar(path)
+        _check_same_settings((recorded or {}).get("settings"), config, sidecar_path(path),
+                             "finished")
     if done is not None:
         log(f"run {config.name} is complete ({done}/{config.epochs} epochs); "
             f"use --force to train it again")
@@ -90,6 +96,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     if rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_history(path, rows)  # drops a partial or repeated last row of a killed run
+        record = _start_record(path, config, device, layout, resumed=state is not None)
     probes = Probes(model, probes_dir(path), x_val, y_val, loss=config.loss,
                     every=config.image_every, epochs=config.epochs,
                     enabled=config.probes and rank == 0)
@@ -97,6 +104,7 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         model = torch.nn.parallel.DistributedDataParallel(model)
     show = config.progress if config.progress is not None else sys.stderr.isatty()
 
+    diverged = None
     for epoch in range(start, config.epochs):
         t0 = time.perf_counter()
         if device.type == "cuda":
@@ -147,6 +155,11 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         if stop:
             log(f"early stopping after epoch {epoch}")
             break
+    if rank == 0:
+        record.update(finished=_now(), epochs_logged=len(rows),
+                      stopped=("diverged" if diverged is not None
+                               else "early stopping" if len(rows) < config.epochs else None))
+        write_sidecar(path, record)
     _shutdown(world)
     return path
 
@@ -233,18 +246,58 @@ def _load_states(state: dict, model, optimizer, scheduler, ckpt_path: Path) -> N
                          f"delete it or use --force to start over", path=str(ckpt_path)) from None
 
 
-def _check_resume(state: dict, config: TrainConfig, ckpt_path: Path) -> None:
-    """Refuse to resume a run with settings its name does not show but that
-    change the training (batch size, lr, seed, schedules, precision)."""
-    saved = state.get("config")
-    if not saved:
-        return  # a checkpoint from before the settings were recorded
-    now = config.resume_options()
-    changed = [k for k in now if k in saved and saved[k] != now[k]]
+def _check_same_settings(recorded: dict | None, config: TrainConfig, where: Path,
+                         status: str) -> None:
+    """Refuse a finished or partial run whose file was trained with settings
+    that differ from these (schedules, momentum, precision...): never call it
+    complete, never mix two trainings into one history."""
+    if not recorded:
+        return  # a run from before the settings were recorded
+    changed = config.differences(recorded)
     if changed:
-        said = ", ".join(f"--{k.replace('_', '-')} {saved[k]!r} (now {now[k]!r})" for k in changed)
-        raise TrainError(f"the checkpoint was trained with {said}; resume with the same "
-                         f"settings or use --force to start over", path=str(ckpt_path))
+        raise TrainError(f"run {config.name} exists ({status}) trained with "
+                         f"{', '.join(changed)}; train with the same settings, or use "
+                         f"--force to replace it", path=str(where))
+
+
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _start_record(path: Path, config: TrainConfig, device, layout: str, *,
+                  resumed: bool) -> dict:
+    """Write the sidecar as the run starts (or resumes); returns it for the end."""
+    import platform
+
+    import numpy
+
+    from .. import __version__
+
+    old = read_sidecar(path) if resumed else None
+    record = {
+        "run": config.name, "settings": config.settings(),
+        "versions": {"histkit": __version__, "python": platform.python_version(),
+                     "torch": torch.__version__, "numpy": numpy.__version__},
+        "device": {"type": device.type, "name": _device_name(device),
+                   "threads": torch.get_num_threads(),
+                   "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
+        "memory_format": layout,
+        "started": (old or {}).get("started") or _now(),
+        "resumed": [*(old or {}).get("resumed", []), *([_now()] if resumed else [])],
+        "finished": None,
+    }
+    write_sidecar(path, record)
+    return record
+
+
+def _device_name(device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def _diverged(epoch: int, loss: float, val_loss: float) -> str | None:

@@ -1,7 +1,7 @@
 #' Parse run names
 #'
 #' Splits names of the form
-#' `<model>_<dim>_<loss>[_ag]_<optimizer>_<dataset>_<H>x<W>x<C>_N<n>_E<e>_L<l>_FBL<f>[_DR<d>]`
+#' `<model>_<dim>_<loss>[_ag]_<optimizer>_<dataset>_<H>x<W>x<C>_N<n>_E<e>_L<l>_FBL<f>[_DR<d>][_BS<b>][_LR<lr>][_S<s>]`
 #' into their fields, with the Python package's grammar. A `.csv` suffix is
 #' dropped; for a path (`run/<date>/<model_dir>/<dataset_dir>/<name>.csv`)
 #' the date is read from it. A name outside the grammar gives a row of
@@ -13,8 +13,10 @@
 #'   `loss` (character), `attention` (logical), `optimizer`, `dataset`
 #'   (character), `height`, `width`, `channels`, `n_train`, `epochs`,
 #'   `levels`, `base_filters` (integer), `dropout` (double, 0 without a DR
-#'   token), `extra` (character, unknown tokens joined by `_`) and `valid`
-#'   (logical).
+#'   token), `batch_size` (integer, `NA` without a BS token: the trainer's
+#'   default), `lr` (double, `NA` without an LR token: the optimizer's
+#'   default), `seed` (integer, 0 without an S token), `extra` (character,
+#'   unknown tokens joined by `_`) and `valid` (logical).
 #' @examples
 #' \dontrun{
 #' parse_run_name("unet_2d_mdice_ag_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24_DR20")

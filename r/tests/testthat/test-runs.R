@@ -15,6 +15,13 @@ test_that("parse_run_name gives typed fields; a path adds its date", {
   expect_identical(one$loss, "bce25dice75")
   expect_identical(one$extra, "x1")
   expect_identical(one$dropout, 0)
+  # batch size, learning rate and seed: NA and 0 without their tokens
+  expect_identical(r$batch_size, c(NA_integer_, NA_integer_))
+  expect_identical(r$lr, c(NA_real_, NA_real_))
+  expect_identical(r$seed, c(0L, 0L))
+  sweep <- parse_run_name("unet_2d_ce_Adam_fat_64x64x1_N32_E20_L3_FBL8_BS8_LR5e-2_S1")
+  expect_identical(c(sweep$batch_size, sweep$seed), c(8L, 1L))
+  expect_identical(sweep$lr, 0.05)
 })
 
 test_that("a name outside the grammar warns (or fails with strict) in R terms", {
