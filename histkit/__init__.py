@@ -18,6 +18,7 @@ _API = {
     "early_stoppings": "stopping", "keras_stop": "stopping", "KerasStop": "stopping",
     "is_loss_like": "stopping",
     "load_labels": "labels", "diagnose": "diagnosis", "read_probes": "probes",
+    "compare_runs": "compare",
     "plot_history": "plot", "plot_overlay": "plot", "save_plot": "plot",
     "HistkitError": "errors", "HistoryError": "errors", "RunNameError": "errors",
     "LabelsError": "errors", "OptionError": "errors", "HistkitWarning": "errors",

@@ -13,7 +13,8 @@ from .history import Batch, find_histories, read_histories
 from .names import run_from_path
 from .stopping import early_stoppings
 
-__all__ = ["runs", "run_fields", "filter_runs", "select_runs", "RUN_COLUMNS"]
+__all__ = ["runs", "run_fields", "summarise", "filter_runs", "select_runs", "RUN_COLUMNS",
+           "COST"]
 
 _SCHEMA = {"path": pl.String, "date": pl.String, "run": pl.String, "model": pl.String,
            "dim": pl.String, "loss": pl.String, "attention": pl.Boolean,
@@ -51,19 +52,54 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
         batch = read_histories(find_histories(roots))
     fields = run_fields(batch.paths, strict=strict, names=batch)
     long = batch.histories.with_columns(pl.col("path").cast(pl.String))
-    logged = long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique())
-    stops = (early_stoppings(long.filter(pl.col("metric") == "loss"), tolerance)
-             .filter(pl.col("data") == "validation")
-             .select("path", best_val_loss="best_value", best_val_loss_epoch="best_epoch",
-                     stop_val_loss_epoch="epoch")) if long.height else None
-    table = fields.join(logged, on="path", how="left", maintain_order="left")
-    if stops is not None:
-        table = table.join(stops, on="path", how="left", maintain_order="left")
-    else:
-        table = table.with_columns(best_val_loss=pl.lit(None, pl.Float64),
-                                   best_val_loss_epoch=pl.lit(None, pl.Int64),
-                                   stop_val_loss_epoch=pl.lit(None, pl.Int64))
-    return table.with_columns(pl.col("epochs_logged").fill_null(0)).select(RUN_COLUMNS), batch
+    table = summarise(long, fields, tolerance, metrics=["loss"])
+    for col, dtype in (("best_val_loss", pl.Float64), ("best_val_loss_epoch", pl.Int64),
+                       ("stop_val_loss_epoch", pl.Int64)):
+        if col not in table.columns:
+            table = table.with_columns(pl.lit(None, dtype).alias(col))
+    return table.select(RUN_COLUMNS), batch
+
+
+#: what a run cost, from the trainer's telemetry: summary column -> (series, aggregate)
+COST = {"epoch_time_s": ("epoch_time_s", "median"), "peak_mem_mb": ("peak_mem_mb", "max")}
+
+
+def summarise(long: pl.DataFrame, fields: pl.DataFrame, tolerance: float = 0.005, *,
+              metrics: list[str] | None = None, telemetry=()) -> pl.DataFrame:
+    """One row per run of ``fields`` (its ``path`` and name fields): epochs
+    logged; per series the best value, its epoch and the stop epoch within
+    ``tolerance`` (``best_val_loss``, ``best_val_loss_epoch``,
+    ``stop_val_loss_epoch``; training series without the ``val_``); and the
+    median time of an epoch and the peak memory where the history logs them.
+    ``metrics`` keeps only those series (faster over a large tree).
+
+    The one per-run summary: ``histkit runs``, the report and the
+    comparisons read it."""
+    long = long.with_columns(pl.col("path").cast(pl.String))
+    table = fields.join(long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique()),
+                        on="path", how="left", maintain_order="left")
+    table = table.with_columns(pl.col("epochs_logged").fill_null(0))
+    if not long.height:
+        return table
+    scored = long if metrics is None else long.filter(pl.col("metric").is_in(metrics))
+    if scored.height:
+        stops = early_stoppings(scored, tolerance, by=["path"], telemetry=telemetry).with_columns(
+            series=pl.when(pl.col("data") == "validation")
+            .then(pl.lit("val_") + pl.col("metric")).otherwise(pl.col("metric")))
+        for series in stops["series"].unique(maintain_order=True):
+            part = stops.filter(pl.col("series") == series).select(
+                "path", pl.col("best_value").alias(f"best_{series}"),
+                pl.col("best_epoch").alias(f"best_{series}_epoch"),
+                pl.col("epoch").alias(f"stop_{series}_epoch"))
+            table = table.join(part, on="path", how="left", maintain_order="left")
+    logged = set(long["metric"].cast(pl.String).unique().to_list())
+    aggs = [getattr(pl.col("value").filter(pl.col("metric") == series), how)().alias(col)
+            for col, (series, how) in COST.items() if series in logged]
+    if aggs:
+        cost = (long.filter(pl.col("metric").cast(pl.String).is_in([s for s, _ in COST.values()]))
+                .with_columns(pl.col("metric").cast(pl.String)).group_by("path").agg(aggs))
+        table = table.join(cost, on="path", how="left", maintain_order="left")
+    return table
 
 
 def filter_runs(table: pl.DataFrame, where: Iterable[str]) -> pl.DataFrame:

@@ -247,7 +247,10 @@ def default_output(path: str, suffix: str = ".png", name: str | None = None) -> 
 @click.option("--height", type=click.FloatRange(min=1), help="Height in inches.")
 @click.option("--dpi", type=click.IntRange(min=10), default=150, show_default=True)
 @click.option("--overlay", is_flag=True,
-              help="One figure: validation curves of every input, coloured by run.")
+              help="One figure: validation curves of every input, coloured by run (short "
+                   "labels from the settings that differ; full names in the caption).")
+@click.option("--side-by-side", is_flag=True,
+              help="One figure: the inputs as columns, a row per metric.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png",
               show_default=True, help="Format of outputs whose name histkit chooses.")
 @click.option("--engine", type=click.Choice(["python", "r"]), default="python",
@@ -259,7 +262,8 @@ def default_output(path: str, suffix: str = ".png", name: str | None = None) -> 
 @source_option
 @strict_option
 def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, subtitle, caption,
-         width, height, dpi, overlay, fmt, engine, all_metrics, telemetry, source, strict):
+         width, height, dpi, overlay, side_by_side, fmt, engine, all_metrics, telemetry, source,
+         strict):
     """Draw histories: one facet per metric, training and validation, early stops.
 
     PATH is a history (any source histkit reads) or a directory searched for
@@ -272,6 +276,7 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
       histkit plot run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv
       histkit plot run/2026-11-23/unet_2d_mdice_ag -o ag/ --labels pipelines/labels.R --title "UNet"
       histkit plot run/2026-11-23/unet_2d_mdice_ag --overlay -o dropout.png
+      histkit plot run/2026-12-02/unet_2d_dice run/2026-12-02/linknet_2d_dice --side-by-side -o dice.png
       histkit plot tests/fixtures/sources/lightning/epoch/lightning_logs/version_0/metrics.csv -o fig.pdf
       histkit plot tests/fixtures/sources/tensorboard/writer tests/fixtures/sources/tensorboard/add_scalars --overlay -o tensorboard.png
     """
@@ -281,13 +286,19 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     from .history import find_histories, read_histories
     from .labels import load_labels
     from .names import run_from_path
-    from .plot import plot_overlay, plot_run, save_plot
+    import polars as pl
+
+    from .plot import plot_overlay, plot_run, plot_side_by_side, save_plot
     from .stopping import early_stoppings
 
+    if overlay and side_by_side:
+        raise click.UsageError("--overlay and --side-by-side are two ways of one figure: "
+                               "pick one")
+    one_figure = overlay or side_by_side
     if engine == "r":
-        if overlay:
+        if one_figure:
             raise click.UsageError("--engine r draws one figure per run; drop --overlay "
-                                   "or use --engine python")
+                                   "and --side-by-side, or use --engine python")
         from .rbridge import r_package
 
         r_package()  # rpy2, R and the R package are there, or one clear error
@@ -295,19 +306,31 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     lookup = load_labels(labels)
     files = find_histories(paths, problems=problems)
     batch = read_histories(files, source=source)
-    target = _targets(output, len(files), overlay, "." + fmt, batch.name)
+    target = _targets(output, len(files), one_figure, "." + fmt, batch.name,
+                      "side_by_side" if side_by_side else "overlay")
     problems += batch.problems
-    if overlay:
+    if one_figure:
         if batch.histories.height:
+            labelled, full = _short_labels(batch, strict)
             long = batch.histories.with_columns(
-                run=_runs_of_paths(batch.histories["path"], batch, strict)).drop("path")
+                run=batch.histories["path"].cast(pl.String).replace_strict(labelled)
+            ).drop("path")
             segs = None if no_stops else early_stoppings(long, tolerance, by=["run"],
                                                          telemetry=telemetry)
-            fig = plot_overlay(long, by="run", lookup_table=lookup, base_size=base_size,
-                               segments=segs, metrics=metrics, all_metrics=all_metrics,
-                               telemetry=telemetry)
-            fig += labs(title=title, subtitle=subtitle, caption=caption)
-            click.echo(save_plot(fig, target("overlay"), width=width, height=height, dpi=dpi))
+            if side_by_side:
+                fig = plot_side_by_side(long, by="run", lookup_table=lookup, segments=segs,
+                                        base_size=base_size, metrics=metrics,
+                                        all_metrics=all_metrics, telemetry=telemetry)
+                n_metrics = len(fig.data["metric"].unique())
+                width = width or 2.8 * len(labelled) + 1.5
+                height = height or 2.2 * n_metrics + 1.8
+            else:
+                fig = plot_overlay(long, by="run", lookup_table=lookup, base_size=base_size,
+                                   segments=segs, metrics=metrics, all_metrics=all_metrics,
+                                   telemetry=telemetry)
+            fig += labs(title=title, subtitle=subtitle,
+                        caption=full if caption is None else caption)
+            click.echo(save_plot(fig, target(None), width=width, height=height, dpi=dpi))
         return _finish(problems)
     groups = batch.histories.partition_by("path", as_dict=True, maintain_order=True,
                                           include_key=False)
@@ -337,7 +360,21 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     _finish(problems)
 
 
-def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name_of):
+def _short_labels(batch, strict: bool) -> tuple[dict[str, str], str]:
+    """Path -> a short label from the settings that differ between the runs,
+    and a caption that gives each label its full run name."""
+    from .catalog import run_fields
+    from .compare import short_labels
+
+    fields = run_fields(batch.paths, strict=strict, names=batch)
+    labels = short_labels(fields)
+    full = "\n".join(f"{label}: {name}" if label != name else name
+                      for label, name in zip(labels, fields["run"].to_list()))
+    return dict(zip(fields["path"].to_list(), labels)), full
+
+
+def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name_of,
+             default: str = "overlay"):
     """A function input path -> figure path, after checking ``-o`` once.
     Histories outside a run/ tree are named for their run (``name_of``), so
     two Lightning ``metrics.csv`` files do not land on one figure."""
@@ -345,7 +382,7 @@ def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name
 
     if output is None:
         if overlay:
-            return lambda _: Path("overlay" + suffix)
+            return lambda _: Path(default + suffix)
         return _unique(lambda path: default_output(path, suffix, name_of(path)))
     out = Path(output)
     if out.is_dir() or output.endswith(("/", os.sep)):
@@ -353,7 +390,8 @@ def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name
     check_output(out)
     if n_inputs > 1 and not overlay:
         raise click.UsageError(f"-o {output!r} is one file but there are {n_inputs} "
-                               "inputs: give a directory (ending in /) or --overlay")
+                               "inputs: give a directory (ending in /), --overlay or "
+                               "--side-by-side")
     return lambda _: out
 
 
@@ -573,4 +611,92 @@ def runs_command(root, fmt, where, columns, sort, output, tolerance, source, str
     table = select_runs(table, _list(columns), _list(sort))
     if batch.paths:
         _echo_table(table, fmt, output)
+    _finish(problems)
+
+
+# ---------------------------------------------------------------------------
+# compare
+
+
+def _resolve_runs(items, root: str, problems: list) -> list[str]:
+    """Paths of the inputs: a file or directory as it is, else a run name
+    looked up under ``root`` (every date that has it)."""
+    from .errors import OptionError
+
+    out = []
+    for item in items:
+        if Path(item).exists():
+            out.append(item)
+            continue
+        name = item[:-4] if item.endswith(".csv") else item
+        found = sorted(str(p) for p in Path(root).glob(f"**/{name}.csv"))
+        if found:
+            out += found
+        else:
+            problems.append(OptionError(f"no file and no run named {name!r} under {root}/"))
+    return out
+
+
+@main.command("compare")
+@click.argument("items", nargs=-1, required=True, metavar="RUN_OR_PATH...")
+@click.option("--root", default="run", show_default=True,
+              help="Where run names (not paths) are looked up.")
+@click.option("--metric", "-m", default=None, metavar="SERIES",
+              help="The series whose best value and stop are shown (sdice: its validation "
+                   "series) [default: the first labelled metric's validation series].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="compare.png",
+              show_default=True, help="The figure of their curves (.png, .pdf, .svg).")
+@format_option("table", "csv", "json")
+@labels_option
+@tolerance_option
+@source_option
+@strict_option
+def compare_command(items, root, metric, output, fmt, labels, tolerance, source, strict):
+    """Compare runs side by side: the settings that differ, best values and stops.
+
+    RUN_OR_PATH is a history, a directory of histories, or a run name looked
+    up under --root. Prints one row per run: a short label built from the
+    settings that differ (attention=true, DR20), those settings, the best
+    value of the metric with its epoch, the stop epoch within the tolerance,
+    the epochs logged, time per epoch and peak memory where logged, and the
+    full run name. Draws one figure of their curves (training solid,
+    validation dashed; the legend has the short labels, the caption the full
+    names) and says where on stderr.
+
+    \b
+    Examples:
+      histkit compare run/2026-12-02/unet_2d_dice run/2026-12-02/linknet_2d_dice
+      histkit compare unet_2d_bce_Adam_fat2_256x128x1_N96_E24_L4_FBL16 linknet_2d_bce_Adam_fat2_256x128x1_N96_E24_L4_FBL16 --labels pipelines/labels.R -o bce.png
+      histkit compare run/2026-12-02/unet_2d_mdice run/2026-12-02/unet_2d_mdice_ag --metric val_loss --format csv
+    """
+    import polars as pl
+    from plotnine import labs
+
+    from .catalog import run_fields, summarise
+    from .compare import side_by_side
+    from .history import find_histories, read_histories
+    from .labels import load_labels
+    from .plot import check_output, plot_overlay, save_plot
+    from .stopping import early_stoppings
+
+    check_output(output)
+    lookup = load_labels(labels)
+    problems: list = []
+    paths = _resolve_runs(items, root, problems)
+    batch = read_histories(find_histories(paths, problems=problems), source=source)
+    problems += batch.problems
+    if len(batch.paths) < 2:
+        _finish(problems)
+        raise click.UsageError(f"compare needs two runs or more; {len(batch.paths)} could be "
+                               "read")
+    fields = run_fields(batch.paths, strict=strict, names=batch)
+    summary = summarise(batch.histories, fields, tolerance)
+    table = side_by_side(summary, metric, lookup)
+    _echo_table(table, fmt)
+    labelled, full = _short_labels(batch, strict)
+    long = batch.histories.with_columns(
+        run=batch.histories["path"].cast(pl.String).replace_strict(labelled)).drop("path")
+    segs = early_stoppings(long, tolerance, by=["run"])
+    fig = plot_overlay(long, by="run", lookup_table=lookup, data=None, segments=segs)
+    click.echo(f"figure: {save_plot(fig + labs(caption=full), output)}", err=True)
     _finish(problems)

@@ -53,7 +53,7 @@ _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epoc
               "levels", "base_filters")
 STUDY_KEYS = {"name": str, "root": str, "date": str}
 REPORT_KEYS = {"output": str, "labels": str, "tolerance": float, "group_by": list,
-               "title": str, "formats": list, "dpi": int, "jobs": int}
+               "title": str, "formats": list, "dpi": int, "jobs": int, "metric": str}
 _SECTIONS = {"study": STUDY_KEYS, "train": TRAIN_KEYS, "grid": TRAIN_KEYS,
              "report": REPORT_KEYS}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -177,6 +177,7 @@ def load_study(path: str | os.PathLike) -> Study:
     name = study.get("name", Path(path).stem)
     report = {"output": f"reports/{name}", "labels": None, "tolerance": 0.005,
               "group_by": None, "title": None, "formats": ["png"], "dpi": 100, "jobs": None,
+              "metric": None,
               **_section(data, "report", path)}
     _check_report(report, path)
     found = Study(path, name, study.get("root", "run"), date, train, grid, report)
@@ -399,8 +400,8 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
     report = build_report(paths, rep["output"], labels=rep["labels"],
                           tolerance=rep["tolerance"], group_by=rep["group_by"],
                           jobs=jobs or rep["jobs"], title=rep["title"],
-                          formats=rep["formats"], dpi=rep["dpi"], command=command,
-                          progress=progress)
+                          formats=rep["formats"], dpi=rep["dpi"], metric=rep["metric"],
+                          command=command, progress=progress)
     return PipelineResult(plan, trained, report, problems + report.problems)
 
 

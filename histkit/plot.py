@@ -21,7 +21,7 @@ from .files import atomic_target
 from .history import _as_polars, to_history
 from .labels import load_labels
 
-__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_telemetry", "save_plot", "check_output", "facet_levels", "FORMATS"]
+__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "FORMATS"]
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -185,6 +185,83 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
                             show_legend=False)
     return (p + facet_wrap("metric", scales="free_y")
             + labs(x="epoch", colour=by) + _theme(base_size))
+
+
+def plot_side_by_side(hist, by: str = "run", lookup_table=None, segments=None,
+                      base_size: float = 11, *, metrics=None, all_metrics: bool = False,
+                      telemetry=()):
+    """Several runs as columns of one figure: a row per metric (free y
+    scales), a column per value of ``by`` in the order they come, training
+    and validation as in :func:`plot_history`, with their stops
+    (``segments``, keyed by ``by`` too)."""
+    import pandas as pd
+    from plotnine import aes, facet_grid, geom_line, geom_point, geom_vline, ggplot, labs
+
+    long, order, labels = _base(hist, lookup_table, metrics, all_metrics=all_metrics,
+                                telemetry=telemetry)
+    if by not in long.columns:
+        raise OptionError(f"cannot put runs side by side by {by!r}: the table has columns "
+                          f"{', '.join(long.columns)}")
+    long = long.with_columns(pl.col(by).cast(pl.String))
+    columns = long[by].unique(maintain_order=True).to_list()
+    df = _labelled(long.drop_nulls("value"), order, labels)
+    df[by] = pd.Categorical(df[by], categories=columns, ordered=True)
+    p = ggplot(df, aes("epoch", "value", colour="data")) + geom_line() + geom_point(size=1)
+    if segments is not None:
+        seg = _as_polars(segments).with_columns(pl.col(by).cast(pl.String))
+        seg = _labelled(seg.select(by, "metric", "data", "epoch").drop_nulls(), order, labels)
+        if len(seg):
+            seg[by] = pd.Categorical(seg[by], categories=columns, ordered=True)
+            p += geom_vline(seg, aes(xintercept="epoch", colour="data"), linetype="dashed",
+                            show_legend=False)
+    return (p + facet_grid(f"metric ~ {by}", scales="free_y")
+            + labs(x="epoch", colour="data") + _theme(base_size))
+
+
+def plot_groups(hist, by: str, lookup_table=None, base_size: float = 11, *,
+                band_from: int = 3, all_metrics: bool = False, telemetry=()):
+    """Validation curves of groups of runs, one facet per metric, colour =
+    ``by``: a group of ``band_from`` runs or more is drawn as its mean with a
+    band of one standard deviation either side (``geom_ribbon``), a smaller
+    group as its runs. ``hist`` is a long table with ``run`` (an id) and
+    ``by`` columns."""
+    from plotnine import aes, facet_wrap, geom_line, geom_ribbon, ggplot, labs
+
+    long, order, labels = _base(hist, lookup_table, all_metrics=all_metrics,
+                                telemetry=telemetry)
+    for col in (by, "run"):
+        if col not in long.columns:
+            raise OptionError(f"cannot group by {by!r}: the table has no {col!r} column")
+    long = (long.filter(pl.col("data") == "validation").drop_nulls("value")
+            .with_columns(pl.col(by).cast(pl.String)))
+    if long.is_empty():
+        raise OptionError("no validation series to compare")
+    size = long.group_by(by).agg(n=pl.col("run").n_unique())
+    long = long.join(size, on=by, how="left")
+    banded = (long.filter(pl.col("n") >= band_from)
+              .group_by(by, "metric", "epoch")
+              .agg(mean=pl.col("value").mean(), sd=pl.col("value").std().fill_null(0.0))
+              .with_columns(lo=pl.col("mean") - pl.col("sd"), hi=pl.col("mean") + pl.col("sd"))
+              .sort(by, "metric", "epoch"))
+    single = long.filter(pl.col("n") < band_from)
+    # the whole table as the figure's data: its facets size the saved figure
+    p = ggplot(_labelled(long.select(by, "metric", "epoch"), order, labels),
+               aes("epoch", colour=by))
+    if banded.height:
+        df = _labelled(banded.rename({"mean": "value"}), order, labels)
+        p += geom_ribbon(df, aes(x="epoch", ymin="lo", ymax="hi", fill=by), alpha=0.2,
+                         inherit_aes=False, show_legend=False)
+        p += geom_line(df, aes(y="value", group=by), size=1)
+    if single.height:
+        p += geom_line(_labelled(single, order, labels),
+                       aes(y="value", group="run"), size=0.5)
+    what = (f"mean and +-1 sd of groups of {band_from} runs or more"
+            if banded.height else "one line per run")
+    if banded.height and single.height:
+        what += f"; smaller groups run by run"
+    return (p + facet_wrap("metric", scales="free_y")
+            + labs(x="epoch", colour=by, caption=f"validation curves by {by}: {what}")
+            + _theme(base_size))
 
 
 def plot_telemetry(hist, base_size: float = 11, *, telemetry=()):

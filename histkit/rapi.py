@@ -38,7 +38,7 @@ from .errors import HistkitError, OptionError
 
 __all__ = ["info", "to_history", "read_history", "early_stoppings", "keras_stop",
            "diagnose", "facet_levels", "telemetry_names", "parse_run_name", "runs", "report",
-           "read_probes", "encode", "decode"]
+           "read_probes", "compare_runs", "encode", "decode"]
 
 DATA_LEVELS = ["training", "validation"]
 
@@ -346,6 +346,22 @@ def runs(root="run", tolerance=0.005, strict=False) -> dict:
     table, batch = _runs(_as_list(root) if isinstance(root, (list, tuple)) else str(root),
                          tolerance=tolerance, strict=bool(strict))
     return {"table": encode(table), "problems": [str(p) for p in batch.problems]}
+
+
+@_boundary
+def compare_runs(root="run", metric=None, tolerance=0.005, labels=None, strict=False) -> dict:
+    """:func:`histkit.compare.compare_runs` over the histories under ``root``:
+    the three tables, the series compared and the method, and the problems."""
+    from .compare import compare_runs as _compare, read_summary
+
+    roots = _as_list(root) if isinstance(root, (list, tuple)) else [str(root)]
+    problems: list = []
+    summary = read_summary(roots, tolerance, strict=bool(strict), problems=problems)
+    found = _compare(summary, metric, lookup=labels)
+    return {"levels": encode(found.levels), "effects": encode(found.effects),
+            "importance": encode(found.importance), "metric": found.metric,
+            "higher_is_better": found.higher_is_better, "method": found.method,
+            "problems": [str(p) for p in problems]}
 
 
 @_boundary

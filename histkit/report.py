@@ -68,6 +68,7 @@ DEFAULT_GROUP_BY = ("attention", "dropout", "optimizer", "loss", "model")
 GROUP_FIELDS = tuple(f for f in FIELDS if f != "name")
 REPORT_FORMATS = ("png", "pdf", "svg")
 MANIFEST = "manifest.json"
+_GROUP_FIGURE = "mean+band>=3"  # how comparison figures are drawn: a change redraws them
 LOCK = ".histkit-report.lock"
 # fields shown in the runs table (those that vary; the rest are "shared settings")
 _TABLE_FIELDS = ("date", "model", "loss", "attention", "optimizer", "dataset", "height",
@@ -89,6 +90,7 @@ class Report:
     summary: pl.DataFrame
     problems: list[HistkitError]
     pages: list[str] = dataclasses.field(default_factory=list)  # runs whose page was written
+    factors: object = None  # histkit.compare.Comparison: which factor matters
 
     @property
     def ok(self) -> bool:
@@ -130,7 +132,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
                  strict: bool = False, command: str | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  telemetry: Iterable[str] = (), all_metrics: bool = False,
-                 source: str | None = None) -> Report:
+                 source: str | None = None, metric: str | None = None) -> Report:
     """Build (or bring up to date) the report of every history under ``roots``.
 
     ``roots``: directories (searched for ``*.csv``) and files. ``labels``: a
@@ -142,7 +144,9 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     ``progress(done, total)`` is called as figures finish. ``telemetry``:
     more series that are telemetry (drawn in each run's telemetry figure, no
     stops, no ``best_`` columns). ``all_metrics``: figures draw the metrics
-    the labels do not name too. ``source`` forces one reader.
+    the labels do not name too. ``source`` forces one reader. ``metric``:
+    the series the factor comparison reads (:func:`histkit.compare.compare_runs`;
+    default: the validation series of the first labelled metric).
 
     Workers are started with ``spawn`` (polars dislikes ``fork``), so a script
     calling this with ``jobs`` > 1 needs the usual ``if __name__ ==
@@ -154,6 +158,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     with _locked(out / LOCK):
         problems: list[HistkitError] = []
         batch, runs = _read(roots, strict, settings, problems, source)
+        _check_metric(batch, metric)
         fields = _fields(runs, batch)
         groups = _group_fields(group_by, fields)
         old = _load_manifest(out / MANIFEST)
@@ -165,15 +170,16 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
                            settings.telemetry)
         comparisons = {g: _comparison_table(summary, g, _headline(summary, settings))
                        for g in groups}
+        factors = _factors(summary, metric, settings, problems)
         _write_tables(out, summary)
         index = _write_index(out, summary, comparisons, manifest, problems, settings,
-                             title=title, command=command)
+                             title=title, command=command, factors=factors)
         write_atomic(out / MANIFEST, json.dumps(manifest, indent=1).encode())
         removed = _remove_stale(out, old, manifest)
     rendered = [t["key"] for t in tasks if t["kind"] == "run" and t["key"] in done]
     pages = [t["key"] for t in tasks if t["kind"] == "page" and t["key"] in done]
     return Report(out, index, rendered, skipped, removed, comparisons, summary, problems,
-                  pages)
+                  pages, factors)
 
 
 # ---------------------------------------------------------------------------
@@ -335,7 +341,7 @@ def _plan(out, runs, groups, batch, fields, settings, old, problems):
     all_digests = "".join(sorted(r.digest for r in runs.values()))
     for g in groups:
         files = [f"compare/{g}.{fmt}" for fmt in settings.formats]
-        entry = {"digest": settings.digest(g, all_digests), "files": files}
+        entry = {"digest": settings.digest(g, all_digests + _GROUP_FIGURE), "files": files}
         if _fresh(out, old["comparisons"].get(g), entry):
             manifest["comparisons"][g] = entry
             continue
@@ -492,9 +498,9 @@ def _render_task(out: str, task: dict):
 
         return render_page(out, task)
 
-    from plotnine import aes, labs
+    from plotnine import labs
 
-    from .plot import plot_history, plot_overlay, plot_telemetry, save_plot
+    from .plot import plot_groups, plot_history, plot_telemetry, save_plot
 
     s: _Settings = task["settings"]
     lookup = dict(s.labels)
@@ -508,10 +514,9 @@ def _render_task(out: str, task: dict):
                 fig = plot_history(hist, lookup, segs, s.base_size, all_metrics=s.all_metrics,
                                    telemetry=s.telemetry) + labs(caption=task["name"])
             else:
-                field = task["key"]
-                fig = (plot_overlay(hist, by=field, lookup_table=lookup, base_size=s.base_size,
-                                    all_metrics=s.all_metrics, telemetry=s.telemetry)
-                       + aes(group="run") + labs(caption=f"validation curves by {field}"))
+                fig = plot_groups(hist, by=task["key"], lookup_table=lookup,
+                                  base_size=s.base_size, all_metrics=s.all_metrics,
+                                  telemetry=s.telemetry)
             for f in task["entry"]["files"]:
                 if f not in telemetry:
                     save_plot(fig, Path(out) / f, dpi=s.dpi)
@@ -561,50 +566,20 @@ def _remove_stale(out: Path, old: dict, new: dict) -> list[str]:
 
 def _summary(batch: Batch, runs: dict[str, _Run], fields: pl.DataFrame, tolerance: float,
              manifest: dict, telemetry=()) -> pl.DataFrame:
-    """One row per good run: parsed fields, epochs logged, and best value, best
-    epoch and stop epoch of every series (``best_val_loss``,
-    ``best_val_loss_epoch``, ``stop_val_loss_epoch``)."""
+    """One row per good run: :func:`histkit.catalog.summarise` (fields, epochs
+    logged, best and stop of every series, cost), its diagnosis and figure."""
+    from .catalog import summarise
+
     long = (batch.histories.with_columns(pl.col("path").cast(pl.String))
             .filter(pl.col("path").is_in(list(runs))))
-    table = fields.join(long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique()),
-                        on="path", how="left", maintain_order="left")
+    table = summarise(long, fields, tolerance, telemetry=telemetry)
     if long.height:
-        stops = early_stoppings(long, tolerance, by=["path"],
-                                telemetry=telemetry).with_columns(
-            series=pl.when(pl.col("data") == "validation")
-            .then(pl.lit("val_") + pl.col("metric")).otherwise(pl.col("metric")))
-        for series in stops["series"].unique(maintain_order=True):
-            part = stops.filter(pl.col("series") == series).select(
-                "path", pl.col("best_value").alias(f"best_{series}"),
-                pl.col("best_epoch").alias(f"best_{series}_epoch"),
-                pl.col("epoch").alias(f"stop_{series}_epoch"))
-            table = table.join(part, on="path", how="left", maintain_order="left")
         table = table.join(_diagnosis(long, telemetry), on="path", how="left",
                            maintain_order="left")
-        table = _with_cost(table, long)
     figures = {p: e["files"] for p, e in manifest["runs"].items()}
     return table.with_columns(
-        pl.col("epochs_logged").fill_null(0),
         pl.col("path").replace_strict({p: figures.get(p, [""])[0] for p in runs},
                                       default="", return_dtype=pl.String).alias("figure"))
-
-
-#: what a run cost, from the trainer's telemetry: summary column -> (series, aggregate)
-COST = {"epoch_time_s": ("epoch_time_s", "median"), "peak_mem_mb": ("peak_mem_mb", "max")}
-
-
-def _with_cost(table: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
-    """Add the median time of an epoch and the peak memory of each run, where
-    its history logs them (``histkit train`` does; seed 000 compares models
-    by them)."""
-    logged = set(long["metric"].cast(pl.String).unique().to_list())
-    aggs = [getattr(pl.col("value").filter(pl.col("metric") == series), how)().alias(col)
-            for col, (series, how) in COST.items() if series in logged]
-    if not aggs:
-        return table
-    cost = (long.filter(pl.col("metric").cast(pl.String).is_in([s for s, _ in COST.values()]))
-            .with_columns(pl.col("metric").cast(pl.String)).group_by("path").agg(aggs))
-    return table.join(cost, on="path", how="left", maintain_order="left")
 
 
 def _diagnosis(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
@@ -629,14 +604,45 @@ def _headline(summary: pl.DataFrame, settings: _Settings) -> list[str]:
     return labelled or metrics
 
 
+def _check_metric(batch: Batch, metric: str | None) -> None:
+    """A --metric the histories do not have fails before anything is drawn."""
+    if metric is None or not batch.histories.height:
+        return
+    have = set(batch.histories["metric"].cast(pl.String).unique().to_list())
+    if metric not in have and metric.removeprefix("val_") not in have:
+        raise OptionError(f"--metric {metric!r} is not a series of these runs; they have "
+                          f"{', '.join(sorted(have))}")
+
+
+def _factors(summary: pl.DataFrame, metric: str | None, settings: _Settings,
+             problems: list):
+    """Which factor matters (:mod:`histkit.compare`), or None with fewer than
+    two runs; a metric the runs lack is a problem of the report."""
+    from .compare import compare_runs
+
+    if summary.height < 2:
+        return None
+    try:
+        return compare_runs(summary, metric, lookup=dict(settings.labels))
+    except OptionError as exc:
+        if metric is not None:
+            raise
+        problems.append(HistkitError(f"no factor comparison: {exc}"))
+        return None
+
+
 def _comparison_table(summary: pl.DataFrame, field: str, metrics: list[str]) -> pl.DataFrame:
-    """Per value of ``field``: runs, and per validation metric the best value
-    over the group's runs and the median stop epoch."""
+    """Per value of ``field``: runs, and per validation metric the mean and
+    standard deviation of the runs' best values, the best of them, and the
+    median stop epoch."""
     aggs = [pl.len().alias("runs")]
     for m in metrics:
         best = pl.col(f"best_val_{m}")
-        aggs += [(best.min() if is_loss_like(m) else best.max()).alias(f"best_val_{m}"),
+        aggs += [best.mean().alias(f"mean_val_{m}"), best.std().alias(f"std_val_{m}"),
+                 (best.min() if is_loss_like(m) else best.max()).alias(f"best_val_{m}"),
                  pl.col(f"stop_val_{m}_epoch").median().alias(f"stop_val_{m}_epoch")]
+    from .catalog import COST
+
     aggs += [getattr(pl.col(col), how)().alias(col) for col, (_, how) in COST.items()
              if col in summary.columns]
     return (summary.group_by(pl.col(field).cast(pl.String).fill_null("(none)").alias(field))
@@ -656,7 +662,8 @@ def _write_tables(out: Path, summary: pl.DataFrame) -> None:
 # index.html
 
 
-def _write_index(out, summary, comparisons, manifest, problems, settings, *, title, command):
+def _write_index(out, summary, comparisons, manifest, problems, settings, *, title, command,
+                 factors=None):
     """Render index.html from the jinja2 templates (autoescaped)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -676,6 +683,7 @@ def _write_index(out, summary, comparisons, manifest, problems, settings, *, tit
         metrics=[(m, lookup.get(m, m)) for m in metrics],
         comparisons=[_comparison_view(g, t, manifest, metrics, lookup)
                      for g, t in comparisons.items()],
+        factors=_factors_view(factors, lookup),
         cost="epoch_time_s" in summary.columns or "peak_mem_mb" in summary.columns,
         problems=[{"path": p.path or "", "message": p.message} for p in problems],
         summary_files=["summary.csv", "summary.parquet"])
@@ -696,6 +704,19 @@ def _run_rows(summary: pl.DataFrame, manifest: dict) -> list[dict]:
                      "page_probes": bool(page_entry.get("probes")),
                      "telemetry": telemetry[0] if telemetry else None})
     return rows
+
+
+def _factors_view(factors, lookup: dict) -> dict | None:
+    if factors is None:
+        return None
+    metric = factors.metric
+    base = metric.removeprefix("val_")
+    label = lookup.get(base, base) + (" (validation)" if metric.startswith("val_") else "")
+    return {"metric": metric, "label": label, "method": factors.method,
+            "better": "higher" if factors.higher_is_better else "lower",
+            "importance": factors.importance.to_dicts(),
+            "effects": factors.effects.filter(pl.col("pairs") > 0).to_dicts(),
+            "levels": factors.levels.to_dicts()}
 
 
 def _comparison_view(field, table: pl.DataFrame, manifest, metrics, lookup) -> dict:

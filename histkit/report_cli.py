@@ -73,6 +73,9 @@ def _report_problems(problems) -> None:
 @click.option("--group-by", "-g", multiple=True, metavar="FIELD",
               help="Compare runs by this field (repeatable) [default: attention, dropout, "
                    "optimizer, loss, model where they vary].")
+@click.option("--metric", "-m", default=None, metavar="SERIES",
+              help="The series the factor comparison reads (sdice: its validation series; "
+                   "val_loss, loss) [default: the first labelled metric's validation series].")
 @jobs_option
 @click.option("--title", help="Report title [default: histkit report: <output name>].")
 @click.option("--formats", default="png", show_default=True, callback=_formats,
@@ -85,13 +88,17 @@ def _report_problems(problems) -> None:
 @telemetry_option
 @source_option
 @strict_option
-def report_command(roots, output, labels, tolerance, group_by, jobs, title, formats, dpi,
-                   base_size, all_metrics, telemetry, source, strict):
+def report_command(roots, output, labels, tolerance, group_by, metric, jobs, title, formats,
+                   dpi, base_size, all_metrics, telemetry, source, strict):
     """Build a browsable report of every run: figures, comparisons, summary, index.html.
 
-    Writes one figure per run, comparison figures by hyperparameter,
-    summary.csv, summary.parquet and a self-contained index.html into the
-    output directory, then prints the path of index.html. Each run also gets
+    Writes one figure per run, comparison figures by hyperparameter (groups
+    of three runs or more as their mean with a band), summary.csv,
+    summary.parquet and a self-contained index.html into the output
+    directory, then prints the path of index.html. The index says which
+    factor matters: per factor the runs' mean and spread, paired effects
+    from runs that differ in that factor alone, and the factors that are
+    confounded in the study. Each run also gets
     a page, runs/<run>.html, linked from its name in the index: its history
     and telemetry figures, its settings (name fields and a <run>.json beside
     the history), stops and diagnosis, and, when histkit train wrote probes
@@ -104,6 +111,7 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
     Examples:
       histkit report run -o reports/fat_study --labels pipelines/labels.R
       histkit report run/2026-11-23 -o reports/dropout --group-by dropout -j 2
+      histkit report run/2026-12-02 -o reports/fat2 --labels pipelines/labels.R --metric sdice
       histkit report tests/fixtures/sources/lightning tests/fixtures/sources/mlflow/mlruns -o reports/frameworks
       histkit report run -o reports/fat_study --formats png,pdf --title "Fat study"
     """
@@ -119,7 +127,7 @@ def report_command(roots, output, labels, tolerance, group_by, jobs, title, form
                               group_by=list(group_by) or None, jobs=jobs, title=title,
                               formats=formats, dpi=dpi, base_size=base_size, strict=strict,
                               telemetry=telemetry, all_metrics=all_metrics, source=source,
-                              command=_command_line(), progress=progress)
+                              metric=metric, command=_command_line(), progress=progress)
     click.echo(f"{len(report.summary)} runs: {len(report.rendered)} drawn, "
                f"{len(report.skipped)} unchanged, {len(report.removed)} removed, "
                f"{len(report.pages)} pages written, {len(report.problems)} problems", err=True)

@@ -33,7 +33,8 @@ def assert_one_line_error(res, *needles):
 def test_version_and_help_examples():
     assert histkit("--version").stdout.strip() == "histkit, version 0.1.0"
     commands = main.list_commands(None)
-    assert commands == ["diagnose", "pipeline", "plot", "report", "runs", "stops", "train"]
+    assert commands == ["compare", "diagnose", "pipeline", "plot", "report", "runs", "stops",
+                        "train"]
     for cmd in commands:
         res = histkit(cmd, "--help")
         assert res.returncode == 0 and "Example" in res.stdout, cmd
@@ -83,6 +84,43 @@ def test_plot_several_inputs_into_a_directory_and_overlay(tmp_path):
     assert res.returncode == 0 and (tmp_path / "both.png").exists(), res.stderr
     res = histkit("plot", a, b, "-o", tmp_path / "one.png")
     assert_one_line_error(res, "is one file but there are 2 inputs")
+
+
+def test_plot_side_by_side_draws_runs_as_columns(tmp_path):
+    from PIL import Image
+
+    a = write_history(run_path(tmp_path, RUN), 6)
+    b = write_history(run_path(tmp_path, RUN + "_DR20"), 6, rate=3)
+    c = write_history(run_path(tmp_path, RUN + "_DR40"), 6, rate=2)
+    res = histkit("plot", a, b, "--side-by-side", "-o", tmp_path / "two.png", "--dpi", "50")
+    assert res.returncode == 0, res.stderr
+    res = histkit("plot", a, b, c, "--side-by-side", "-o", tmp_path / "three.png",
+                  "--dpi", "50")
+    assert res.returncode == 0, res.stderr
+    two, three = (Image.open(tmp_path / f).size for f in ("two.png", "three.png"))
+    assert three[0] - two[0] == pytest.approx(2.8 * 50, abs=2)  # a column more
+    assert three[1] == two[1]
+    res = histkit("plot", a, b, "--side-by-side", "--overlay", "-o", tmp_path / "x.png")
+    assert res.returncode == 2 and "pick one" in res.stderr
+
+
+def test_compare_shows_what_differs_and_draws_one_figure(tmp_path):
+    a = write_history(run_path(tmp_path, RUN), 8)
+    write_history(run_path(tmp_path, RUN + "_DR20"), 8, rate=3)
+    res = histkit("compare", a, RUN + "_DR20", "--metric", "loss", "--format", "csv",
+                  "-o", "cmp.png", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    table = pl.read_csv(res.stdout.encode())
+    assert table.columns == ["label", "dropout", "best_val_loss", "best_val_loss_epoch",
+                             "stop_val_loss_epoch", "epochs_logged", "run"]
+    assert table["label"].to_list() == ["DR0", "DR20"]
+    assert table["run"].to_list() == [RUN, RUN + "_DR20"]
+    assert res.stderr.strip() == "figure: cmp.png"
+    assert (tmp_path / "cmp.png").read_bytes().startswith(b"\x89PNG")
+    missing = histkit("compare", a, "no_such_run", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "no file and no run named 'no_such_run' under run/" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_plot_goes_on_past_bad_files(tmp_path):

@@ -331,3 +331,16 @@ def test_read_probes_errors_are_one_line(tmp_path):
     assert "no probes beside this history" in res["error"] and history.name in res["error"]
     missing = rapi.read_probes(str(tmp_path / "nope.csv"))
     assert missing["error"] == f"{tmp_path / 'nope.csv'}: no such file or directory"
+
+
+def test_compare_runs_encodes_the_three_tables(tmp_path):
+    write_history(run_path(tmp_path), epochs=6)
+    write_history(run_path(tmp_path, RUN + "_DR20"), epochs=6, rate=3)
+    res = rapi.compare_runs(str(tmp_path / "run"), "loss")
+    assert res["error"] is None
+    got = res["value"]
+    assert got["metric"] == "val_loss" and got["higher_is_better"] is False
+    assert got["effects"]["columns"]["pairs"] == [1]
+    assert got["importance"]["columns"]["factor"] == ["dropout"]
+    assert rapi.compare_runs(str(tmp_path / "run"), "iou")["error"].startswith(
+        "no series 'iou'")

@@ -98,6 +98,20 @@ def test_group_table_best_and_stop(study):
     summary = rep.summary
     best = summary.group_by("dropout").agg(pl.col("best_val_loss").min()).sort("dropout")
     assert table["best_val_loss"].to_list() == best["best_val_loss"].to_list()
+    # not only each group's best run: the mean and spread of its runs
+    mean = summary.group_by("dropout").agg(pl.col("best_val_loss").mean(),
+                                           sd=pl.col("best_val_loss").std()).sort("dropout")
+    assert table["mean_val_loss"].to_list() == pytest.approx(mean["best_val_loss"].to_list())
+    assert table["std_val_loss"].to_list() == pytest.approx(mean["sd"].to_list())
+    # which factor matters: paired effects over runs that differ in one factor alone
+    f = rep.factors
+    assert f.metric == "val_loss" and not f.higher_is_better
+    effects = f.effects.filter(pl.col("factor") == "dropout").row(0, named=True)
+    assert (effects["level"], effects["reference"], effects["pairs"]) == ("0.2", "0.0", 2)
+    assert set(f.importance["factor"]) == {"attention", "dropout"}
+    html = rep.index.read_text()
+    assert 'id="factors"' in html and "Method: paired effects" in html
+    assert "mean ± sd of the runs" in html
 
 
 def test_unknown_group_field(study):
