@@ -13,14 +13,16 @@ __all__ = ["train_command"]
 
 _EXAMPLES = """
 \b
-Examples:
+Examples (small sizes that train in seconds; the seed's runs used
+--shape 768x384x1 --n-train 204 --epochs 24 --levels 4 --base-filters 24):
   histkit train --model unet --loss mdice --optimizer AdaDelta --dataset fat \\
-      --shape 768x384x1 --n-train 204 --epochs 24 --levels 4 --base-filters 24 --dropout 0.2
-  histkit train --model unet --loss mdice --attention --shape 128x64x1 --n-train 48 \\
-      --epochs 24 --levels 4 --base-filters 16 --date 2026-11-23
-  histkit train --model linknet --loss bce25dice75 --optimizer Adam --data scans/ --shape 256x256x1
-  histkit train --model unet --attention --precision bf16 --shape 256x128x1 --n-train 96 \\
-      --levels 4 --base-filters 16   # bfloat16 mixed precision on an AMX CPU or Ampere+ GPU
+      --shape 64x32x1 --n-train 16 --epochs 3 --levels 3 --base-filters 8 --dropout 0.2
+  histkit train --model unet --loss mdice --attention --shape 64x32x1 --n-train 16 \\
+      --epochs 3 --levels 3 --base-filters 8 --lr 0.5 --seed 1
+  histkit train --model linknet --loss bce25dice75 --optimizer Adam --data examples/scans \\
+      --dataset scans --shape 64x64x1 --levels 3 --base-filters 8 --epochs 3
+  histkit train --model unet --attention --precision bf16 --shape 64x32x1 --n-train 16 \\
+      --levels 3 --base-filters 8 --epochs 3   # bfloat16 on an AMX CPU or Ampere+ GPU
   torchrun --nproc-per-node 2 -m histkit.train --shape 64x32x1 --n-train 16 --epochs 2
 """
 
