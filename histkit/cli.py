@@ -590,7 +590,7 @@ def runs_command(root, fmt, where, columns, sort, output, tolerance, source, str
     base_filters, dropout, batch_size, lr, seed, extra, epochs_logged,
     best_val_loss, best_val_loss_epoch, stop_val_loss_epoch. batch_size and
     lr are empty where the run used the trainer's default (the name has no
-    BS or LR token).
+    BS or LR token; shown as null, empty in CSV).
 
     \b
     Examples:

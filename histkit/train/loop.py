@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from ..sidecar import read_sidecar, sidecar_path, write_sidecar
 from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, remove_stale_temps,
                          save_checkpoint, write_history)
-from ..sidecar import read_sidecar, sidecar_path, write_sidecar
 from .config import TrainConfig
 from .data import batches, load_data
 from .errors import TrainError
