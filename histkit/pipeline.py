@@ -36,19 +36,16 @@ class PipelineError(HistkitError):
     """A study file that cannot be read or does not describe a study."""
 
 
-# key -> (type, trainer option); None option: used for the name or the path only
-TRAIN_KEYS = {
-    "model": (str, "--model"), "loss": (str, "--loss"), "attention": (bool, "--attention"),
-    "optimizer": (str, "--optimizer"), "dataset": (str, "--dataset"),
-    "shape": (str, "--shape"), "n_train": (int, "--n-train"), "epochs": (int, "--epochs"),
-    "levels": (int, "--levels"), "base_filters": (int, "--base-filters"),
-    "dropout": (float, "--dropout"), "batch_size": (int, "--batch-size"),
-    "lr": (float, "--lr"), "seed": (int, "--seed"),
-    "early_stop_patience": (int, "--early-stop-patience"),
-    "early_stop_min_delta": (float, "--early-stop-min-delta"),
-    "plateau_patience": (int, "--plateau-patience"), "precision": (str, "--precision"),
-    "probes": (bool, "--no-probes"), "probe_every": (int, "--probe-every"),
-}
+def _train_keys() -> dict:
+    """Study-file keys -> (type, trainer option): the settings TrainConfig says
+    a study may give (a flag that is on by default is given as --no-<flag>)."""
+    from .train.config import settings_of
+
+    return {s.name: (s.kind, (f"--no-{s.option[2:]}" if s.kind is bool and s.default
+                              else s.option)) for s in settings_of("study")}
+
+
+TRAIN_KEYS = _train_keys()
 _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epochs",
               "levels", "base_filters")
 STUDY_KEYS = {"name": str, "root": str, "date": str}

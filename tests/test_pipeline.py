@@ -171,7 +171,7 @@ def test_a_run_the_trainer_stopped_early_is_complete(work):
     (work / "stop.toml").write_text(study_text)
     study = load_study("stop.toml")
     plan = plan_study(study, train_command=["trainer"])
-    assert plan.runs[0].command[-6:-4] == ("--early-stop-patience", "1")
+    assert plan.runs[0].command[-8:-4] == ("--early-stop-patience", "1", "--seed", "1")
     stopped, still_improving = (Path(r.path) for r in plan.runs[:2])
     stopped.parent.mkdir(parents=True)
     # val_loss best at epoch 0, no better at 1: with patience 1 Keras stops after epoch 1

@@ -21,15 +21,33 @@ def test_importing_the_cli_does_not_import_torch():
 
 
 def test_help_has_examples_and_every_option():
+    from histkit.train.config import settings_of
+
     result = CliRunner().invoke(train_command, ["--help"])
     assert result.exit_code == 0
-    assert "Examples:" in result.output and "histkit train --model unet" in result.output
-    for option in ("--model", "--loss", "--attention", "--optimizer", "--dataset", "--shape",
-                   "--n-train", "--epochs", "--levels", "--base-filters", "--dropout",
-                   "--batch-size", "--lr", "--seed", "--device", "--root", "--date", "--data",
-                   "--force", "--early-stop-patience", "--plateau-patience", "--memory-format",
-                   "--precision"):
-        assert option in result.output, option
+    assert "Examples" in result.output and "histkit train --model unet" in result.output
+    # every setting of TrainConfig the command line takes, with its help
+    for setting in settings_of("cli"):
+        assert setting.option in result.output, setting.name
+        assert setting.help.split()[0] in result.output, setting.name
+    assert "--momentum" in result.output and "--plateau-factor" in result.output
+    assert "--progress" not in result.output  # not an option: a terminal decides
+
+
+def test_study_keys_and_options_come_from_train_config():
+    import dataclasses
+
+    from histkit.pipeline import TRAIN_KEYS
+    from histkit.train.config import TrainConfig
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert set(TRAIN_KEYS) <= set(fields)
+    assert TRAIN_KEYS["momentum"] == (float, "--momentum")
+    assert TRAIN_KEYS["probes"] == (bool, "--no-probes")  # on by default
+    assert not {"root", "date", "data", "device", "threads", "force"} & set(TRAIN_KEYS)
+    result = CliRunner().invoke(train_command, ["--help"])
+    for key, (_, option) in TRAIN_KEYS.items():
+        assert option in result.output, key  # a study key is an option of the trainer
 
 
 def test_train_prints_the_path_and_skips_a_finished_run(tmp_path):

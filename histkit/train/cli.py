@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .config import MEMORY_FORMATS, PRECISIONS, TrainConfig
+from .config import TrainConfig, settings_of
 
 __all__ = ["train_command"]
 
@@ -27,51 +27,34 @@ Examples (small sizes that train in seconds; the seed's runs used
 """
 
 
+def _setting_options(f):
+    """One option per TrainConfig setting the command line takes (config.py
+    holds each one's default and help)."""
+    for setting in reversed(settings_of("cli")):
+        kw = dict(setting.click)
+        default = kw.pop("cli_default", setting.default)
+        show = kw.pop("show_default", default is not None)
+        kind = kw.pop("type", None)
+        names = [setting.option]
+        extra: dict = {}
+        if setting.kind is bool:
+            if kw.pop("flag_only", False):
+                extra["is_flag"] = True
+            else:
+                names = [f"{setting.option}/--no-{setting.option[2:]}"]
+        elif kind is not None and kind[0] == "choice":
+            extra["type"] = click.Choice(kind[1])
+        elif kind is not None and kind[0] == "dir":
+            extra["type"] = click.Path(file_okay=False)
+        else:
+            extra["type"] = setting.kind
+        f = click.option(*names, setting.name, default=default, show_default=show,
+                         help=setting.help, **extra, **kw)(f)
+    return f
+
+
 @click.command("train", epilog=_EXAMPLES)
-@click.option("--model", default="unet", show_default=True, help="unet or linknet.")
-@click.option("--loss", default="mdice", show_default=True,
-              help="mdice, dice, bce, ce, or a mix such as bce25dice75.")
-@click.option("--attention/--no-attention", default=False,
-              help="Additive attention gates (Oktay et al. 2018) on the UNet skips.")
-@click.option("--optimizer", default="AdaDelta", show_default=True, help="AdaDelta, Adam or SGD.")
-@click.option("--dataset", default="fat", show_default=True,
-              help="Dataset name used in the run name; without --data it picks the phantom: "
-                   "fat, or fat2 (harder: thin broken fat ring, small islands, partial volume).")
-@click.option("--shape", default="768x384x1", show_default=True, help="HxWxC of the slices.")
-@click.option("--n-train", type=int, default=None,
-              help="Training slices [default: 204 for the phantom, all but validation for --data].")
-@click.option("--n-val", type=int, default=None, help="Validation slices [default: n-train/4].")
-@click.option("--epochs", type=int, default=24, show_default=True)
-@click.option("--levels", type=int, default=4, show_default=True, help="Resolutions (poolings + 1).")
-@click.option("--base-filters", type=int, default=24, show_default=True)
-@click.option("--dropout", type=float, default=0.0, show_default=True, help="In [0, 1).")
-@click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--lr", type=float, default=None,
-              help="Learning rate [default: 1.0 AdaDelta, 1e-3 Adam, 1e-2 SGD].")
-@click.option("--plateau-patience", type=int, default=None,
-              help="Halve the learning rate after this many epochs without val_loss progress.")
-@click.option("--early-stop-patience", type=int, default=None,
-              help="Stop when val_loss has not improved for this many epochs (Keras rule).")
-@click.option("--early-stop-min-delta", type=float, default=0.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--memory-format", type=click.Choice(MEMORY_FORMATS),
-              default="auto", show_default=True,
-              help="Tensor layout; auto times a few steps in each and keeps the faster.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
-              help="bf16: bfloat16 mixed precision for the convolutions (weights, loss and "
-                   "metrics stay fp32); needs a CPU with AMX or AVX512-BF16, or an Ampere+ GPU.")
-@click.option("--root", default="run", show_default=True, help="Folder of the run/ tree.")
-@click.option("--date", default=None, help="YYYY-MM-DD folder [default: today].")
-@click.option("--data", type=click.Path(file_okay=False), default=None,
-              help="Folder with images/ and masks/ (NIfTI or PNG) instead of the phantom.")
-@click.option("--force", is_flag=True, help="Train again even if the run is complete.")
-@click.option("--probes/--no-probes", default=True, show_default=True,
-              help="Write per-epoch probes (weight and gradient norms and histograms, "
-                   "activations, prediction images) to <run>.probes/ beside the history.")
-@click.option("--probe-every", type=int, default=None,
-              help="Probe images every N epochs (and at the last) [default: about 5 per run].")
+@_setting_options
 @click.option("--quiet", "-q", is_flag=True,
               help="Print nothing but the history's path (and errors): no line per epoch, "
                    "no progress bar.")

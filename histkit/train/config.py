@@ -10,7 +10,7 @@ from pathlib import Path
 from ..names import format_run_name, loss_weights, parse_run_name
 from .errors import TrainError
 
-__all__ = ["TrainConfig", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "MEMORY_FORMATS", "PRECISIONS",
+__all__ = ["TrainConfig", "Setting", "settings_of", "MODELS", "LOSS_PARTS", "OPTIMIZERS", "MEMORY_FORMATS", "PRECISIONS",
            "parse_shape"]
 
 MODELS = ("unet", "linknet")
@@ -44,41 +44,105 @@ def _one_of(what: str, value: str, choices) -> str:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One field of :class:`TrainConfig` as the command line and study files see it."""
+
+    name: str
+    kind: type            # bool, int, float or str
+    default: object
+    help: str
+    cli: bool
+    study: bool
+    click: dict
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+_KINDS = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def settings_of(where: str) -> list[Setting]:
+    """The settings of :class:`TrainConfig` that may be given ``where``
+    (``"cli"`` or ``"study"``), in field order."""
+    out = []
+    for f in dataclasses.fields(TrainConfig):
+        meta = f.metadata
+        if meta and meta[where]:
+            kind = _KINDS[str(f.type).split("|")[0].strip()]
+            out.append(Setting(f.name, kind, f.default, meta["help"], meta["cli"],
+                               meta["study"], dict(meta["click"])))
+    return out
+
+
+def _option(default, help: str, *, cli=True, study=True, **click_kw):
+    """A setting: its default, its help, and where it may be given (``cli``:
+    an option of ``histkit train``; ``study``: a key of a study file). The
+    command line and the study files are built from these, so they cannot
+    drift from the trainer."""
+    return dataclasses.field(default=default, metadata={"help": help, "cli": cli,
+                                                        "study": study, "click": click_kw})
+
+
 @dataclasses.dataclass
 class TrainConfig:
-    """One training run. ``validate()`` normalises and checks every field."""
+    """One training run: every setting, its default and its help (the one
+    definition ``histkit train``'s options and the study-file keys come
+    from). ``validate()`` normalises and checks every field."""
 
-    model: str = "unet"
-    loss: str = "mdice"
-    attention: bool = False
-    optimizer: str = "AdaDelta"
-    dataset: str = "fat"
-    shape: str = "768x384x1"
-    n_train: int | None = 204
-    n_val: int | None = None
-    epochs: int = 24
-    levels: int = 4
-    base_filters: int = 24
-    dropout: float = 0.0
-    batch_size: int = DEFAULT_BATCH_SIZE
-    lr: float | None = None
-    momentum: float = 0.9
-    plateau_patience: int | None = None
-    plateau_factor: float = 0.5
-    early_stop_patience: int | None = None
-    early_stop_min_delta: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
-    memory_format: str = "auto"
-    precision: str = "fp32"
-    root: str = "run"
-    date: str | None = None
-    data: str | None = None
-    force: bool = False
-    progress: bool | None = None
-    probes: bool = True
-    probe_every: int | None = None  # images every N epochs [default: about 5 per run]
+    model: str = _option("unet", "unet or linknet.")
+    loss: str = _option("mdice", "mdice, dice, bce, ce, or a mix such as bce25dice75.")
+    attention: bool = _option(False, "Additive attention gates (Oktay et al. 2018) on the "
+                                     "UNet skips.")
+    optimizer: str = _option("AdaDelta", "AdaDelta, Adam or SGD.")
+    dataset: str = _option("fat", "Dataset name used in the run name; without --data it picks "
+                                  "the phantom: fat, or fat2 (harder: thin broken fat ring, "
+                                  "small islands, partial volume).")
+    shape: str = _option("768x384x1", "HxWxC of the slices.")
+    n_train: int | None = _option(204, "Training slices [default: 204 for the phantom, all but "
+                                       "validation for --data].", show_default=False,
+                                  cli_default=None)
+    n_val: int | None = _option(None, "Validation slices [default: n-train/4].")
+    epochs: int = _option(24, "Planned epochs.")
+    levels: int = _option(4, "Resolutions (poolings + 1).")
+    base_filters: int = _option(24, "Filters of the first level (doubled at each level).")
+    dropout: float = _option(0.0, "In [0, 1).")
+    batch_size: int = _option(DEFAULT_BATCH_SIZE, "Images per step.")
+    lr: float | None = _option(None, "Learning rate [default: 1.0 AdaDelta, 1e-3 Adam, 1e-2 "
+                                     "SGD].")
+    momentum: float = _option(0.9, "SGD momentum.")
+    plateau_patience: int | None = _option(None, "Halve the learning rate after this many "
+                                                 "epochs without val_loss progress.")
+    plateau_factor: float = _option(0.5, "What the plateau schedule multiplies the rate by.")
+    early_stop_patience: int | None = _option(None, "Stop when val_loss has not improved for "
+                                                    "this many epochs (Keras rule).")
+    early_stop_min_delta: float = _option(0.0, "Smallest val_loss change that counts as an "
+                                               "improvement for --early-stop-patience.")
+    seed: int = _option(0, "Seed of the data, the initial weights and the batch order.")
+    device: str = _option("auto", "auto, cpu, cuda or cuda:N.", study=False)
+    threads: int | None = _option(None, "torch CPU threads.", study=False)
+    memory_format: str = _option("auto", "Tensor layout; auto times a few steps in each and "
+                                         "keeps the faster.", study=False,
+                                 type=("choice", MEMORY_FORMATS))
+    precision: str = _option("fp32", "bf16: bfloat16 mixed precision for the convolutions "
+                                     "(weights, loss and metrics stay fp32); needs a CPU with "
+                                     "AMX or AVX512-BF16, or an Ampere+ GPU.",
+                             type=("choice", PRECISIONS))
+    root: str = _option("run", "Folder of the run/ tree.", study=False)
+    date: str | None = _option(None, "YYYY-MM-DD folder [default: today].", study=False)
+    data: str | None = _option(None, "Folder with images/ and masks/ (NIfTI or PNG) instead of "
+                                     "the phantom.", study=False, type=("dir", None))
+    force: bool = _option(False, "Train again even if the run is complete (or exists with "
+                                 "other settings).", study=False, flag_only=True)
+    progress: bool | None = _option(None, "A progress bar (default: on a terminal).",
+                                    cli=False, study=False)
+    probes: bool = _option(True, "Write per-epoch probes (weight and gradient norms and "
+                                 "histograms, activations, input, prediction images) to "
+                                 "<run>.probes/ beside the history.")
+    probe_every: int | None = _option(None, "Probe images every N epochs (and at the last) "
+                                            "[default: about 5 per run].")
 
     def validate(self) -> "TrainConfig":
         """Check and normalise in place; raise :class:`TrainError` on bad values."""
