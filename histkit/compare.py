@@ -112,6 +112,8 @@ def compare_runs(summary, metric: str | None = None, *, factors: list[str] | Non
     higher = not is_loss_like(metric.removeprefix("val_"))
     varying = [f for f in FACTORS if f in summary.columns
                and summary[f].drop_nulls().n_unique() > 1]
+    # a pair holds every varying factor but one equal, asked for or not
+    keys = [*varying, *(["seed"] if "seed" in summary.columns else [])]
     if factors is not None:
         unknown = [f for f in factors if f not in summary.columns]
         if unknown:
@@ -119,7 +121,6 @@ def compare_runs(summary, metric: str | None = None, *, factors: list[str] | Non
                               f"{', '.join(varying) or '(none vary)'}")
         varying = list(factors)
     runs = summary.filter(pl.col(best).is_not_null() & pl.col(best).is_finite())
-    keys = [*varying, *(["seed"] if "seed" in summary.columns else [])]
     levels = pl.concat([_levels(runs, f, best, stop, higher) for f in varying],
                        how="vertical_relaxed") if varying else _empty_levels()
     effects = pl.concat([_effects(runs, f, [k for k in keys if k != f], best) for f in varying],

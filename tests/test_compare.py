@@ -112,3 +112,12 @@ def test_side_by_side_keeps_the_differing_settings_and_the_metric():
                              "stop_val_sdice_epoch", "run"]
     assert table["label"].to_list() == ["attention=false, DR0", "attention=false, DR20",
                                         "attention=true, DR0"]
+
+
+def test_pairs_hold_the_factors_not_asked_about_equal_too():
+    """Asking about dropout alone must not pair a UNet with attention against
+    one without: attention still varies, so it still has to match."""
+    c = compare_runs(_study(), "sdice", factors=["dropout"])
+    [dr] = c.effects.rows(named=True)
+    assert dr["pairs"] == 6 and dr["mean_diff"] == pytest.approx(-0.04)
+    assert c.importance["factor"].to_list() == ["dropout"]
