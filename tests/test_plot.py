@@ -104,7 +104,8 @@ def test_overlay_colours_runs(tmp_path, hist):
     both = pl.concat([hist.with_columns(run=pl.lit("a")), hist.with_columns(run=pl.lit("b"))])
     p = plot_overlay(both, by="run", segments=early_stoppings(both))
     assert save_plot(p, tmp_path / "o.png", dpi=30).stat().st_size > 0
-    assert save_plot(plot_overlay(both, by="run", data=None), tmp_path / "o2.png", dpi=30)
+    both_kinds = save_plot(plot_overlay(both, by="run", data=None), tmp_path / "o2.png", dpi=30)
+    assert both_kinds == tmp_path / "o2.png" and both_kinds.read_bytes().startswith(b"\x89PNG")
     assert set(p.data["data"]) == {"validation"} and set(p.data["run"]) == {"a", "b"}
     assert p.mapping["color"] == "run"
     with pytest.raises(OptionError, match="cannot overlay by 'dropout'"):
