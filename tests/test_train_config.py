@@ -56,3 +56,14 @@ def test_bad_options_raise_one_line_errors(options, message):
         TrainConfig(**{"shape": "64x32x1", "n_train": 4, **options}).validate()
     assert isinstance(info.value, HistkitError)
     assert "\n" not in str(info.value)
+
+
+def test_a_data_folder_names_the_run_after_itself(tmp_path):
+    """Trained on scans/, the name says scans, not the fat phantom."""
+    folder = tmp_path / "my-scans_2024"
+    folder.mkdir()
+    cfg = TrainConfig(data=str(folder), n_train=8, shape="64x32x1").validate()
+    assert cfg.dataset == "myscans2024" and "_myscans2024_64x32x1_" in cfg.name
+    assert TrainConfig(n_train=8, shape="64x32x1").validate().dataset == "fat"
+    assert TrainConfig(data=str(folder), dataset="abdomen", n_train=8,
+                       shape="64x32x1").validate().dataset == "abdomen"

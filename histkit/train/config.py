@@ -97,9 +97,10 @@ class TrainConfig:
     attention: bool = _option(False, "Additive attention gates (Oktay et al. 2018) on the "
                                      "UNet skips.")
     optimizer: str = _option("AdaDelta", "AdaDelta, Adam or SGD.")
-    dataset: str = _option("fat", "Dataset name used in the run name; without --data it picks "
-                                  "the phantom: fat, or fat2 (harder: thin broken fat ring, "
-                                  "small islands, partial volume).")
+    dataset: str | None = _option(None, "Dataset name used in the run name; without --data it "
+                                        "picks the phantom: fat, or fat2 (harder: thin broken "
+                                        "fat ring, small islands, partial volume) [default: "
+                                        "fat, or the --data folder's name].")
     shape: str = _option("768x384x1", "HxWxC of the slices.")
     n_train: int | None = _option(204, "Training slices [default: 204 for the phantom, all but "
                                        "validation for --data].", show_default=False,
@@ -146,6 +147,10 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check and normalise in place; raise :class:`TrainError` on bad values."""
+        if self.dataset is None:  # a folder names the run after itself, not after a phantom
+            folder = re.sub(r"[^A-Za-z0-9]+", "", Path(self.data).resolve().name) if self.data \
+                else "fat"
+            self.dataset = folder or "data"
         self.model = _one_of("model", str(self.model).lower(), MODELS)
         parts = loss_weights(str(self.loss))
         bad = [p for p in parts if p not in LOSS_PARTS]
