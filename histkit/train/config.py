@@ -147,10 +147,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check and normalise in place; raise :class:`TrainError` on bad values."""
-        if self.dataset is None:  # a folder names the run after itself, not after a phantom
-            folder = re.sub(r"[^A-Za-z0-9]+", "", Path(self.data).resolve().name) if self.data \
-                else "fat"
-            self.dataset = folder or "data"
+        self.dataset = self._dataset()
         self.model = _one_of("model", str(self.model).lower(), MODELS)
         parts = loss_weights(str(self.loss))
         bad = [p for p in parts if p not in LOSS_PARTS]
@@ -214,6 +211,15 @@ class TrainConfig:
             raise TrainError(f"date {self.date!r} is not YYYY-MM-DD")
         return self
 
+    def _dataset(self) -> str:
+        """The dataset token: as given, else the --data folder's name (a folder
+        names the run after itself, not after a phantom), else fat."""
+        if self.dataset is not None:
+            return self.dataset
+        if self.data:
+            return re.sub(r"[^A-Za-z0-9]+", "", Path(self.data).resolve().name) or "data"
+        return "fat"
+
     @property
     def hwc(self) -> tuple[int, int, int]:
         return parse_shape(self.shape)
@@ -239,7 +245,7 @@ class TrainConfig:
         lr = self.lr if self.lr != DEFAULT_LR.get(self.optimizer) else None
         return format_run_name(
             model=self.model, dim="2d", loss=self.loss, attention=self.attention,
-            optimizer=self.optimizer, dataset=self.dataset, height=h, width=w,
+            optimizer=self.optimizer, dataset=self._dataset(), height=h, width=w,
             channels=c, n_train=self.n_train, epochs=self.epochs, levels=self.levels,
             base_filters=self.base_filters, dropout=self.dropout,
             batch_size=self.batch_size if self.batch_size != DEFAULT_BATCH_SIZE else None,
