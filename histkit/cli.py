@@ -360,13 +360,15 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
     _finish(problems)
 
 
-def _short_labels(batch, strict: bool) -> tuple[dict[str, str], str]:
+def _short_labels(batch, strict: bool, fields=None) -> tuple[dict[str, str], str]:
     """Path -> a short label from the settings that differ between the runs,
-    and a caption that gives each label its full run name."""
+    and a caption that gives each label its full run name (``fields``: the
+    runs' name fields, when the caller has read them)."""
     from .catalog import run_fields
     from .compare import short_labels
 
-    fields = run_fields(batch.paths, strict=strict, names=batch)
+    if fields is None:
+        fields = run_fields(batch.paths, strict=strict, names=batch)
     labels = short_labels(fields)
     full = "\n".join(f"{label}: {name}" if label != name else name
                       for label, name in zip(labels, fields["run"].to_list()))
@@ -693,7 +695,7 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
     summary = summarise(batch.histories, fields, tolerance)
     table = side_by_side(summary, metric, lookup)
     _echo_table(table, fmt)
-    labelled, full = _short_labels(batch, strict)
+    labelled, full = _short_labels(batch, strict, fields)
     long = batch.histories.with_columns(
         run=batch.histories["path"].cast(pl.String).replace_strict(labelled)).drop("path")
     segs = early_stoppings(long, tolerance, by=["run"])
