@@ -4,14 +4,26 @@ histories with histkit, against a straightforward per-file pandas loop.
 Both sides run in fresh subprocesses on the same generated files, so each
 peak RSS is its own. Prints times, ratios and peak memory.
 
-    python bench/ingest.py                 # 10,000 histories (issue 3's anchor)
-    python bench/ingest.py --files 500     # quick look
+    python bench/ingest.py                      # 10,000 histories, library calls
+    python bench/ingest.py --files 500          # quick look
+    python bench/ingest.py --histories 100000 [--pandas-sample 10000] [--keep DIR]
+
+``--histories N`` times the commands a user runs over a sweep of N
+histories, each a fresh ``histkit`` process with its peak RSS: ``stops``,
+``diagnose`` and ``runs --no-cache`` (every file read), then ``runs`` twice
+with its cache (the first builds it, the second is the rerun on an
+unchanged tree) and ``runs`` after one file changed. The pandas loop reads
+every file, or with ``--pandas-sample K`` every (N/K)-th file, its time then
+scaled by N/K (it is a loop over files, so its time grows with their count;
+its memory is that of the sample). ``--keep DIR`` generates the tree there
+once and reuses it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -46,21 +58,22 @@ def generate(root: Path, n: int, seed: int = 0) -> None:
 
 
 def run_histkit(root: Path) -> int:
-    from histkit import early_stoppings, find_histories, read_histories
+    from histkit import early_stoppings, find_histories, read_chunks
 
-    batch = read_histories(find_histories([root]))
-    stops = early_stoppings(batch.histories, TOLERANCE)
-    assert not batch.problems
-    return stops.height
+    n = 0
+    for batch in read_chunks(find_histories([root])):
+        assert not batch.problems
+        n += early_stoppings(batch.histories, TOLERANCE).height
+    return n
 
 
-def run_pandas(root: Path) -> int:
+def run_pandas(root: Path, every: int = 1) -> int:
     import pandas as pd
 
     from histkit.stopping import is_loss_like
 
     rows = []
-    for f in sorted(root.rglob("*.csv")):
+    for f in sorted(root.rglob("*.csv"))[::every]:
         df = pd.read_csv(f)
         long = df.melt(id_vars="epoch", var_name="column", value_name="value")
         long["data"] = np.where(long["column"].str.startswith("val_"), "validation", "training")
@@ -79,27 +92,87 @@ def run_pandas(root: Path) -> int:
     return len(pd.DataFrame(rows))
 
 
-def child(mode: str, root: str) -> None:
+def child(mode: str, root: str, every: int = 1) -> None:
     start = time.perf_counter()
-    n = (run_histkit if mode == "histkit" else run_pandas)(Path(root))
+    n = run_histkit(Path(root)) if mode == "histkit" else run_pandas(Path(root), every)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"mode": mode, "seconds": elapsed, "peak_mb": peak, "stops": n}))
 
 
-def measure(mode: str, root: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(root)],
+def measure(mode: str, root: Path, every: int = 1) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(root), str(every)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed(cmd: list[str], env: dict) -> dict:
+    """Wall time and peak RSS of one process, its output thrown away."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode()
+    if proc.returncode not in (0, 1):  # diagnose exits 1 when a run failed
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err}")
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
+
+
+def commands(root: Path, n: int, every: int) -> None:
+    """The CLI over a sweep of ``n`` histories against the pandas loop."""
+    histkit = str(Path(sys.executable).with_name("histkit"))
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "HISTKIT_CACHE_DIR": cache}
+        timed([histkit, "runs", str(root), "--format", "csv", "--no-cache"], env)  # page cache
+        rows = [
+            ("stops", timed([histkit, "stops", str(root), "--format", "csv"], env)),
+            ("diagnose", timed([histkit, "diagnose", str(root), "--format", "csv"], env)),
+            ("runs --no-cache", timed([histkit, "runs", str(root), "--format", "csv",
+                                       "--no-cache"], env)),
+            ("runs (builds cache)", timed([histkit, "runs", str(root), "--format", "csv"], env)),
+            ("runs (unchanged)", timed([histkit, "runs", str(root), "--format", "csv"], env)),
+            ("runs (table format)", timed([histkit, "runs", str(root)], env)),
+        ]
+        one = next(root.rglob("*.csv"))
+        one.write_text(one.read_text() + one.read_text().splitlines()[-1] + "\n")
+        rows.append(("runs (one changed)", timed([histkit, "runs", str(root), "--format",
+                                                  "csv"], env)))
+    pd_ = measure("pandas", root, every)
+    scale = every
+    print(f"pandas loop over {n // every} of {n} histories: {pd_['seconds']:.1f} s, "
+          f"peak {pd_['peak_mb']:.0f} MB; scaled to all: {pd_['seconds'] * scale:.0f} s")
+    print(f"{'histkit command':22} {'seconds':>9} {'peak MB':>9} {'vs pandas':>10}")
+    for name, r in rows:
+        print(f"{name:22} {r['seconds']:9.2f} {r['peak_mb']:9.0f} "
+              f"{pd_['seconds'] * scale / r['seconds']:9.1f}x")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=10_000)
-    ap.add_argument("--child", nargs=2, metavar=("MODE", "ROOT"), help=argparse.SUPPRESS)
+    ap.add_argument("--histories", type=int, help="time the CLI over this many histories")
+    ap.add_argument("--pandas-sample", type=int, help="run the pandas loop on this many")
+    ap.add_argument("--keep", type=Path, help="generate the tree here once and reuse it")
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "ROOT", "EVERY"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child(*args.child)
+        return child(args.child[0], args.child[1], int(args.child[2]))
+    if args.histories:
+        n = args.histories
+        every = max(1, n // args.pandas_sample) if args.pandas_sample else 1
+        with tempfile.TemporaryDirectory() as tmp:
+            root = args.keep or Path(tmp)
+            marker = root / f".generated-{n}"
+            if not marker.exists():
+                root.mkdir(parents=True, exist_ok=True)
+                t0 = time.perf_counter()
+                generate(root, n)
+                marker.write_text("")
+                print(f"generated {n} histories in {time.perf_counter() - t0:.0f} s")
+            commands(root, n, every)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()

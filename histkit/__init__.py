@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 _API = {
     "RunName": "names", "parse_run_name": "names", "format_run_name": "names",
     "run_from_path": "names", "loss_weights": "names",
-    "read_history": "history", "read_histories": "history", "to_history": "history",
+    "read_history": "history", "read_histories": "history", "read_chunks": "history",
+    "to_history": "history",
     "find_histories": "history", "Batch": "history", "runs": "catalog",
     "early_stoppings": "stopping", "keras_stop": "stopping", "KerasStop": "stopping",
     "is_loss_like": "stopping",

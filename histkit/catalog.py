@@ -8,8 +8,8 @@ from typing import Iterable
 
 import polars as pl
 
-from .errors import OptionError
-from .history import Batch, find_histories, read_histories
+from .errors import HistkitError, OptionError
+from .history import Batch, find_histories, read_chunks
 from .names import run_from_path
 from .stopping import early_stoppings
 
@@ -40,16 +40,48 @@ def run_fields(paths: Iterable[str], *, strict: bool = False,
 
 
 def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005,
-         strict: bool = False, batch: Batch | None = None) -> tuple[pl.DataFrame, Batch]:
+         strict: bool = False, source: str | None = None, cache: bool = False,
+         problems: list | None = None) -> tuple[pl.DataFrame, list[HistkitError]]:
     """One row per history under ``root`` (a directory, a file, or a list):
     parsed fields, epochs logged, best ``val_loss`` and its stop epoch.
 
-    Returns the table and the :class:`Batch` read (its ``problems`` lists the
-    files that could not be read; they still get a row with their fields).
+    Returns the table and the files that could not be read (they still get a
+    row with their fields). A root that does not exist or holds no history
+    raises :class:`HistoryError`, or with a ``problems`` list is appended to
+    it, as :func:`histkit.find_histories` does. The tree is read in chunks
+    (:func:`histkit.read_chunks`), so its size does not bound memory.
+    ``cache=True`` keeps the table on disk (:mod:`histkit.runs_cache`) and
+    rereads only the files that changed since; ``histkit runs`` does.
     """
+    from .runs_cache import RunsCache
+
     roots = [root] if isinstance(root, (str, os.PathLike)) else list(root)
-    if batch is None:
-        batch = read_histories(find_histories(roots))
+    paths = find_histories(roots, problems=problems)
+    store = stats = None
+    parts: list[pl.DataFrame] = []
+    if cache:
+        store = RunsCache({"roots": [str(r) for r in roots], "tolerance": tolerance,
+                           "strict": strict, "source": source})
+        stats = store.stats(paths)
+        kept = store.load(stats)
+        if kept is not None and kept.height:
+            parts.append(kept.select(RUN_COLUMNS))
+    done = set(parts[0]["path"]) if parts else set()
+    todo = [p for p in paths if p not in done]
+    bad: list[HistkitError] = []
+    for batch in read_chunks(todo, source=source):
+        parts.append(_runs_of(batch, tolerance, strict))
+        bad += batch.problems
+    order = pl.DataFrame({"path": paths}, schema={"path": pl.String})
+    table = order.join(pl.concat(parts), on="path", how="left", maintain_order="left")
+    if store is not None and todo:
+        unread = {e.path for e in bad}
+        store.save(table.filter(~pl.col("path").is_in(unread)), stats)
+    return table, bad
+
+
+def _runs_of(batch: Batch, tolerance: float, strict: bool) -> pl.DataFrame:
+    """The runs table of the histories of ``batch``."""
     fields = run_fields(batch.paths, strict=strict, names=batch)
     long = batch.histories.with_columns(pl.col("path").cast(pl.String))
     table = summarise(long, fields, tolerance, metrics=["loss"])
@@ -57,7 +89,7 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
                        ("stop_val_loss_epoch", pl.Int64)):
         if col not in table.columns:
             table = table.with_columns(pl.lit(None, dtype).alias(col))
-    return table.select(RUN_COLUMNS), batch
+    return table.select(RUN_COLUMNS)
 
 
 #: what a run cost, from the trainer's telemetry: summary column -> (series, aggregate)

@@ -468,21 +468,22 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
 
     import polars as pl
 
-    from .history import find_histories, read_histories
+    from .history import find_histories, read_chunks
     from .stopping import early_stoppings
 
     problems: list = []
-    batch = read_histories(find_histories(paths, problems=problems), source=source)
-    problems += batch.problems
-    long = batch.histories
-    table = early_stoppings(long, tolerance, relative=relative, by=["path"],
-                            telemetry=telemetry)
-    table = table.with_columns(run=_runs_of_paths(table["path"], batch, strict))
+    parts = []
+    for batch in read_chunks(find_histories(paths, problems=problems), source=source):
+        problems += batch.problems
+        part = early_stoppings(batch.histories, tolerance, relative=relative, by=["path"],
+                               telemetry=telemetry)
+        parts.append(part.with_columns(run=_runs_of_paths(part["path"], batch, strict),
+                                       path=pl.col("path").cast(pl.String)))
+    table = pl.concat(parts)
     # frameworks give many runs one name (version_0): then the path tells them apart
     shared = table.group_by("run").agg(pl.col("path").n_unique() > 1)["path"].any()
     table = (table.select("run", *(["path"] if shared else []), "metric", "data", "epoch",
                           "value", "best_epoch", "best_value")
-             .with_columns(pl.col("^path$").cast(pl.String))
              .sort("run", *(["path"] if shared else []), "metric", "epoch",
                    maintain_order=True))
     if table.height:
@@ -537,16 +538,19 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
     import polars as pl
 
     from .diagnosis import diagnose, summarise
-    from .history import find_histories, read_histories
+    from .history import find_histories, read_chunks
 
     problems: list = []
-    batch = read_histories(find_histories(paths, problems=problems), source=source)
-    problems += batch.problems
-    long = batch.histories
-    long = long.with_columns(run=_runs_of_paths(long["path"], batch, strict))
-    findings = diagnose(long, classes, rules=rules, by=["path", "run"], telemetry=telemetry)
-    findings = findings.with_columns(pl.col("path").cast(pl.String))
-    runs = long.select(pl.col("path").cast(pl.String), "run").unique(maintain_order=True)
+    found, named = [], []
+    for batch in read_chunks(find_histories(paths, problems=problems), source=source):
+        problems += batch.problems
+        long = batch.histories
+        long = long.with_columns(run=_runs_of_paths(long["path"], batch, strict))
+        findings = diagnose(long, classes, rules=rules, by=["path", "run"], telemetry=telemetry)
+        found.append(findings.with_columns(pl.col("path").cast(pl.String)))
+        named.append(long.select(pl.col("path").cast(pl.String), "run").unique(
+            maintain_order=True))
+    findings, runs = pl.concat(found), pl.concat(named)
     shared = runs["run"].n_unique() < runs.height
     if fmt == "table":
         table = summarise(findings, runs)
@@ -581,10 +585,13 @@ def _list(text: str | None) -> list[str]:
               help="Sort by these columns; a leading - sorts descending.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file instead of stdout.")
+@click.option("--no-cache", is_flag=True,
+              help="Read every history again instead of only those changed since the "
+                   "last run (the table is kept in ~/.cache/histkit).")
 @tolerance_option
 @source_option
 @strict_option
-def runs_command(root, fmt, where, columns, sort, output, tolerance, source, strict):
+def runs_command(root, fmt, where, columns, sort, output, no_cache, tolerance, source, strict):
     """List the runs of a run/ tree: parsed name fields, epochs logged, val_loss.
 
     One row per history: path, date, run, model, dim, loss, attention,
@@ -592,7 +599,8 @@ def runs_command(root, fmt, where, columns, sort, output, tolerance, source, str
     base_filters, dropout, batch_size, lr, seed, extra, epochs_logged,
     best_val_loss, best_val_loss_epoch, stop_val_loss_epoch. batch_size and
     lr are empty where the run used the trainer's default (the name has no
-    BS or LR token; shown as null, empty in CSV).
+    BS or LR token; shown as null, empty in CSV). The table is kept in a
+    cache, so a rerun reads only the histories that changed.
 
     \b
     Examples:
@@ -603,15 +611,15 @@ def runs_command(root, fmt, where, columns, sort, output, tolerance, source, str
       histkit runs --format parquet -o runs.parquet
     """
     from .catalog import filter_runs, runs, select_runs
-    from .history import find_histories, read_histories
 
     problems: list = []
-    batch = read_histories(find_histories(root or ["run"], problems=problems), source=source)
-    table, batch = runs(batch.paths, tolerance=tolerance, strict=strict, batch=batch)
-    problems += batch.problems
+    table, unread = runs(root or ["run"], tolerance=tolerance, strict=strict, source=source,
+                         cache=not no_cache, problems=problems)
+    problems += unread
+    found = table.height
     table = filter_runs(table, where)
     table = select_runs(table, _list(columns), _list(sort))
-    if batch.paths:
+    if found:
         _echo_table(table, fmt, output)
     _finish(problems)
 

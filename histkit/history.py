@@ -19,7 +19,7 @@ import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import polars as pl
@@ -28,7 +28,8 @@ from . import sources
 from .errors import HistkitError, HistoryError
 from .sources.csvtext import POLARS_NULLS, sniff
 
-__all__ = ["read_history", "read_histories", "to_history", "find_histories", "Batch"]
+__all__ = ["read_history", "read_histories", "read_chunks", "to_history", "find_histories",
+           "Batch"]
 
 _VAL = "val_"
 LONG_SCHEMA = {"epoch": pl.Int64, "value": pl.Float64, "metric": pl.String, "data": pl.String}
@@ -249,6 +250,24 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     long = long.select(lookup.gather(long["__file"]).alias("path"),
                        "epoch", "value", "metric", "data")
     return Batch(long, [problems[i] for i in sorted(problems)], paths)
+
+
+#: files per chunk of :func:`read_chunks`: about 100 MB of long table for
+#: Keras-like histories of 100 epochs and 10 series
+CHUNK = 2000
+
+
+def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
+                threads: int | None = None, source: str | None = None) -> Iterator[Batch]:
+    """:func:`read_histories` over ``paths``, ``chunk`` files at a time.
+
+    Work that is done per run (stops, summaries, diagnosis) goes through a
+    tree of any size in the memory of one chunk this way: 100,000 histories
+    read at once would be a long table of several GB. No paths give one
+    empty batch, so a caller always has the shapes of its tables."""
+    paths = [str(p) for p in paths]
+    for start in range(0, max(len(paths), 1), chunk):
+        yield read_histories(paths[start:start + chunk], threads=threads, source=source)
 
 
 def _gather_blocks(frame: pl.DataFrame, starts: np.ndarray, lengths: np.ndarray):

@@ -343,9 +343,9 @@ def runs(root="run", tolerance=0.005, strict=False) -> dict:
     """:func:`histkit.runs`: the table and the problems (one line each)."""
     from .catalog import runs as _runs
 
-    table, batch = _runs(_as_list(root) if isinstance(root, (list, tuple)) else str(root),
-                         tolerance=tolerance, strict=bool(strict))
-    return {"table": encode(table), "problems": [str(p) for p in batch.problems]}
+    table, problems = _runs(_as_list(root) if isinstance(root, (list, tuple)) else str(root),
+                            tolerance=tolerance, strict=bool(strict))
+    return {"table": encode(table), "problems": [str(p) for p in problems]}
 
 
 @_boundary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,13 @@ scat_dice = "SAT Dice Score"
 )
 '''
 RUN = "unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """histkit's caches (``histkit runs``) go to a scratch folder, not ~/.cache;
+    the CLI run in subprocesses inherits it."""
+    os.environ["HISTKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
 
 
 def curve(metric: str, epoch: int, val: bool, rate: float = 5.0) -> float:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import polars as pl
 import pytest
 from conftest import RUN, run_path, write_history
@@ -17,10 +19,10 @@ def tree(tmp_path):
 
 
 def test_one_row_per_history_with_fields_and_val_loss(tree):
-    table, batch = runs(tree)
+    table, problems = runs(tree)
     assert table.columns == list(RUN_COLUMNS) and table.height == 3
     assert [str(e.path).endswith("Adam_fat_768x384x1_N204_E24_L4_FBL24.csv")
-            for e in batch.problems] == [True]
+            for e in problems] == [True]
     row = table.filter(pl.col("dropout") == 0.4).row(0, named=True)
     assert (row["date"], row["epochs_logged"], row["epochs"]) == ("2021-03-02", 6, 24)
     assert row["best_val_loss_epoch"] == 5
@@ -58,3 +60,87 @@ def test_select_and_sort_runs(tree):
         select_runs(table, ["colour"])
     with pytest.raises(OptionError, match="no column 'speed'"):
         select_runs(table, (), ["-speed"])
+
+
+def test_read_in_chunks_gives_the_same_table(tree, monkeypatch):
+    from histkit import catalog, history
+
+    whole, _ = runs(tree)
+    read = []
+
+    def one_by_one(paths, **kw):
+        for batch in history.read_chunks(paths, chunk=1, **kw):
+            read.append(batch.paths)
+            yield batch
+
+    monkeypatch.setattr(catalog, "read_chunks", one_by_one)
+    chunked, problems = runs(tree)
+    assert len(read) == 3 and len(problems) == 1
+    assert chunked.equals(whole)
+
+
+def test_a_missing_root_raises_or_becomes_a_problem(tmp_path):
+    from histkit.errors import HistoryError
+
+    with pytest.raises(HistoryError, match="no such file"):
+        runs(tmp_path / "nowhere")
+    problems = []
+    table, _ = runs([tmp_path / "nowhere"], problems=problems)
+    assert table.height == 0 and table.columns == list(RUN_COLUMNS) and len(problems) == 1
+
+
+def test_the_cache_rereads_only_what_changed(tree, monkeypatch):
+    from histkit import catalog, history
+
+    read = []
+
+    def spy(paths, **kw):
+        read.append(sorted(Path(p).name for p in paths))
+        return history.read_chunks(paths, **kw)
+
+    monkeypatch.setattr(catalog, "read_chunks", spy)
+    first, problems = runs(tree, cache=True)
+    assert len(read[0]) == 3 and len(problems) == 1
+    again, problems = runs(tree, cache=True)
+    assert again.equals(first)
+    assert read[1] == [problems[0].path.rsplit("/", 1)[-1]]  # the unreadable file only
+    assert len(problems) == 1  # and its error is reported again
+
+    grown = next(tree.rglob("*_DR40.csv"))
+    write_history(grown, epochs=9)
+    changed, _ = runs(tree, cache=True)
+    assert read[2] == sorted([grown.name, read[1][0]])
+    row = changed.filter(pl.col("dropout") == 0.4).row(0, named=True)
+    assert row["epochs_logged"] == 9
+    assert changed.drop("epochs_logged", "best_val_loss", "best_val_loss_epoch",
+                        "stop_val_loss_epoch").equals(
+        first.drop("epochs_logged", "best_val_loss", "best_val_loss_epoch",
+                   "stop_val_loss_epoch"))
+
+    grown.unlink()
+    fewer, _ = runs(tree, cache=True)
+    assert fewer.height == 2 and not fewer["path"].str.ends_with("_DR40.csv").any()
+    # another tolerance is another question: nothing is taken from the first
+    runs(tree, cache=True, tolerance=0.1)
+    assert len(read[-1]) == 2
+
+
+def test_a_broken_or_unwritable_cache_still_gives_the_table(tree, monkeypatch, tmp_path):
+    from histkit.errors import HistkitWarning
+    from histkit.runs_cache import RunsCache
+
+    monkeypatch.setenv("HISTKIT_CACHE_DIR", str(tmp_path / "cache"))
+    fresh, _ = runs(tree)
+    runs(tree, cache=True)
+    (store,) = (tmp_path / "cache" / "runs").glob("*.parquet")
+    store.write_bytes(b"not parquet")
+    table, _ = runs(tree, cache=True)
+    assert table.equals(fresh)
+    assert pl.read_parquet(store).height == 2  # rebuilt: the two readable runs
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("HISTKIT_CACHE_DIR", str(blocker / "cache"))  # cannot be a folder
+    with pytest.warns(HistkitWarning, match="cannot keep the runs cache"):
+        table, _ = runs(tree, cache=True)
+    assert table.equals(fresh)
+    assert RunsCache({"a": 1}).path != RunsCache({"a": 2}).path

@@ -6,7 +6,8 @@ import pytest
 from conftest import write_history
 
 from histkit.errors import HistkitWarning, HistoryError
-from histkit.history import find_histories, read_histories, read_history, to_history
+from histkit.history import (find_histories, read_chunks, read_histories, read_history,
+                             to_history)
 
 
 def write(tmp_path, text, name="h.csv", mode="w"):
@@ -140,3 +141,18 @@ def test_find_histories(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(HistoryError, match="holds no"):
         find_histories([tmp_path / "empty"])
+
+
+def test_read_chunks_splits_the_files_and_keeps_their_order(tmp_path):
+    paths = [write_history(tmp_path / f"r{i}.csv", epochs=3 + i) for i in range(5)]
+    (tmp_path / "bad.csv").write_text("epoch,loss\n0,x\n")
+    paths.insert(2, tmp_path / "bad.csv")
+    batches = list(read_chunks(paths, chunk=2))
+    assert [b.paths for b in batches] == [[str(p) for p in paths[i:i + 2]] for i in (0, 2, 4)]
+    assert [len(b.problems) for b in batches] == [0, 1, 0]
+    whole = read_histories(paths).histories.with_columns(pl.col("path").cast(pl.String))
+    pieces = pl.concat([b.histories.with_columns(pl.col("path").cast(pl.String))
+                        for b in batches])
+    assert pieces.equals(whole)
+    (empty,) = read_chunks([])
+    assert empty.paths == [] and empty.histories.height == 0
