@@ -10,9 +10,9 @@ peak RSS is its own. Prints times, ratios and peak memory.
 
 ``--histories N`` times the commands a user runs over a sweep of N
 histories, each a fresh ``histkit`` process with its peak RSS: ``stops``,
-``diagnose`` and ``runs --no-cache`` (every file read), then ``runs`` twice
-with its cache (the first builds it, the second is the rerun on an
-unchanged tree) and ``runs`` after one file changed. The pandas loop reads
+``diagnose`` and ``runs --no-cache`` (every file read), then ``runs``
+with its cache (the first builds it, then seven reruns on an unchanged tree:
+median and range) and ``runs`` after one file changed. The pandas loop reads
 every file, or with ``--pandas-sample K`` every (N/K)-th file, its time then
 scaled by N/K (it is a loop over files, so its time grows with their count;
 its memory is that of the sample). ``--keep DIR`` generates the tree there
@@ -119,6 +119,16 @@ def timed(cmd: list[str], env: dict) -> dict:
     return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
 
 
+def rerun(cmd: list[str], env: dict, repeats: int = 7) -> dict:
+    """The median of ``repeats`` runs of a quick command, with its range."""
+    import statistics
+
+    runs = [timed(cmd, env) for _ in range(repeats)]
+    seconds = [r["seconds"] for r in runs]
+    return {"seconds": statistics.median(seconds), "peak_mb": max(r["peak_mb"] for r in runs),
+            "note": f"median of {repeats}, range {min(seconds):.2f}-{max(seconds):.2f} s"}
+
+
 def commands(root: Path, n: int, every: int) -> None:
     """The CLI over a sweep of ``n`` histories against the pandas loop."""
     histkit = str(Path(sys.executable).with_name("histkit"))
@@ -131,7 +141,7 @@ def commands(root: Path, n: int, every: int) -> None:
             ("runs --no-cache", timed([histkit, "runs", str(root), "--format", "csv",
                                        "--no-cache"], env)),
             ("runs (builds cache)", timed([histkit, "runs", str(root), "--format", "csv"], env)),
-            ("runs (unchanged)", timed([histkit, "runs", str(root), "--format", "csv"], env)),
+            ("runs (unchanged)", rerun([histkit, "runs", str(root), "--format", "csv"], env)),
             ("runs (table format)", timed([histkit, "runs", str(root)], env)),
         ]
         one = next(root.rglob("*.csv"))
@@ -145,7 +155,7 @@ def commands(root: Path, n: int, every: int) -> None:
     print(f"{'histkit command':22} {'seconds':>9} {'peak MB':>9} {'vs pandas':>10}")
     for name, r in rows:
         print(f"{name:22} {r['seconds']:9.2f} {r['peak_mb']:9.0f} "
-              f"{pd_['seconds'] * scale / r['seconds']:9.1f}x")
+              f"{pd_['seconds'] * scale / r['seconds']:9.1f}x  {r.get('note', '')}")
 
 
 def main() -> None:

@@ -1,14 +1,16 @@
 """Training and inference speed and peak memory: histkit's UNets against MONAI's.
 
-    .venv/bin/python bench/train_speed.py [--threads 2] [--steps 5] [--shapes 1x192x384,1x384x768]
+    .venv/bin/python bench/train_speed.py [--threads 2] [--repeats 5] [--steps 3] [--shapes 1x192x384,1x384x768]
                                           [--precision fp32|bf16] [--layout ...] [--compile]
                                           [--monai-layout contiguous|channels_last|auto]
 
 Pairs (batch 2, CPU): our UNet (levels 5, base filters 24) vs MONAI BasicUNet
 (features=(24, 48, 96, 192, 384, 24)); our attention UNet (levels 4, base
 filters 24) vs MONAI AttentionUnet (channels=(24, 48, 96, 192)). Speed: the two
-models of a pair step in turn in one process (median step time), so load from
-other processes hits both alike. Peak RSS: every (model, shape) in a fresh
+models of a pair step in turn in one process, so load from other processes
+hits both alike; ``--repeats`` groups of ``--steps`` such steps each give a
+ratio (of median step times), and the ratios print as the median and range
+over the repeats, with a warning where the range is wide (a busy machine). Peak RSS: every (model, shape) in a fresh
 process (two training steps and one inference step). Ours trains in the memory
 format `histkit train` picks (--layout auto: the faster of channels_last and
 contiguous on this machine, timed in a separate process) and infers with
@@ -41,6 +43,7 @@ from pathlib import Path
 # no torch here: the parent measures memory first
 from histkit.train.config import MEMORY_FORMATS, PRECISIONS
 
+WIDE = 0.15  # a range of per-repeat ratios wider than this share of the median is flagged
 MODELS = ("ours_unet", "monai_basicunet", "ours_attention", "monai_attentionunet")
 PAIRS = (("ours_unet", "monai_basicunet"), ("ours_attention", "monai_attentionunet"))
 
@@ -151,13 +154,14 @@ def peak_memory(name: str, shape, batch: int, layout: str, compile_: bool,
     return {"model": name, "peak_rss_mb": peak, "work_rss_mb": peak - before_mb, "params": params}
 
 
-def interleaved_speed(names, shape, batch: int, steps: int, layouts: dict,
+def interleaved_speed(names, shape, batch: int, steps: int, repeats: int, layouts: dict,
                       compile_: bool, precision: str) -> dict:
-    """Images/s per model from the median step time, the models' steps interleaved so
-    that load from other processes falls on both alike. Our models also step
-    without what ``compile_`` and ``precision`` add, as "<name>/eager" (not
-    compiled) and "<name>/fp32", so each gain is measured against the same
-    baseline."""
+    """Images/s per model and repeat (median step time of the repeat), the
+    models' steps interleaved so that load from other processes falls on both
+    alike: ``{name: {"train_ips": [...], "infer_ips": [...]}}``, one entry per
+    repeat. Our models also step without what ``compile_`` and ``precision``
+    add, as "<name>/eager" (not compiled) and "<name>/fp32", so each gain is
+    measured against the same baseline."""
     import statistics
 
     setups = {n: _setup(n, shape, batch, layouts[n], compile_, precision) for n in names}
@@ -169,26 +173,38 @@ def interleaved_speed(names, shape, batch: int, steps: int, layouts: dict,
         setups.update({f"{n}/fp32": _setup(n, shape, batch, layouts[n], compile_, "fp32")
                        for n in ours})
     names = list(setups)
-    out = {}
-    for phase in (0, 1):  # 0: training, 1: inference
-        times = {n: [] for n in names}
-        for i in range(steps + 1):
-            for n in names:
-                t0 = time.perf_counter()
-                setups[n][phase]()
-                if i:  # the first step warms up
+    out = {n: {"train_ips": [], "infer_ips": []} for n in names}
+    for phase, key in ((0, "train_ips"), (1, "infer_ips")):
+        for n in names:  # warm up
+            setups[n][phase]()
+        for _ in range(repeats):
+            times = {n: [] for n in names}
+            for _ in range(steps):
+                for n in names:
+                    t0 = time.perf_counter()
+                    setups[n][phase]()
                     times[n].append(time.perf_counter() - t0)
-        for n in names:
-            key = "train_ips" if phase == 0 else "infer_ips"
-            out.setdefault(n, {})[key] = batch / statistics.median(times[n])
+            for n in names:
+                out[n][key].append(batch / statistics.median(times[n]))
     return out
+
+
+def _spread(values: list[float]) -> str:
+    """'median (range lo-hi)' of per-repeat ratios, flagged when wide."""
+    import statistics
+
+    med, lo, hi = statistics.median(values), min(values), max(values)
+    flag = "  WARNING: wide range, the machine was busy" if hi - lo > WIDE * med else ""
+    return f"{med:.2f}x (range {lo:.2f}-{hi:.2f}){flag}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=3, help="interleaved steps per repeat")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="repeats; ratios are given as the median and range over them")
     ap.add_argument("--shapes", default="1x192x384,1x384x768", help="CxHxW, comma separated")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--layout", choices=MEMORY_FORMATS, default="auto",
@@ -234,25 +250,31 @@ def main() -> None:
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
             memory[name, s] = {**json.loads(out.stdout.strip().splitlines()[-1]), "layout": layout}
 
+    import statistics
+
     import torch
     torch.set_num_threads(args.threads)
-    results = []
+    results, ratios = [], []
     for shape in shapes:
         s = "x".join(map(str, shape))
         for pair in PAIRS:
             pair = [n for n in pair if n in names]
-            speed = interleaved_speed(pair, shape, args.batch, args.steps,
+            speed = interleaved_speed(pair, shape, args.batch, args.steps, args.repeats,
                                       {n: layouts[n, s] for n in pair}, args.compile,
                                       args.precision)
             for name in pair:
                 for variant, gain in (("eager", "compiled"), ("fp32", args.precision)):
                     if f"{name}/{variant}" in speed:
                         base, now = speed[f"{name}/{variant}"], speed[name]
-                        print(f"{s:>10} {name:<20} {gain}/{variant}: training "
-                              f"{now['train_ips']:.2f}/{base['train_ips']:.2f} img/s "
-                              f"{now['train_ips'] / base['train_ips']:.2f}x, inference "
-                              f"{now['infer_ips'] / base['infer_ips']:.2f}x", flush=True)
-                res = {**memory[name, s], **speed[name], "shape": s,
+                        per = [a / b for a, b in zip(now["train_ips"], base["train_ips"])]
+                        inf = [a / b for a, b in zip(now["infer_ips"], base["infer_ips"])]
+                        print(f"{s:>10} {name:<20} {gain}/{variant}: training {_spread(per)}, "
+                              f"inference {_spread(inf)}", flush=True)
+                res = {**memory[name, s], "shape": s,
+                       "train_ips": statistics.median(speed[name]["train_ips"]),
+                       "infer_ips": statistics.median(speed[name]["infer_ips"]),
+                       "train_ips_repeats": speed[name]["train_ips"],
+                       "infer_ips_repeats": speed[name]["infer_ips"],
                        "train_gflop": train_gflop(name, shape, args.batch)}
                 results.append(res)
                 print(f"{s:>10} {name:<20} train {res['train_ips']:7.2f} img/s  "
@@ -260,28 +282,31 @@ def main() -> None:
                       f"(+{res['work_rss_mb']:4.0f} MB over imports+model)  "
                       f"params {res['params']:,}  {res['layout']}  "
                       f"{res['train_gflop']:.1f} GFLOP/step", flush=True)
-
-    print("\nratios (ours / MONAI): training img/s, inference img/s, peak RSS; work is the "
-          "GFLOP of a training step, per FLOP the training ratio times the work ratio")
-    by = {(r["model"], r["shape"]): r for r in results}
-    ratios = []
-    for shape in shapes:
-        s = "x".join(map(str, shape))
-        for ours, theirs in PAIRS:
-            if (ours, s) in by and (theirs, s) in by:
-                a, b = by[ours, s], by[theirs, s]
+            if len(pair) == 2:
+                ours, theirs = pair
+                a, b = results[-2], results[-1]
+                train = [x / y for x, y in zip(speed[ours]["train_ips"],
+                                               speed[theirs]["train_ips"])]
+                infer = [x / y for x, y in zip(speed[ours]["infer_ips"],
+                                               speed[theirs]["infer_ips"])]
                 r = {"shape": s, "ours": ours, "monai": theirs,
-                     "train": a["train_ips"] / b["train_ips"],
-                     "infer": a["infer_ips"] / b["infer_ips"],
+                     "train": statistics.median(train), "train_range": [min(train), max(train)],
+                     "infer": statistics.median(infer), "infer_range": [min(infer), max(infer)],
                      "rss": a["peak_rss_mb"] / b["peak_rss_mb"],
                      "work_rss": a["work_rss_mb"] / b["work_rss_mb"],
-                     "work": a["train_gflop"] / b["train_gflop"]}
+                     "work": a["train_gflop"] / b["train_gflop"],
+                     "train_text": _spread(train), "infer_text": _spread(infer)}
                 r["per_flop"] = r["train"] * r["work"]
                 ratios.append(r)
-                print(f"{s:>10} {ours:<15} vs {theirs:<20} train {r['train']:.2f}x  "
-                      f"infer {r['infer']:.2f}x  RSS {r['rss']:.2f}x  "
-                      f"RSS over imports {r['work_rss']:.2f}x  work {r['work']:.2f}x  "
-                      f"per FLOP {r['per_flop']:.2f}x")
+
+    print(f"\nratios (ours / MONAI), median and range over {args.repeats} repeats of "
+          f"{args.steps} interleaved steps: training img/s, inference img/s; peak RSS; work is "
+          "the GFLOP of a training step, per FLOP the training ratio times the work ratio")
+    for r in ratios:
+        print(f"{r['shape']:>10} {r['ours']:<15} vs {r['monai']:<20} train {r['train_text']}  "
+              f"infer {r['infer_text']}  RSS {r['rss']:.2f}x  "
+              f"RSS over imports {r['work_rss']:.2f}x  work {r['work']:.2f}x  "
+              f"per FLOP {r['per_flop']:.2f}x")
     out_dir = Path(__file__).with_name("out")
     out_dir.mkdir(exist_ok=True)
     (out_dir / "train_speed.json").write_text(json.dumps(

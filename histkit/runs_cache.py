@@ -51,15 +51,18 @@ class RunsCache:
     @staticmethod
     def stats(paths: list[str]) -> pl.DataFrame:
         """``path, size, mtime_ns`` of the plain files among ``paths``."""
-        rows = []
+        kept, sizes, mtimes = [], [], []
         for p in paths:
             try:
                 st = os.stat(p)
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                rows.append((p, st.st_size, st.st_mtime_ns))
-        return pl.DataFrame(rows, schema={"path": pl.String, **_STAT}, orient="row")
+                kept.append(p)
+                sizes.append(st.st_size)
+                mtimes.append(st.st_mtime_ns)
+        return pl.DataFrame({"path": kept, "size": sizes, "mtime_ns": mtimes},
+                            schema={"path": pl.String, **_STAT})
 
     def load(self, stats: pl.DataFrame) -> pl.DataFrame | None:
         """The cached rows of the files in ``stats`` that did not change, or None."""

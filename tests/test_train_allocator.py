@@ -6,10 +6,8 @@ import pytest
 
 # a child process allocates, touches and frees a 64 MiB block five times and
 # prints its minor page faults: fresh pages fault, reused ones do not
-CHURN = """
-import ctypes, resource, sys
-from histkit.train.allocator import keep_freed_memory
-kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+FAULTS = """
+import ctypes, resource
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -19,8 +17,13 @@ block = libc.malloc(size); ctypes.memset(block, 1, size); libc.free(block)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
     block = libc.malloc(size); ctypes.memset(block, 1, size); libc.free(block)
-print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 """
+CHURN = """
+import sys
+from histkit.train.allocator import keep_freed_memory
+kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+""" + FAULTS + "print(kept, faults)"
 
 
 def _glibc() -> bool:
@@ -49,7 +52,7 @@ def test_freed_blocks_are_reused_instead_of_faulting_in_fresh_pages():
 # the same churn after `histkit train` ran in this process (and after a plain
 # train() call, which must leave the caller's allocator alone)
 AFTER_TRAINING = """
-import ctypes, resource, sys
+import sys
 from click.testing import CliRunner
 from histkit.train import TrainConfig, train
 from histkit.train.cli import train_command
@@ -60,17 +63,7 @@ if sys.argv[1] == "cli":
 else:
     train(TrainConfig(root=args[args.index("--root") + 1], shape="32x16x1", n_train=6,
                       n_val=2, epochs=1, levels=2, base_filters=4), log=lambda *a: None)
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-size = 64 << 20
-block = libc.malloc(size); ctypes.memset(block, 1, size); libc.free(block)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
-    block = libc.malloc(size); ctypes.memset(block, 1, size); libc.free(block)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
+""" + FAULTS + "print(faults)"
 TINY = ["--shape", "32x16x1", "--n-train", "6", "--n-val", "2", "--epochs", "1", "--levels", "2",
         "--base-filters", "4", "--quiet"]
 

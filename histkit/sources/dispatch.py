@@ -184,33 +184,48 @@ def find(paths, *, problems: list | None = None) -> list[str]:
 
 
 def _in_directory(root: Path, problems) -> list[str]:
+    # one walk lists every directory; what TensorBoard's child runs need of
+    # their subdirectories comes from that listing, not from a second scan
+    walked: list[tuple[str, list[str], list[str], bool]] = []
+    events: dict[str, list[str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        subdirs = list(dirnames)
+        dirnames[:] = sorted(n for n in dirnames if n != ".trash")
+        run_dir = _mlflow.is_run_dir(Path(dirpath))
+        if run_dir:
+            dirnames.clear()
+        events[dirpath] = sorted(n for n in filenames if n.startswith(_tb.PREFIX))
+        walked.append((dirpath, subdirs, [] if run_dir else sorted(filenames), run_dir))
+
+    def event_files(d: Path) -> list[Path]:
+        names = events.get(str(d))
+        return _tb.event_files(d) if names is None else [d / n for n in names]
+
     out: list[str] = []
     states: dict[Path, list[Path]] = {}
     children: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, subdirs, filenames, run_dir in walked:
         d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if n != ".trash")
-        if _mlflow.is_run_dir(d):
-            out.append(str(d))
-            dirnames.clear()
+        if run_dir:
+            out.append(dirpath)
             continue
         if d not in children:
-            kids = _tb.child_runs(d)
+            kids = _tb.child_runs(d, event_files, subdirs)
             children.update(child for child, _ in kids)
-            if kids or _tb.event_files(d):
-                out.append(str(d))
-        for name in sorted(filenames):
-            f = d / name
+            if kids or events[dirpath]:
+                out.append(dirpath)
+        folder = os.path.join(dirpath, "")
+        for name in filenames:
             low = name.lower()
-            if low.endswith(".csv"):
-                out.append(str(f))
+            if low.endswith(".csv"):  # a sweep's 100,000 files: strings, not Paths
+                out.append(folder + name)
             elif low == "trainer_state.json":
-                states.setdefault(_output_dir(d), []).append(f)
+                states.setdefault(_output_dir(d), []).append(d / name)
             elif low.endswith(".json") and _TEXT_HISTORIES.search(name[:-5]):
-                out.append(str(f))
-            elif low.endswith(".db") and _is_sqlite(f):
+                out.append(folder + name)
+            elif low.endswith(".db") and _is_sqlite(d / name):
                 try:
-                    out += _mlflow.db_runs(str(f))
+                    out += _mlflow.db_runs(str(d / name))
                 except HistoryError as exc:
                     if problems is None:
                         raise

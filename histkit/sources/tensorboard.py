@@ -157,9 +157,10 @@ def _scalar(v) -> float | None:
 
 def event_files(directory: Path) -> list[Path]:
     """The event files directly in ``directory``, oldest first (by name)."""
-    try:
-        return sorted(p for p in directory.iterdir() if p.name.startswith(PREFIX)
-                      and p.is_file())
+    try:  # scandir's entries know their type: no stat per file of a big directory
+        with os.scandir(directory) as entries:
+            return sorted(Path(e.path) for e in entries
+                          if e.name.startswith(PREFIX) and e.is_file())
     except OSError:
         return []
 
@@ -168,21 +169,29 @@ _SPLITS = frozenset({"train", "training", "val", "valid", "validation", "eval",
                      "evaluation"})
 
 
-def child_runs(directory: Path) -> list[tuple[Path, str]]:
+def child_runs(directory: Path, events=event_files,
+               subdirs: list[str] | None = None) -> list[tuple[Path, str]]:
     """``(child, suffix)`` of the subdirectories that belong to ``directory``'s
     run; each of the child's tags ``t`` becomes the series ``t/<suffix>``.
+    ``events`` gives a directory's event files and ``subdirs`` names
+    ``directory``'s subdirectories (a caller that listed the tree already
+    passes its listing).
 
     Two writers make such children: Keras' TensorBoard callback (``train/``
     and ``validation/``, tags ``epoch_<m>``, read as ``<m>``) and
     ``add_scalars(main, {k: v})`` (``<main>_<k>/`` holding the one tag
     ``main``)."""
     out = []
-    try:
-        subdirs = sorted(p for p in directory.iterdir() if p.is_dir())
-    except OSError:
-        return out
-    for child in subdirs:
-        files = event_files(child)
+    if subdirs is not None:
+        children = [directory / n for n in sorted(subdirs)]
+    else:
+        try:
+            with os.scandir(directory) as entries:
+                children = sorted(Path(e.path) for e in entries if e.is_dir())
+        except OSError:
+            return out
+    for child in children:
+        files = events(child)
         if not files:
             continue
         if child.name.lower() in _SPLITS:
