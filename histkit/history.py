@@ -21,8 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import numpy as np
-import polars as pl
+import polars as pl  # numpy is imported where it is used: a cached `histkit runs` never is
 
 from . import sources
 from .errors import HistkitError, HistoryError
@@ -132,6 +131,8 @@ def _file_major(frame: pl.DataFrame, order) -> pl.DataFrame:
     """Long table of a frame whose rows are grouped by ``__file``: the stacked
     blocks are gathered back into file-major order with one index, which is
     much cheaper than sorting millions of rows."""
+    import numpy as np
+
     _, starts, lengths = _runs_of(frame["__file"])
     n = frame.height
     block_src = (np.tile(np.arange(len(order)) * n, len(lengths))  # blocks: (file, column)
@@ -270,17 +271,21 @@ def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
         yield read_histories(paths[start:start + chunk], threads=threads, source=source)
 
 
-def _gather_blocks(frame: pl.DataFrame, starts: np.ndarray, lengths: np.ndarray):
+def _gather_blocks(frame: pl.DataFrame, starts, lengths):
     """The rows ``[start, start + length)`` of each block, blocks one after another.
 
     Reordering whole blocks with one index is far cheaper than sorting
     millions of rows whose order within a block is already right."""
+    import numpy as np
+
     out = np.cumsum(lengths) - lengths
     return frame[np.arange(lengths.sum()) + np.repeat(starts - out, lengths)]
 
 
-def _runs_of(column: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _runs_of(column: pl.Series):
     """(values, starts, lengths) of the runs of equal values in ``column``."""
+    import numpy as np
+
     rle = column.rle().struct
     lengths = rle.field("len").to_numpy().astype(np.int64)
     return rle.field("value").to_numpy(), np.cumsum(lengths) - lengths, lengths
@@ -288,6 +293,8 @@ def _runs_of(column: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _order_by_file(long: pl.DataFrame) -> pl.DataFrame:
     """Put the blocks of each file in input order (pieces come per header group)."""
+    import numpy as np
+
     ids, starts, lengths = _runs_of(long["__file"])
     if (np.diff(ids) > 0).all():
         return long

@@ -24,7 +24,6 @@ import os
 import struct
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from ..errors import HistoryError
@@ -150,6 +149,8 @@ def _scalar(v) -> float | None:
     if t.double_val:
         return float(t.double_val[0])
     if t.tensor_content and t.dtype in (1, 2):  # DT_FLOAT, DT_DOUBLE
+        import numpy as np
+
         arr = np.frombuffer(t.tensor_content, dtype=np.float32 if t.dtype == 1 else np.float64)
         return float(arr[0]) if arr.size else None
     return None
