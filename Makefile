@@ -73,7 +73,9 @@ bench: $(VENV)/.test
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/train_speed.py --threads 2
+	$(BIN)/python bench/fast_paths.py --threads 2
 	dpkg -s r-cran-tidyr >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends r-cran-tidyr
+	$(BIN)/python bench/plot_speed.py
 	HISTKIT_PYTHON=$(CURDIR)/$(BIN)/python Rscript bench/r_vs_python.R
 
 clean:

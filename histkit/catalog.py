@@ -4,6 +4,7 @@ it went (epochs logged, best and stop of val_loss)."""
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Iterable
 
 import polars as pl
@@ -69,14 +70,20 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     done = set(parts[0]["path"]) if parts else set()
     todo = [p for p in paths if p not in done]
     bad: list[HistkitError] = []
-    for batch in read_chunks(todo, source=source):
-        parts.append(_runs_of(batch, tolerance, strict))
-        bad += batch.problems
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in read_chunks(todo, source=source):
+            parts.append(_runs_of(batch, tolerance, strict))
+            bad += batch.problems
+    for w in caught:  # shown as they would have been; the files they name stay out of the cache
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     order = pl.DataFrame({"path": paths}, schema={"path": pl.String})
     table = order.join(pl.concat(parts), on="path", how="left", maintain_order="left")
     if store is not None and todo:
-        unread = {e.path for e in bad}
-        store.save(table.filter(~pl.col("path").is_in(unread)), stats)
+        # a file that could not be read, or was read with a repair, is read
+        # again next time, so its error or warning is not lost
+        again = {e.path for e in bad} | {str(w.message).split(": ", 1)[0] for w in caught}
+        store.save(table.filter(~pl.col("path").is_in([p for p in again if p])), stats)
     return table, bad
 
 

@@ -7,7 +7,8 @@ given, the working directory, tolerance, source, strictness and histkit's
 version) lives in ``$HISTKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/histkit``,
 else ``~/.cache/histkit``. Only plain files are kept: a TensorBoard or MLflow
 run directory changes inside without its own mtime showing it, so it is read
-every time, as is a file that could not be read (its error is reported again).
+every time, as is a file that could not be read or was read with a repair (its
+error or warning is given again).
 A cache that cannot be read is rebuilt; one that cannot be written is a
 warning, and the table is right either way.
 """

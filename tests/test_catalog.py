@@ -144,3 +144,15 @@ def test_a_broken_or_unwritable_cache_still_gives_the_table(tree, monkeypatch, t
         table, _ = runs(tree, cache=True)
     assert table.equals(fresh)
     assert RunsCache({"a": 1}).path != RunsCache({"a": 2}).path
+
+
+def test_a_repaired_history_warns_on_every_run_with_the_cache(tree):
+    from histkit.errors import HistkitWarning
+
+    resumed = next(tree.rglob("*_DR40.csv"))
+    lines = resumed.read_text().splitlines()
+    resumed.write_text("\n".join(lines + lines[-1:]) + "\n")  # a resumed log repeats an epoch
+    for _ in range(2):
+        with pytest.warns(HistkitWarning, match="repeated epoch"):
+            table, _ = runs(tree, cache=True)
+        assert table.filter(pl.col("dropout") == 0.4)["epochs_logged"].item() == 6
