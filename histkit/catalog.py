@@ -9,7 +9,7 @@ from typing import Iterable
 
 import polars as pl
 
-from .errors import HistkitError, OptionError
+from .errors import HistkitError, HistkitWarning, OptionError
 from .history import Batch, find_histories, read_chunks
 from .names import run_from_path
 from .stopping import early_stoppings
@@ -60,6 +60,7 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     paths = find_histories(roots, problems=problems)
     store = stats = None
     parts: list[pl.DataFrame] = []
+    told = [pl.DataFrame(schema=_TOLD)]  # the warnings each history was read with
     if cache:
         store = RunsCache({"roots": [str(r) for r in roots], "tolerance": tolerance,
                            "strict": strict, "source": source})
@@ -67,6 +68,9 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
         kept = store.load(stats)
         if kept is not None and kept.height:
             parts.append(kept.select(RUN_COLUMNS))
+            told.append(kept.select(*_TOLD).filter(pl.col("warnings").list.len() > 0))
+            for message in told[-1]["warnings"].explode():  # a repair is told every time
+                warnings.warn(message, HistkitWarning, stacklevel=2)
     done = set(parts[0]["path"]) if parts else set()
     todo = [p for p in paths if p not in done]
     bad: list[HistkitError] = []
@@ -75,16 +79,21 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
         for batch in read_chunks(todo, source=source):
             parts.append(_runs_of(batch, tolerance, strict))
             bad += batch.problems
-    for w in caught:  # shown as they would have been; the files they name stay out of the cache
+    fresh: dict[str, list[str]] = {}
+    for w in caught:  # shown as they would have been, and kept with the file's row
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        fresh.setdefault(str(w.message).split(": ", 1)[0], []).append(str(w.message))
     order = pl.DataFrame({"path": paths}, schema={"path": pl.String})
     table = order.join(pl.concat(parts), on="path", how="left", maintain_order="left")
     if store is not None and todo:
-        # a file that could not be read, or was read with a repair, is read
-        # again next time, so its error or warning is not lost
-        again = {e.path for e in bad} | {str(w.message).split(": ", 1)[0] for w in caught}
-        store.save(table.filter(~pl.col("path").is_in([p for p in again if p])), stats)
+        told.append(pl.DataFrame({"path": list(fresh), "warnings": list(fresh.values())},
+                                 schema=_TOLD))
+        unread = [e.path for e in bad if e.path]  # read again next time: its error is told
+        store.save(table.filter(~pl.col("path").is_in(unread)), stats, pl.concat(told))
     return table, bad
+
+
+_TOLD = {"path": pl.String, "warnings": pl.List(pl.String)}
 
 
 def _runs_of(batch: Batch, tolerance: float, strict: bool) -> pl.DataFrame:

@@ -7,8 +7,8 @@ given, the working directory, tolerance, source, strictness and histkit's
 version) lives in ``$HISTKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/histkit``,
 else ``~/.cache/histkit``. Only plain files are kept: a TensorBoard or MLflow
 run directory changes inside without its own mtime showing it, so it is read
-every time, as is a file that could not be read or was read with a repair (its
-error or warning is given again).
+every time, as is a file that could not be read (its error is given again). A
+file read with a repair keeps its warning in the cache, given again on every run.
 A cache that cannot be read is rebuilt; one that cannot be written is a
 warning, and the table is right either way.
 """
@@ -71,13 +71,16 @@ class RunsCache:
             cached = pl.read_parquet(self.path)
         except (OSError, pl.exceptions.PolarsError):
             return None
-        if not set(_STAT) | {"path"} <= set(cached.columns):
+        if not set(_STAT) | {"path", "warnings"} <= set(cached.columns):
             return None
         return cached.join(stats, on=["path", *_STAT], how="semi")
 
-    def save(self, table: pl.DataFrame, stats: pl.DataFrame) -> None:
-        """Keep the rows of ``table`` (one per path) for the files in ``stats``."""
-        rows = table.join(stats, on="path", how="inner")
+    def save(self, table: pl.DataFrame, stats: pl.DataFrame, told: pl.DataFrame) -> None:
+        """Keep the rows of ``table`` (one per path) for the files in ``stats``,
+        with the warnings ``told`` (``path``, ``warnings``) each was read with."""
+        rows = (table.join(stats, on="path", how="inner")
+                .join(told, on="path", how="left", maintain_order="left")
+                .with_columns(pl.col("warnings").fill_null([])))
         try:
             with atomic_target(self.path) as tmp:
                 rows.write_parquet(tmp)

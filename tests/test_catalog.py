@@ -146,13 +146,23 @@ def test_a_broken_or_unwritable_cache_still_gives_the_table(tree, monkeypatch, t
     assert RunsCache({"a": 1}).path != RunsCache({"a": 2}).path
 
 
-def test_a_repaired_history_warns_on_every_run_with_the_cache(tree):
+def test_a_repaired_history_warns_on_every_run_with_the_cache(tree, monkeypatch):
+    from histkit import catalog, history
     from histkit.errors import HistkitWarning
 
     resumed = next(tree.rglob("*_DR40.csv"))
     lines = resumed.read_text().splitlines()
     resumed.write_text("\n".join(lines + lines[-1:]) + "\n")  # a resumed log repeats an epoch
-    for _ in range(2):
-        with pytest.warns(HistkitWarning, match="repeated epoch"):
+    read = []
+
+    def spy(paths, **kw):
+        read.append([Path(p).name for p in paths])
+        return history.read_chunks(paths, **kw)
+
+    monkeypatch.setattr(catalog, "read_chunks", spy)
+    for _ in range(3):
+        with pytest.warns(HistkitWarning, match=f"{resumed}: 1 repeated epoch") as told:
             table, _ = runs(tree, cache=True)
+        assert len([w for w in told if "repeated epoch" in str(w.message)]) == 1
         assert table.filter(pl.col("dropout") == 0.4)["epochs_logged"].item() == 6
+    assert resumed.name in read[0] and resumed.name not in read[1] + read[2]  # from the cache
