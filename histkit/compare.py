@@ -80,15 +80,18 @@ def read_summary(roots, tolerance: float = 0.005, *, strict: bool = False,
     """The per-run summary (:func:`histkit.catalog.summarise`) of the
     histories under ``roots``; files that cannot be read go to ``problems``."""
     from .catalog import run_fields, summarise
-    from .history import find_histories, read_histories
+    from .history import find_histories, read_chunks
 
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
     found: list = []
-    batch = read_histories(find_histories(roots, problems=found))
+    parts = []
+    for batch in read_chunks(find_histories(roots, problems=found)):  # any size of tree
+        found += batch.problems
+        parts.append(summarise(batch.histories,
+                               run_fields(batch.paths, strict=strict, names=batch), tolerance))
     if problems is not None:
-        problems += [*found, *batch.problems]
-    return summarise(batch.histories, run_fields(batch.paths, strict=strict, names=batch),
-                     tolerance)
+        problems += found
+    return pl.concat(parts, how="diagonal_relaxed")  # chunks may log different series
 
 
 def compare_runs(summary, metric: str | None = None, *, factors: list[str] | None = None,

@@ -121,3 +121,29 @@ def test_pairs_hold_the_factors_not_asked_about_equal_too():
     [dr] = c.effects.rows(named=True)
     assert dr["pairs"] == 6 and dr["mean_diff"] == pytest.approx(-0.04)
     assert c.importance["factor"].to_list() == ["dropout"]
+
+
+def test_read_summary_reads_a_tree_in_chunks_to_the_same_table(tmp_path, monkeypatch):
+    from conftest import RUN, run_path, write_history
+
+    from histkit import history
+    from histkit.compare import read_summary
+
+    write_history(run_path(tmp_path, RUN), epochs=10)
+    write_history(run_path(tmp_path, RUN + "_DR20"), epochs=8)
+    telemetry = run_path(tmp_path, RUN + "_DR40")  # one run logs a series the others lack
+    telemetry.write_text("epoch,loss,val_loss,epoch_time_s\n0,0.9,1.0,3.1\n1,0.5,0.6,3.0\n")
+    whole = read_summary(tmp_path / "run")
+    chunks = []
+    real = history.read_chunks
+
+    def one_by_one(paths, **kw):
+        for batch in real(paths, chunk=1, **kw):
+            chunks.append(batch.paths)
+            yield batch
+
+    monkeypatch.setattr(history, "read_chunks", one_by_one)
+    chunked = read_summary(tmp_path / "run")
+    assert len(chunks) == 3
+    assert chunked.columns == whole.columns and chunked.equals(whole)
+    assert whole["epoch_time_s"].null_count() == 2
