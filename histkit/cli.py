@@ -284,6 +284,9 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
       histkit plot tests/fixtures/sources/lightning/epoch/lightning_logs/version_0/metrics.csv -o fig.pdf
       histkit plot tests/fixtures/sources/tensorboard/writer tests/fixtures/sources/tensorboard/add_scalars --overlay -o tensorboard.png
     """
+    from .plot import skip_artist_docstrings
+
+    skip_artist_docstrings()
     from plotnine import labs
 
     from .errors import HistkitError
@@ -685,6 +688,10 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
       histkit compare run/2026-12-02/unet_2d_mdice run/2026-12-02/unet_2d_mdice_ag --metric val_loss --format csv
     """
     import polars as pl
+
+    from .plot import skip_artist_docstrings
+
+    skip_artist_docstrings()
     from plotnine import labs
 
     from .catalog import run_fields, summarise

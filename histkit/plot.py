@@ -10,6 +10,7 @@ themes or scales to it as usual.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from .files import atomic_target
 from .history import _as_polars, to_history
 from .labels import load_labels
 
-__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "FORMATS"]
+__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "skip_artist_docstrings", "FORMATS"]
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -41,6 +42,22 @@ def facet_levels(metrics, lookup: dict[str, str], *, all_metrics: bool = False
     if all_metrics or not order:
         order += [m for m in present if m not in lookup]
     return order, {m: lookup.get(m, m) for m in order}
+
+
+def skip_artist_docstrings() -> None:
+    """Spare matplotlib writing the list of settable properties into each
+    Artist class's ``set()`` docstring as it defines the class
+    (``matplotlib.artist.kwdoc``): about 0.15 s of a 2.2 s ``histkit plot``
+    (bench/plot_speed.py), for help text no histkit process shows. Called by
+    histkit's own processes only (the CLI, report workers), before plotnine
+    is imported; a library user's ``help(Line2D.set)`` keeps its text. Does
+    nothing once matplotlib has defined its artists."""
+    if "matplotlib.lines" in sys.modules:
+        return
+    import matplotlib.artist
+
+    if callable(getattr(matplotlib.artist, "kwdoc", None)):
+        matplotlib.artist.kwdoc = lambda artist: ""
 
 
 def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):

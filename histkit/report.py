@@ -479,7 +479,10 @@ def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
         for task in tasks:
             collect(task, _render_task(str(out), task))
         return done
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    from .plot import skip_artist_docstrings
+
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
+                             initializer=skip_artist_docstrings) as pool:
         futures = {pool.submit(_render_task, str(out), t): t for t in tasks}
         for future in as_completed(futures):
             try:

@@ -117,8 +117,10 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     """
     from pathlib import Path
 
+    from .plot import skip_artist_docstrings
     from .report import build_report
 
+    skip_artist_docstrings()
     roots = roots or ("run",)
     if output is None:
         output = str(Path("reports") / (Path(roots[0]).resolve().name or "report"))

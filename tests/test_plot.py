@@ -117,3 +117,32 @@ def test_metrics_keeps_some_facets(hist):
     assert list(p.data["metric"].cat.categories) == ["loss", "sdice"]
     with pytest.raises(OptionError, match="metric 'lr' is not in the history; it has"):
         plot_history(hist, metrics=["lr"])
+
+
+_DOC_OF_SET = "import matplotlib.lines; print('drawstyle' in matplotlib.lines.Line2D.set.__doc__)"
+
+
+def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, labels_file,
+                                                                 tmp_path):
+    """`histkit plot` spares matplotlib's set() docstrings (bench/plot_speed.py);
+    the PNG is byte for byte what a library user's process draws."""
+    import subprocess
+    import sys
+
+    cli_png, lib_png = tmp_path / "cli.png", tmp_path / "lib.png"
+    cli = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\nfrom histkit.cli import main\ntry:\n    main(sys.argv[1:])\n"
+         f"except SystemExit as e:\n    assert not e.code, e.code\n{_DOC_OF_SET}",
+         "plot", str(history_file), "--labels", str(labels_file), "-o", str(cli_png)],
+        capture_output=True, text=True, check=True)
+    assert cli.stdout.splitlines()[-1] == "False"
+    lib = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\nfrom histkit import read_history\n"
+         "from histkit.plot import plot_run, save_plot\n"
+         "save_plot(plot_run(read_history(sys.argv[1]), sys.argv[2], sys.argv[3]), sys.argv[4])\n"
+         + _DOC_OF_SET, str(history_file), history_file.stem, str(labels_file), str(lib_png)],
+        capture_output=True, text=True, check=True)
+    assert lib.stdout.splitlines()[-1] == "True"
+    assert cli_png.read_bytes() == lib_png.read_bytes()
