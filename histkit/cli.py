@@ -427,10 +427,17 @@ def _runs_of_paths(paths, batch, strict: bool):
 
     from .names import run_from_path
 
-    paths = paths.cast(pl.String)
-    names = {p: run_from_path(p, strict=strict, name=batch.name(p)).name
-             for p in paths.unique(maintain_order=True)}
-    return paths.replace_strict(names, return_dtype=pl.Enum(list(dict.fromkeys(names.values()))))
+    if not isinstance(paths.dtype, pl.Enum):
+        paths = paths.cast(pl.String)
+        paths = paths.cast(pl.Enum(paths.unique(maintain_order=True).drop_nulls()))
+    # a name per file, not per row: the path Enum's codes pick from them
+    codes = paths.to_physical()
+    files = paths.dtype.categories
+    names = {i: run_from_path(files[i], strict=strict, name=batch.name(files[i])).name
+             for i in codes.unique(maintain_order=True)}
+    per_code = pl.Series([names.get(i) for i in range(len(files))],
+                         dtype=pl.Enum(list(dict.fromkeys(names.values()))))
+    return per_code.gather(codes)
 
 
 def _safe(name: str) -> str:

@@ -157,36 +157,48 @@ def _is_background(name: str) -> bool:
     return low.startswith(("background", "bg_", "back_")) or low in ("bg",)
 
 
+def _with_series_id(long: pl.DataFrame, series: list[str]) -> pl.DataFrame:
+    """``long`` (sorted by ``series``) with ``_sid``, one sorted integer per
+    series: windows and group-bys on it take half the time of those on the
+    (run, metric, data) strings."""
+    return long.with_columns(_sid=pl.struct(series).rle_id().set_sorted())
+
+
 def series_features(long: pl.DataFrame, by: list[str],
                     thresholds: Thresholds = THRESHOLDS) -> pl.DataFrame:
     """One row per (run, metric, data) series: the numbers the rules read.
 
-    ``long`` must be sorted by ``by``, metric, data, epoch. Conditions are
+    ``long`` must be sorted by ``by``, metric, data, epoch (its ``_sid``
+    column, when present, numbers the series). Conditions are
     computed as columns first and aggregated with plain min/max, polars'
     fast group-by path (a filter inside an aggregation is far slower)."""
     series = [*by, "metric", "data"]
     v, e = pl.col("value"), pl.col("epoch")
+    s = "_sid"
+    if s not in long.columns:
+        long = _with_series_id(long, series)
 
     def where(cond, then=e):
         return pl.when(cond).then(then)
 
     # missing values (NaN in a CSV) from some epoch to the end of the series
-    to_end = v.is_null().reverse().cum_min().reverse().over(series)
+    to_end = v.is_null().reverse().cum_min().reverse().over(s)
     tail_missing = (long.lazy().with_columns(_m=where(to_end), _i=where(v.is_infinite()))
-                    .group_by(series, maintain_order=True)
-                    .agg(missing_from=pl.col("_m").min(), inf_from=pl.col("_i").min()))
-    idx = pl.int_range(pl.len()).over(series)
-    n = pl.len().over(series)
+                    .group_by(s, maintain_order=True)
+                    .agg(*[pl.col(c).first() for c in series],
+                         missing_from=pl.col("_m").min(), inf_from=pl.col("_i").min()))
+    idx = pl.int_range(pl.len()).over(s)
+    n = pl.len().over(s)
     # collected here: polars' lazy plan evaluates these windows twice as slowly
     frame = long.filter(v.is_not_null() & v.is_finite()).with_columns(
-        _idx=idx, _n=n, _cm=v.cum_min().shift(1).over(series).abs(),
-        _first=v.first().over(series), _min=v.min().over(series),
-        _max=v.max().over(series)).lazy()
+        _idx=idx, _n=n, _cm=v.cum_min().shift(1).over(s).abs(),
+        _first=v.first().over(s), _min=v.min().over(s),
+        _max=v.max().over(s)).lazy()
     late = pl.col("_idx") == pl.min_horizontal(pl.lit(2), pl.col("_n") // 5)  # past warm-up
     tail_from = pl.col("_n") - pl.max_horizontal(pl.lit(3), pl.col("_n") // 5)
     tail = pl.col("_idx") >= tail_from
     rising = v > pl.col("_first")
-    prev = v.shift(1).over(series)
+    prev = v.shift(1).over(s)
     hi, lo = pl.max_horizontal(v, prev), pl.min_horizontal(v, prev)
     jump = pl.when((lo > 0) & (hi > 1)).then(hi / lo)
     frame = frame.with_columns(
@@ -198,7 +210,7 @@ def series_features(long: pl.DataFrame, by: list[str],
         _min_e=where(v == pl.col("_min")), _max_e=where(v == pl.col("_max")),
         _late=where(late, v), _tail_start=where(pl.col("_idx") == tail_from, v),
         _tail_v=where(tail, v), _tail_e=where(tail))
-    agg = frame.group_by(series, maintain_order=True).agg(
+    agg = frame.group_by(s, maintain_order=True).agg(
         n=pl.len(), first_epoch=e.first(), last_epoch=e.last(), first=v.first(),
         last=v.last(), min=v.min(), max=v.max(), median=v.median(),
         min_epoch=pl.col("_min_e").min(), max_epoch=pl.col("_max_e").min(),
@@ -209,12 +221,36 @@ def series_features(long: pl.DataFrame, by: list[str],
         tail_min=pl.col("_tail_v").min(), tail_max=pl.col("_tail_v").max(),
         tail_epoch=pl.col("_tail_e").min())
     # every series, even one without a single finite value
-    return tail_missing.join(agg, on=series, how="left", nulls_equal=True,
-                             maintain_order="left").collect()
+    return tail_missing.join(agg, on=s, how="left", maintain_order="left").drop(s).collect()
 
 
 # ---------------------------------------------------------------------------
 # the rules
+
+
+def _collapse_candidates(long: pl.DataFrame, class_scores: pl.DataFrame,
+                         t: Thresholds) -> pl.Expr:
+    """Rows of the runs that may have collapsed to background; the others are
+    ruled out from each series' last value, without the per-epoch table.
+
+    A (run, kind, data) group is ruled out when it lacks a background or a
+    foreground score, or when all its series end (last non-null value) at the
+    same epoch E and the largest foreground value there is above the
+    foreground bound: the per-epoch maximum at E, taken over these values and
+    any repeated rows of E, is at least as large, so E, the group's last
+    epoch, is not collapsed."""
+    v = pl.col("value")
+    last = (long.lazy().filter(v.is_not_null())
+            .group_by("_sid").agg(pl.col("_rid", "metric", "data").last(),
+                                  le=pl.col("epoch").last(), lv=v.last())
+            .join(class_scores.lazy().select("metric", "kind", "bg"), on="metric")
+            .group_by(["_rid", "kind", "data"])
+            .agg(has_bg=pl.col("bg").any(), has_fg=(~pl.col("bg")).any(),
+                 ends=pl.col("le").n_unique(), fg=pl.col("lv").filter(~pl.col("bg")).max())
+            .filter(pl.col("has_bg") & pl.col("has_fg")
+                    & ~((pl.col("ends") == 1) & (pl.col("fg") > t.collapse_foreground)))
+            .select("_rid").unique().collect())
+    return v.is_not_null() & pl.col("_rid").is_in(last["_rid"].implode())
 
 
 def _run_hints(runs: list[str]) -> pl.DataFrame:
@@ -294,8 +330,15 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
         return empty
     # one integer per run, in input order: every group-by and join below is on it
     if by:
-        runs = long.select(by).unique(maintain_order=True).with_row_index("_rid")
-        long = long.join(runs, on=by, how="left", nulls_equal=True, maintain_order="left")
+        # a run's rows are usually together (one file each): number them by runs
+        # of equal keys, and join only when a run comes back further down
+        runs = long.select(pl.struct(by).rle().struct.field("value")).unnest("value")
+        if runs.is_duplicated().any():
+            runs = long.select(by).unique(maintain_order=True).with_row_index("_rid")
+            long = long.join(runs, on=by, how="left", nulls_equal=True, maintain_order="left")
+        else:
+            runs = runs.with_row_index("_rid")
+            long = long.with_columns(_rid=pl.struct(by).rle_id())
     else:
         runs = pl.DataFrame({"_rid": [0]}, schema={"_rid": pl.UInt32})
         long = long.with_columns(_rid=pl.lit(0, pl.UInt32))
@@ -312,10 +355,11 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     long = (long.select(keys[0], pl.col("metric").cast(pl.String),
                         pl.col("data").cast(pl.String), "epoch", "value")
             .sort([*keys, "metric", "data", "epoch"], maintain_order=True))
+    long = _with_series_id(long, [*keys, "metric", "data"])
     feats = series_features(long, keys, t)
 
     # one row per run: its loss series, classes, and what its name says
-    metric_order = long.select(*keys, "metric").unique(maintain_order=True)
+    metric_order = feats.select(*keys, "metric").unique(maintain_order=True)
     # what a metric name says, decided once per distinct name
     names_of = metric_order.select("metric").unique(maintain_order=True)
     lossy = names_of.filter(pl.col("metric").map_elements(is_loss_like,
@@ -344,7 +388,9 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     train_loss = loss_f.filter(pl.col("data") == "training")
     val_loss = loss_f.filter(pl.col("data") == "validation")
     # per epoch: the run's loss, training and validation side by side
-    pair = (long.lazy().join(primary.lazy(), on=keys, nulls_equal=True)
+    # rows of loss series only (a tenth of a segmentation history) before any join
+    loss_rows = long.lazy().filter(pl.col("metric").is_in(primary["loss"].unique().implode()))
+    pair = (loss_rows.join(primary.lazy(), on=keys, nulls_equal=True)
             .filter(pl.col("metric") == pl.col("loss"))
             .filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
             .collect().pivot("data", index=[*keys, "epoch"], values="value")
@@ -416,7 +462,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
                       _sig(floor), pl.col("k")), keys))
 
     if "collapse_to_background" in chosen:
-        scores = (long.lazy().filter(pl.col("value").is_not_null())
+        scores = (long.lazy().filter(_collapse_candidates(long, class_scores, t))
                   .join(class_scores.lazy(), on="metric")
                   .with_columns(_bgv=pl.when("bg").then("value"),
                                 _fgv=pl.when(~pl.col("bg")).then("value"),
@@ -547,7 +593,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
             keys))
 
     if "wasted_epochs" in chosen:
-        pts = (long.lazy().join(trend.select(*keys, "metric", "data", "min", "scale", "n",
+        pts = (loss_rows.join(trend.select(*keys, "metric", "data", "min", "scale", "n",
                                              "last_epoch"),
                                 on=[*keys, "metric", "data"], nulls_equal=True)
                .filter(pl.col("value").is_not_null()))

@@ -15,6 +15,7 @@ kept in ``extra``, in order. The trainer names what it writes only through
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import warnings
 from pathlib import Path
@@ -114,6 +115,7 @@ def parse_run_name(name: str, *, strict: bool = False) -> RunName:
         return RunName(name=name, valid=False)
 
 
+@functools.lru_cache(maxsize=8192)  # a sweep reads each name twice (run column, hints)
 def _parse(name: str) -> RunName:
     tokens = name.split("_")
     dim_at = next((i for i, t in enumerate(tokens) if _DIM.match(t)), None)

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from histkit import read_histories, read_history
+from histkit import read_histories, read_history, to_history
 from histkit.diagnosis import (FINDING_COLUMNS, RULES, diagnose, double_softmax_floor,
                               infer_classes, summarise)
 from histkit.errors import OptionError
@@ -127,6 +127,24 @@ def test_collapse_to_background():
     assert row["metric"] == "background_dice" and row["epoch"] == 1
 
 
+
+def test_collapse_is_judged_at_the_last_epoch_every_score_shares_in_a_study():
+    """Runs ruled out from their last values are not reported; a run whose
+    foreground scores end at different epochs is judged epoch by epoch."""
+    ok = _wide(loss=[0.9, 0.6, 0.5, 0.4, 0.3], background_dice=[0.6, 0.9, 0.95, 0.95, 0.96],
+               vat_dice=[0.2, 0.05, 0.01, 0.3, 0.6], sat_dice=[0.3, 0.08, 0.02, 0.2, 0.5])
+    # vat_dice stops at epoch 2 on a good value; sat_dice goes on, collapsed
+    ragged = _wide(loss=[0.9, 0.6, 0.5, 0.5, 0.5],
+                   background_dice=[0.6, 0.7, 0.7, 0.95, 0.95],
+                   vat_dice=[0.2, 0.4, 0.5, None, None], sat_dice=[0.3, 0.4, 0.5, 0.02, 0.01])
+    collapsed = _wide(loss=[0.9, 0.6, 0.5, 0.5, 0.5],
+                      background_dice=[0.6, 0.9, 0.95, 0.95, 0.95],
+                      vat_dice=[0.2, 0.05, 0.01, 0.0, 0.0], sat_dice=[0.3, 0.08, 0.02, 0.01, 0.0])
+    study = pl.concat([to_history(w).with_columns(run=pl.lit(r)) for r, w in
+                       (("ok", ok), ("ragged", ragged), ("collapsed", collapsed))])
+    out = diagnose(study, rules=["collapse_to_background"])
+    assert dict(zip(out["run"], out["epoch"])) == {"ragged": 3, "collapsed": 1}
+
 def test_val_better_than_train_is_not_reported_with_dropout():
     loss = [1.0, 0.8, 0.6, 0.5, 0.45, 0.42]
     wide = _wide(loss=loss, val_loss=[v * 0.5 for v in loss])
@@ -219,3 +237,14 @@ def test_cli_reads_every_source():
     summary = histkit("diagnose", *(fixtures / d for d in dirs))
     runs = [ln for ln in summary.stdout.splitlines()[2:] if ln.startswith("|")]
     assert len(runs) >= len(dirs)  # one line per run, healthy or not
+
+
+def test_a_study_whose_runs_are_interleaved_gets_the_same_findings():
+    """Rows of one run need not be together (runs are numbered by a join then)."""
+    bad = _wide(loss=[0.9, 0.5, math.inf, 0.4], val_loss=[1.0, 0.6, 0.5, 0.5])
+    good = _wide(loss=[1.0, 0.8, 0.6, 0.5], val_loss=[0.5, 0.4, 0.3, 0.25])
+    study = pl.concat([to_history(w).with_columns(run=pl.lit(r))
+                       for r, w in (("bad", bad), ("good", good))])
+    together = diagnose(study)
+    mixed = diagnose(study.sort("epoch", maintain_order=True))
+    assert together.equals(mixed) and set(together["run"]) == {"bad", "good"}
