@@ -55,6 +55,10 @@ def metric_filter(long: pl.DataFrame, extra: Iterable[str] = (), *,
                   telemetry: bool = False) -> pl.DataFrame:
     """The rows of a long table whose series are metrics (or, with
     ``telemetry=True``, the telemetry rows)."""
-    names = telemetry_names(long["metric"].cast(pl.String).unique().to_list(), extra)
-    keep = pl.col("metric").cast(pl.String).is_in(names)
+    # the distinct names first: a Categorical column of millions of rows is
+    # never spelled out as text
+    names = telemetry_names(long["metric"].unique().cast(pl.String).to_list(), extra)
+    if not names:
+        return long.clear() if telemetry else long
+    keep = pl.col("metric").is_in(names)
     return long.filter(keep if telemetry else ~keep)

@@ -198,7 +198,7 @@ def series_features(long: pl.DataFrame, by: list[str],
     tail_from = pl.col("_n") - pl.max_horizontal(pl.lit(3), pl.col("_n") // 5)
     tail = pl.col("_idx") >= tail_from
     rising = v > pl.col("_first")
-    prev = v.shift(1).over(s)
+    prev = pl.when(pl.col(s) == pl.col(s).shift(1)).then(v.shift(1))  # sorted: no window
     hi, lo = pl.max_horizontal(v, prev), pl.min_horizontal(v, prev)
     jump = pl.when((lo > 0) & (hi > 1)).then(hi / lo)
     frame = frame.with_columns(

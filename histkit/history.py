@@ -265,10 +265,24 @@ def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
     Work that is done per run (stops, summaries, diagnosis) goes through a
     tree of any size in the memory of one chunk this way: 100,000 histories
     read at once would be a long table of several GB. No paths give one
-    empty batch, so a caller always has the shapes of its tables."""
+    empty batch, so a caller always has the shapes of its tables. The next
+    chunk is read while the caller works on this one (a second chunk in
+    memory; the two CPUs kept busy)."""
     paths = [str(p) for p in paths]
-    for start in range(0, max(len(paths), 1), chunk):
-        yield read_histories(paths[start:start + chunk], threads=threads, source=source)
+    starts = range(0, max(len(paths), 1), chunk)
+
+    def read(start: int) -> Batch:
+        return read_histories(paths[start:start + chunk], threads=threads, source=source)
+
+    if len(starts) == 1:
+        yield read(0)
+        return
+    with ThreadPoolExecutor(1) as ahead:
+        coming = ahead.submit(read, starts[0])
+        for start in starts[1:]:
+            batch, coming = coming.result(), ahead.submit(read, start)
+            yield batch
+        yield coming.result()
 
 
 def _gather_blocks(frame: pl.DataFrame, starts, lengths):
