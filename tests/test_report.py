@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 import json
 import math
 import re
@@ -285,6 +286,25 @@ def test_runs_table_and_summary_carry_the_diagnosis(tmp_path):
     html = rep.index.read_text()
     assert '<td class="diagnosis failed" data-v="failed"><strong>failed</strong>' in html
     assert "raise the learning rate" in html
+
+
+def test_the_study_is_diagnosed_once_and_each_page_shows_its_runs_findings(tmp_path,
+                                                                          monkeypatch):
+    import histkit.diagnosis
+
+    root = Path(__file__).resolve().parent.parent / "bench" / "diagnose_dev" / "runs"
+    stuck = next((root / "stuck_ce_sgd_lr1e-6").glob("*/*/*/*.csv"))
+    healthy = next((root / "healthy_unet_mdice").glob("*/*/*/*.csv"))
+    calls = []
+    real = histkit.diagnosis.diagnose
+    monkeypatch.setattr(histkit.diagnosis, "diagnose",
+                        lambda *a, **kw: calls.append(kw.get("by")) or real(*a, **kw))
+    rep = build_report([str(stuck), str(healthy)], tmp_path / "rep", formats=["svg"], jobs=1)
+    assert calls == [["path"]]
+    pages = {p.stem: page_of(tmp_path / "rep", p).read_text() for p in (stuck, healthy)}
+    first = rep.summary.filter(pl.col("run") == stuck.stem)["diagnosis_first"][0]
+    assert escape(first.split("): ", 1)[1]) in pages[stuck.stem]  # its evidence
+    assert ">stuck<" in pages[stuck.stem] and ">stuck<" not in pages[healthy.stem]
 
 
 # ---------------------------------------------------------------------------
