@@ -127,7 +127,6 @@ def test_collapse_to_background():
     assert row["metric"] == "background_dice" and row["epoch"] == 1
 
 
-
 def test_collapse_is_judged_at_the_last_epoch_every_score_shares_in_a_study():
     """Runs ruled out from their last values are not reported; a run whose
     foreground scores end at different epochs is judged epoch by epoch."""
@@ -144,6 +143,7 @@ def test_collapse_is_judged_at_the_last_epoch_every_score_shares_in_a_study():
                        (("ok", ok), ("ragged", ragged), ("collapsed", collapsed))])
     out = diagnose(study, rules=["collapse_to_background"])
     assert dict(zip(out["run"], out["epoch"])) == {"ragged": 3, "collapsed": 1}
+
 
 def test_val_better_than_train_is_not_reported_with_dropout():
     loss = [1.0, 0.8, 0.6, 0.5, 0.45, 0.42]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
 import json
 import math
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import polars as pl
