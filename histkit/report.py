@@ -165,8 +165,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
         long = (batch.histories.with_columns(pl.col("path").cast(pl.String))
                 .filter(pl.col("path").is_in(list(runs))))
         found = _findings(long, settings.telemetry)
-        tasks, skipped, manifest = _plan(out, runs, groups, batch, fields, settings, old,
-                                         problems, found)
+        tasks, skipped, manifest = _plan(out, runs, groups, batch, long, fields, settings,
+                                         old, problems, found)
         done = _render(out, tasks, jobs, progress, problems)
         _record(manifest, tasks, done)
         summary = _summary(long, found, runs, fields, settings.tolerance, manifest,
@@ -292,10 +292,11 @@ def _load_manifest(path: Path) -> dict:
 # what to render
 
 
-def _plan(out, runs, groups, batch, fields, settings, old, problems, found):
+def _plan(out, runs, groups, batch, long, fields, settings, old, problems, found):
     """Tasks for figures and pages whose digest changed or whose files are
-    missing; the new manifest starts with those that are reused. A page task
-    carries its run's findings (``found``, the study's diagnosis)."""
+    missing; the new manifest starts with those that are reused. A task
+    carries its run's history (from ``long``, the good runs' rows) and a page
+    its run's findings (``found``, the study's diagnosis)."""
     manifest = {"histkit": __version__, **{part: {} for part in _PARTS}}
     tasks, skipped, pages = [], [], []
     frames = None
@@ -305,8 +306,7 @@ def _plan(out, runs, groups, batch, fields, settings, old, problems, found):
     def frame(path):
         nonlocal frames
         if frames is None:
-            frames = batch.histories.with_columns(pl.col("path").cast(pl.String)) \
-                .partition_by("path", as_dict=True, include_key=False)
+            frames = long.partition_by("path", as_dict=True, include_key=False)
         return frames[(path,)]
 
     with_telemetry = _telemetry_paths(batch, settings)
