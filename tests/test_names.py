@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +79,22 @@ def test_path_adds_date_and_warns_on_disagreement(tmp_path):
     with pytest.warns(HistkitWarning, match="model directory 'unet_2d_mdice_ag' disagrees"):
         r = run_from_path(bad)
     assert r.attention is False  # the name wins
+
+
+@pytest.mark.parametrize("spelling", [
+    "/data/run/2021-03-02/unet_2d_mdice/fat_768x384x1/{name}.csv",
+    "./run/./2021-03-02//unet_2d_mdice/fat_768x384x1/{name}.csv",
+    "2021-03-02/unet_2d_mdice/fat_768x384x1/{name}.csv",
+])
+def test_path_spellings_give_the_date_pathlib_would(spelling):
+    name = "unet_2d_mdice_AdaDelta_fat_768x384x1_N204_E24_L4_FBL24"
+    path = spelling.format(name=name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the directories agree with the name however spelt
+        r = run_from_path(path)
+    assert (r.name, r.date, r.loss) == (name, "2021-03-02", "mdice")
+    assert run_from_path(Path(path)) == r
+    assert run_from_path(f"run/x/y/{name}.csv").date is None  # no date directory
 
 
 def test_format_from_fields_and_bad_dropout():

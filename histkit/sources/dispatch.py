@@ -267,21 +267,31 @@ _GENERIC_DIRS = re.compile(r"^(checkpoint-\d+|lightning_logs|tb_logs|csv_logs|lo
 _VERSION = re.compile(r"^version_\d+$")
 
 
-def run_name(locator: str) -> str:
+def run_name(locator: str, *, is_dir: bool | None = None) -> str:
     """A run's name: the file stem for histkit's and other named files; for a
     framework's fixed file names (``metrics.csv``, ``trainer_state.json``,
     event files) the directory's name, ``version_N`` prefixed by its
     experiment unless that is Lightning's default ``lightning_logs``; MLflow's
-    own run name."""
+    own run name. ``is_dir`` is whether the locator is a directory, where the
+    caller knows it (it spares a ``stat`` per file)."""
+    if is_dir is None:
+        is_dir = os.path.isdir(locator)
+    if not is_dir and _mlflow.SEP not in locator and not locator.endswith("/"):
+        # a file, as nearly every history is: os.path, not pathlib, here (a
+        # sweep names 100,000 of them); the same name as Path(locator).stem
+        name = os.path.basename(locator)
+        stem = os.path.splitext(name)[0]
+        if not _GENERIC_STEMS.match(name if name.startswith(_tb.PREFIX) else stem):
+            return stem
     p = Path(locator)
-    if _mlflow.SEP in locator or _mlflow.is_run_dir(p):
+    if _mlflow.SEP in locator or (is_dir and _mlflow.is_run_dir(p)):
         try:
             return _mlflow.run_name(locator)
         except HistoryError:
             return p.name
-    if p.is_dir() or _GENERIC_STEMS.match(p.stem if not p.name.startswith(_tb.PREFIX)
-                                          else p.name):
-        d = p if p.is_dir() else p.parent
+    if is_dir or _GENERIC_STEMS.match(p.stem if not p.name.startswith(_tb.PREFIX)
+                                      else p.name):
+        d = p if is_dir else p.parent
         while _GENERIC_DIRS.match(d.name) and d.parent != d:
             d = d.parent
         if _VERSION.match(d.name) and d.parent.name and \
