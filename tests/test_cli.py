@@ -161,10 +161,14 @@ def test_missing_path_and_empty_directory(tmp_path, cmd):
 
 
 def test_unreadable_file(tmp_path, monkeypatch, history_file):
-    def deny(self):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    def deny(path, *args, **kwargs):  # as chmod 000 would for a user (CI runs as root)
+        if os.fspath(path) == str(history_file):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny)
     res = CliRunner().invoke(main, ["stops", str(history_file)])
     assert res.exit_code == 2
     assert res.output.strip() == f"histkit: error: {history_file}: cannot read: Permission denied"
