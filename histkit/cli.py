@@ -183,8 +183,6 @@ def _finish(problems: list) -> None:
 
 
 def _echo_table(table, fmt: str, output: str | None = None) -> None:
-    import polars as pl
-
     if fmt == "parquet":
         if output is None and sys.stdout.isatty():
             raise click.UsageError("parquet is binary: give -o FILE or redirect stdout")
@@ -205,10 +203,9 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
     elif fmt == "json":
         text = table.write_json() + "\n"
     else:
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True,
-                       tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
-                       tbl_width_chars=60_000, fmt_str_lengths=1000, float_precision=4):
-            text = str(table) + "\n"
+        from .text_table import markdown
+
+        text = markdown(table)
     if output:
         from .files import write_atomic
 

@@ -1,0 +1,56 @@
+import polars as pl
+import pytest
+
+from histkit.text_table import markdown
+
+
+def polars_markdown(table: pl.DataFrame) -> str:
+    """What the CLI printed before: polars' own Markdown layout."""
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
+                   tbl_width_chars=60_000, fmt_str_lengths=1000, float_precision=4):
+        return str(table) + "\n"
+
+
+def test_ordinary_values_are_laid_out_as_polars_does():
+    table = pl.DataFrame({
+        "run": ["unet_2d_mdice_AdaDelta_fat_96x48x1_N32_E12_L3_FBL8", "b", None],
+        "epochs": [12, None, 3],
+        "best_val_loss": [0.123456, -1e-9, None],
+        "dropout": [0.2, float("nan"), float("inf")],
+        "attention": [True, False, None],
+        "note": ["", "été", "x"],
+        "kind": pl.Series(["a", "b", "a"], dtype=pl.Categorical),
+    })
+    assert markdown(table) == polars_markdown(table)
+
+
+def test_no_rows_gives_the_header_and_rule():
+    table = pl.DataFrame(schema={"run": pl.String, "epoch": pl.Int64})
+    assert markdown(table) == "| run | epoch |\n|-----|-------|\n"
+    assert markdown(table) == polars_markdown(table)
+
+
+def test_a_pipe_or_line_break_in_a_cell_keeps_the_row_on_one_line():
+    table = pl.DataFrame({"evidence": ["a|b", "two\nlines", "crlf\r\nend"], "n": [1, 2, 3]})
+    lines = markdown(table).splitlines()
+    assert len(lines) == 2 + table.height
+    assert lines[2] == r"| a\|b       | 1 |"
+    assert lines[3] == r"| two\nlines | 2 |"
+    assert lines[4] == r"| crlf\nend  | 3 |"
+    # every line has the same cells, so a Markdown reader sees two columns
+    assert {line.count(" | ") for line in lines if not line.startswith("|-")} == {1}
+
+
+@pytest.mark.parametrize("value, text", [(1e20, "1.0000e+20"), (-2.5e16, "-2.5000e+16"),
+                                         (float("-inf"), "-inf"), (123456.78915, "123456.7891")])
+def test_large_and_infinite_floats(value, text):
+    assert markdown(pl.DataFrame({"x": [value]})).splitlines()[2].strip("| ") == text
+
+
+def test_list_cells_are_shown_as_python_would():
+    table = pl.DataFrame({"rules": [["stuck", "diverged"], None]})
+    assert markdown(table).splitlines() == ["| rules                 |",
+                                            "|-----------------------|",
+                                            "| ['stuck', 'diverged'] |",
+                                            "| null                  |"]
