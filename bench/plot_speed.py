@@ -112,8 +112,14 @@ def write_history(path: Path, epochs: int = 24) -> None:
 def seconds(cmd: list[str], out: Path) -> float:
     out.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     took = time.perf_counter() - t0
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or ["no message"]
+        said = next((ln for ln in lines if "rror" in ln), lines[-1])
+        raise SystemExit(f"{Path(cmd[0]).name} failed: {said}"
+                         + ("\n(the plain R script needs readr, tidyr, dplyr and ggplot2: "
+                            "apt-get install r-cran-tidyr)" if cmd[0] == "Rscript" else ""))
     if not out.stat().st_size:
         raise SystemExit(f"{cmd[0]} wrote an empty {out}")
     return took
