@@ -2,8 +2,8 @@
 
 polars prints a DataFrame as a Markdown table too, but it lays out 100,000
 rows cell by cell (2.5 s and 700 MB for ``histkit runs`` over a sweep); here
-each column is formatted and padded as a whole, so the same table takes a
-tenth of that (bench/ingest.py, "runs (table format)"). The layout is
+each column is formatted and padded as a whole, so the same table takes
+about a fifth of that (bench/ingest.py, "runs (table format)"). The layout is
 polars' ASCII_MARKDOWN one: left-aligned cells, ``null`` for a missing
 value, floats with four decimals; a ``|`` or line break inside a cell is
 escaped so that every row stays one line of the table.
