@@ -12,9 +12,11 @@ each, in turn, so both pay their start-up and package loading as a user
 does. Prints the median and range of each, the ratio of the medians (goal:
 at most 1, aim 0.7) and where the Python process spends its time.
 
-Also times `histkit plot` with its one special path switched off (the CLI
-spares matplotlib the property lists of the Artist ``set()`` docstrings,
-histkit.plot.skip_artist_docstrings) and prints what that path gains.
+Also times `histkit plot` with each of its two special paths switched off
+and prints what each gains: the CLI spares matplotlib the signatures and
+property lists of the Artist ``set()`` methods
+(histkit.plot.skip_artist_docstrings), and the `histkit` program leaves a
+quick command without the interpreter's teardown (histkit.cli.run).
 """
 
 from __future__ import annotations
@@ -64,9 +66,10 @@ p <- ggplot(long, aes(epoch, value, colour = data)) +
 ggsave(args[2], p, width = 10.8, height = 6.8, dpi = 150)
 """
 
-# `histkit plot` with skip_artist_docstrings switched off
-PATH_OFF = ("import histkit.plot\nhistkit.plot.skip_artist_docstrings = lambda: None\n"
-            "from histkit.cli import main\nmain()")
+# `histkit plot` with one special path switched off
+DOCSTRINGS_ON = ("import histkit.plot\nhistkit.plot.skip_artist_docstrings = lambda: None\n"
+                 "from histkit.cli import run\nrun()")
+TEARDOWN_ON = "from histkit.cli import main\nmain()"
 
 STAGES = r"""
 import sys, time
@@ -90,6 +93,7 @@ p.savefig(sys.argv[2], dpi=150)
 t.append(time.perf_counter())
 names = ["histkit.cli+matplotlib", "polars+pandas", "plotnine", "read+stops+build", "draw", "savefig"]
 print(" ".join(f"{n}={b - a:.3f}" for n, a, b in zip(names, t, t[1:])))
+print(time.time(), flush=True)  # the parent times the teardown from here
 """
 
 
@@ -125,6 +129,15 @@ def seconds(cmd: list[str], out: Path) -> float:
     return took
 
 
+def _stages(csv: Path, png: Path) -> str:
+    """Seconds by stage in one Python process, the interpreter's teardown last."""
+    done = subprocess.run([sys.executable, "-c", STAGES, str(csv), str(png), str(LABELS)],
+                          capture_output=True, text=True, check=True)
+    ended = time.time()
+    stages, stamp = done.stdout.strip().splitlines()[-2:]
+    return f"{stages} teardown={ended - float(stamp):.3f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
@@ -138,24 +151,25 @@ def main() -> None:
         script.write_text(PLAIN_R)
         py_png, r_png = tmp / "histkit.png", tmp / "r.png"
         py_cmd = [histkit, "plot", str(csv), "--labels", str(LABELS), "-o", str(py_png)]
-        plain_cmd = [sys.executable, "-c", PATH_OFF, *py_cmd[1:]]
         r_cmd = ["Rscript", str(script), str(csv), str(r_png), str(LABELS)]
+        cmds = {"histkit plot": (py_cmd, py_png), "plain R": (r_cmd, r_png),
+                "docstrings on": ([sys.executable, "-c", DOCSTRINGS_ON, *py_cmd[1:]], py_png),
+                "teardown on": ([sys.executable, "-c", TEARDOWN_ON, *py_cmd[1:]], py_png)}
         seconds(py_cmd, py_png), seconds(r_cmd, r_png)  # warm the page cache
-        times = {"histkit plot": [], "plain R": [], "docstrings on": []}
+        times = {name: [] for name in cmds}
         for _ in range(args.repeats):
-            times["histkit plot"].append(seconds(py_cmd, py_png))
-            times["plain R"].append(seconds(r_cmd, r_png))
-            times["docstrings on"].append(seconds(plain_cmd, py_png))
-        stages = subprocess.run([sys.executable, "-c", STAGES, str(csv), str(tmp / "s.png"),
-                                 str(LABELS)], capture_output=True, text=True,
-                                check=True).stdout.strip()
+            for name, (cmd, png) in cmds.items():
+                times[name].append(seconds(cmd, png))
+        stages = _stages(csv, tmp / "s.png")
     for name, ts in times.items():
         print(f"{name:13} median {statistics.median(ts):.2f} s  "
               f"(range {min(ts):.2f}-{max(ts):.2f}, {args.repeats} runs)")
     ratio = statistics.median(times["histkit plot"]) / statistics.median(times["plain R"])
     print(f"histkit / R: {ratio:.2f}x (goal at most 1.00, aim 0.70)")
-    gain = statistics.median(times["docstrings on"]) / statistics.median(times["histkit plot"])
-    print(f"skipping matplotlib's set() docstrings: {gain:.3f}x (docstrings on / histkit plot)")
+    for name, path in (("docstrings on", "skipping matplotlib's set() signatures and docs"),
+                       ("teardown on", "leaving without the interpreter's teardown")):
+        gain = statistics.median(times[name]) / statistics.median(times["histkit plot"])
+        print(f"{path}: {gain:.3f}x ({name} / histkit plot)")
     print(f"one Python process, seconds by stage: {stages}")
 
 

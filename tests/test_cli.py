@@ -50,6 +50,46 @@ def test_help_does_not_import_heavy_modules():
     assert "histkit plot" in res.stdout
 
 
+_EXIT = """import atexit, sys, threading, time
+class Teardown:
+    def __del__(self):
+        print("teardown", flush=True)
+marker = Teardown()
+atexit.register(print, "exit handler")
+if sys.argv[1] == "thread":
+    threading.Thread(target=time.sleep, args=(0.3,)).start()
+del sys.argv[1]
+from histkit.cli import run
+run()
+"""
+
+
+@pytest.mark.parametrize("case, args, rc, teardown", [
+    ("quick", ["stops", "HIST", "--format", "csv"], 0, False),
+    ("quick", ["stops", "missing.csv"], 2, False),
+    ("thread", ["stops", "HIST", "--format", "csv"], 0, True),
+    ("long", ["--version"], 0, True),
+])
+def test_quick_commands_skip_the_teardown_and_keep_exit_handlers_and_output(
+        history_file, case, args, rc, teardown):
+    """The `histkit` program leaves a quick command without the interpreter's
+    teardown (bench/plot_speed.py): exit handlers still run, the output is
+    whole, the exit code kept; another thread alive, or any other command,
+    gets Python's own exit."""
+    args = [str(history_file) if a == "HIST" else a for a in args]
+    res = subprocess.run([sys.executable, "-c", _EXIT, case, *args], capture_output=True,
+                         text=True)
+    assert res.returncode == rc, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[-1 - teardown] == "exit handler"
+    assert ("teardown" in lines) == teardown
+    if args[0] == "stops" and rc == 0:
+        table = pl.read_csv(res.stdout.rsplit("exit handler", 1)[0].encode())
+        assert table.height == 10 and table["run"].unique().to_list() == [RUN]
+    if rc:
+        assert_one_line_error(res, "missing.csv")
+
+
 def test_plot_mirrors_run_tree_under_reports(tmp_path, history_file):
     res = histkit("plot", history_file.relative_to(tmp_path), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
