@@ -22,7 +22,7 @@ from .files import atomic_target
 from .history import _as_polars, to_history
 from .labels import load_labels
 
-__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "skip_artist_docstrings", "FORMATS"]
+__all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_group_curves", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "skip_artist_docstrings", "FORMATS"]
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -247,28 +247,34 @@ def plot_groups(hist, by: str, lookup_table=None, base_size: float = 11, *,
     band of one standard deviation either side (``geom_ribbon``), a smaller
     group as its runs. ``hist`` is a long table with ``run`` (an id) and
     ``by`` columns."""
-    from plotnine import aes, facet_wrap, geom_line, geom_ribbon, ggplot, labs
+    from .group_curves import GroupCurves
 
-    long, order, labels = _base(hist, lookup_table, all_metrics=all_metrics,
-                                telemetry=telemetry)
+    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
     for col in (by, "run"):
         if col not in long.columns:
             raise OptionError(f"cannot group by {by!r}: the table has no {col!r} column")
-    long = (long.filter(pl.col("data") == "validation").drop_nulls("value")
-            .with_columns(pl.col(by).cast(pl.String)))
-    if long.is_empty():
+    curves = GroupCurves(by, band_from)
+    curves.add(long)
+    return plot_group_curves(curves, lookup_table, base_size, all_metrics=all_metrics)
+
+
+def plot_group_curves(curves, lookup_table=None, base_size: float = 11, *,
+                      all_metrics: bool = False):
+    """:func:`plot_groups` from curves gathered already
+    (:class:`histkit.group_curves.GroupCurves`, built chunk by chunk over a
+    study too large to hold)."""
+    from plotnine import aes, facet_wrap, geom_line, geom_ribbon, ggplot, labs
+
+    by, band_from = curves.by, curves.band_from
+    if not curves.metrics:
         raise OptionError("no validation series to compare")
-    size = long.group_by(by).agg(n=pl.col("run").n_unique())
-    long = long.join(size, on=by, how="left")
-    banded = (long.filter(pl.col("n") >= band_from)
-              .group_by(by, "metric", "epoch")
-              .agg(mean=pl.col("value").mean(), sd=pl.col("value").std().fill_null(0.0))
-              .with_columns(lo=pl.col("mean") - pl.col("sd"), hi=pl.col("mean") + pl.col("sd"))
-              .sort(by, "metric", "epoch"))
-    single = long.filter(pl.col("n") < band_from)
-    # the whole table as the figure's data: its facets size the saved figure
-    p = ggplot(_labelled(long.select(by, "metric", "epoch"), order, labels),
-               aes("epoch", colour=by))
+    order, labels = facet_levels(list(curves.metrics), load_labels(lookup_table),
+                                 all_metrics=all_metrics)
+    banded, single = curves.banded(), curves.single()
+    # every (group, metric, epoch) drawn as the figure's data: its facets size the saved figure
+    frame = pl.concat([banded.select(by, "metric", "epoch"),
+                       single.select(by, "metric", "epoch")])
+    p = ggplot(_labelled(frame, order, labels), aes("epoch", colour=by))
     if banded.height:
         df = _labelled(banded.rename({"mean": "value"}), order, labels)
         p += geom_ribbon(df, aes(x="epoch", ymin="lo", ymax="hi", fill=by), alpha=0.2,
@@ -280,7 +286,7 @@ def plot_groups(hist, by: str, lookup_table=None, base_size: float = 11, *,
     what = (f"mean and +-1 sd of groups of {band_from} runs or more"
             if banded.height else "one line per run")
     if banded.height and single.height:
-        what += f"; smaller groups run by run"
+        what += "; smaller groups run by run"
     return (p + facet_wrap("metric", scales="free_y")
             + labs(x="epoch", colour=by, caption=f"validation curves by {by}: {what}")
             + _theme(base_size))
