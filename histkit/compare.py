@@ -159,31 +159,35 @@ def _levels(runs: pl.DataFrame, factor: str, best: str, stop: str, higher: bool)
 def _effects(runs: pl.DataFrame, factor: str, others: list[str], best: str) -> pl.DataFrame:
     """Every two levels of ``factor`` that meet in pairs of runs differing in
     ``factor`` alone: ``level`` minus ``reference``; a factor whose levels
-    never meet gets one row with no pairs."""
+    never meet gets one row with no pairs. One join of the cells with
+    themselves, not one per two levels: a factor of 177 levels (a sweep of
+    epochs) has 15,576 pairs of them."""
     levels = sorted(runs[factor].drop_nulls().cast(pl.String).unique().to_list())
     if len(levels) < 2:
         return _empty_effects()
     table = runs.select(*[_text(k).alias(k) for k in others], _text(factor).alias("_level"),
                         pl.col(best).alias("_v"))
     # runs repeated with one key (e.g. the same run in two dates) count once, as their mean
-    cells = table.group_by([*others, "_level"]).agg(pl.col("_v").mean())
-    rows = []
-    for i, ref in enumerate(levels):
-        base = cells.filter(pl.col("_level") == ref).drop("_level").rename({"_v": "_ref"})
-        for level in levels[i + 1:]:
-            other = cells.filter(pl.col("_level") == level).drop("_level")
-            pairs = (other.join(base, on=others, how="inner", nulls_equal=True)
-                     if others else other.join(base, how="cross"))
-            if not pairs.height:
-                continue
-            d = pairs["_v"] - pairs["_ref"]
-            rows.append({"factor": factor, "level": level, "reference": ref,
-                         "pairs": pairs.height, "mean_diff": d.mean(),
-                         "std_diff": d.std() if pairs.height > 1 else None})
-    if not rows:
-        rows.append({"factor": factor, "level": None, "reference": None, "pairs": 0,
-                     "mean_diff": None, "std_diff": None})
-    return pl.DataFrame(rows, schema=_empty_effects().schema)
+    cells = (table.filter(pl.col("_level").is_in(levels))
+             .group_by([*others, "_level"]).agg(pl.col("_v").mean())
+             .with_columns(pl.col("_level").replace_strict(
+                 {level: i for i, level in enumerate(levels)}, return_dtype=pl.Int64)
+                 .alias("_i")))
+    base = cells.rename({"_level": "reference", "_v": "_ref", "_i": "_j"})
+    pairs = (cells.join(base, on=others, how="inner", nulls_equal=True) if others
+             else cells.join(base, how="cross")).filter(pl.col("_i") > pl.col("_j"))
+    if not pairs.height:
+        return pl.DataFrame([{"factor": factor, "level": None, "reference": None, "pairs": 0,
+                              "mean_diff": None, "std_diff": None}],
+                            schema=_empty_effects().schema)
+    d = pl.col("_v") - pl.col("_ref")
+    return (pairs.group_by("_j", "_i")
+            .agg(pl.col("_level").first().alias("level"),
+                 pl.col("reference").first(), pairs=pl.len().cast(pl.Int64),
+                 mean_diff=d.mean(), std_diff=pl.when(pl.len() > 1).then(d.std()))
+            .sort("_j", "_i")
+            .select(pl.lit(factor).alias("factor"), "level", "reference", "pairs",
+                    "mean_diff", "std_diff"))
 
 
 def _importance(runs: pl.DataFrame, factors: list[str], best: str,
