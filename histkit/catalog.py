@@ -99,8 +99,7 @@ _TOLD = {"path": pl.String, "warnings": pl.List(pl.String)}
 def _runs_of(batch: Batch, tolerance: float, strict: bool) -> pl.DataFrame:
     """The runs table of the histories of ``batch``."""
     fields = run_fields(batch.paths, strict=strict, names=batch)
-    long = batch.histories.with_columns(pl.col("path").cast(pl.String))
-    table = summarise(long, fields, tolerance, metrics=["loss"])
+    table = summarise(batch.histories, fields, tolerance, metrics=["loss"])
     for col, dtype in (("best_val_loss", pl.Float64), ("best_val_loss_epoch", pl.Int64),
                        ("stop_val_loss_epoch", pl.Int64)):
         if col not in table.columns:
@@ -122,17 +121,19 @@ def summarise(long: pl.DataFrame, fields: pl.DataFrame, tolerance: float = 0.005
     ``metrics`` keeps only those series (faster over a large tree).
 
     The one per-run summary: ``histkit runs``, the report and the
-    comparisons read it."""
-    long = long.with_columns(pl.col("path").cast(pl.String))
-    table = fields.join(long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique()),
-                        on="path", how="left", maintain_order="left")
+    comparisons read it. ``path`` of ``long`` may be text or an Enum (as
+    :func:`histkit.read_histories` gives it): it becomes text after each
+    aggregation, never for every row."""
+    text = pl.col("path").cast(pl.String)
+    table = fields.join(long.group_by("path").agg(epochs_logged=pl.col("epoch").n_unique())
+                        .with_columns(text), on="path", how="left", maintain_order="left")
     table = table.with_columns(pl.col("epochs_logged").fill_null(0))
     if not long.height:
         return table
     scored = long if metrics is None else long.filter(pl.col("metric").is_in(metrics))
     if scored.height:
         stops = early_stoppings(scored, tolerance, by=["path"], telemetry=telemetry).with_columns(
-            series=pl.when(pl.col("data") == "validation")
+            text, series=pl.when(pl.col("data") == "validation")
             .then(pl.lit("val_") + pl.col("metric")).otherwise(pl.col("metric")))
         for series in stops["series"].unique(maintain_order=True):
             part = stops.filter(pl.col("series") == series).select(
@@ -140,12 +141,13 @@ def summarise(long: pl.DataFrame, fields: pl.DataFrame, tolerance: float = 0.005
                 pl.col("best_epoch").alias(f"best_{series}_epoch"),
                 pl.col("epoch").alias(f"stop_{series}_epoch"))
             table = table.join(part, on="path", how="left", maintain_order="left")
-    logged = set(long["metric"].cast(pl.String).unique().to_list())
+    logged = set(long["metric"].unique().cast(pl.String).to_list())
     aggs = [getattr(pl.col("value").filter(pl.col("metric") == series), how)().alias(col)
             for col, (series, how) in COST.items() if series in logged]
     if aggs:
-        cost = (long.filter(pl.col("metric").cast(pl.String).is_in([s for s, _ in COST.values()]))
-                .with_columns(pl.col("metric").cast(pl.String)).group_by("path").agg(aggs))
+        cost = (long.filter(pl.col("metric").is_in([s for s, _ in COST.values()]))
+                .with_columns(pl.col("metric").cast(pl.String)).group_by("path").agg(aggs)
+                .with_columns(text))
         table = table.join(cost, on="path", how="left", maintain_order="left")
     return table
 
