@@ -16,6 +16,7 @@ The long table has exactly the columns of R keras' ``as.data.frame(history)``:
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -289,6 +290,17 @@ def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
             batch, coming = coming.result(), ahead.submit(read, start)
             yield batch
         yield coming.result()
+
+
+def owned(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy of ``frame`` that owns its memory. A small result of a chunk
+    (a filter, a group-by) may keep views into the chunk's columns, strings
+    above all, and with them the whole chunk: what is kept across chunks
+    goes through here. An Arrow IPC round trip, so every column is new."""
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    buffer.seek(0)
+    return pl.read_ipc(buffer)
 
 
 def _gather_blocks(frame: pl.DataFrame, starts, lengths):

@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -54,21 +55,24 @@ import polars as pl
 from . import __version__
 from .errors import HistkitError, OptionError
 from .files import write_atomic
-from .history import Batch, find_histories, read_histories
+from .group_curves import GroupCurves
+from .history import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from .labels import load_labels
-from .columns import parse_telemetry, telemetry_names
+from .catalog import summarise
+from .columns import metric_filter, parse_telemetry, telemetry_names
 from .names import FIELDS, run_from_path
 from .sources import fingerprint
 from .stopping import check_tolerance, early_stoppings, is_loss_like
 
 __all__ = ["build_report", "check_settings", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS",
-           "REPORT_FORMATS"]
+           "REPORT_FORMATS", "PAGES"]
 
 DEFAULT_GROUP_BY = ("attention", "dropout", "optimizer", "loss", "model")
 GROUP_FIELDS = tuple(f for f in FIELDS if f != "name")
 REPORT_FORMATS = ("png", "pdf", "svg")
 MANIFEST = "manifest.json"
 _GROUP_FIGURE = "mean+band>=3"  # how comparison figures are drawn: a change redraws them
+PAGES = 500  # runs with figures and a page, at most (a page takes up to a second of CPU)
 LOCK = ".histkit-report.lock"
 # fields shown in the runs table (those that vary; the rest are "shared settings")
 _TABLE_FIELDS = ("date", "model", "loss", "attention", "optimizer", "dataset", "height",
@@ -91,6 +95,7 @@ class Report:
     problems: list[HistkitError]
     pages: list[str] = dataclasses.field(default_factory=list)  # runs whose page was written
     factors: object = None  # histkit.compare.Comparison: which factor matters
+    shown: list[str] = dataclasses.field(default_factory=list)  # runs with figures and a page
 
     @property
     def ok(self) -> bool:
@@ -110,11 +115,18 @@ class _Settings:
     all_metrics: bool = False
 
     def digest(self, *parts: bytes | str) -> str:
-        h = hashlib.sha256(json.dumps([__version__, dataclasses.asdict(self)]).encode())
+        h = hashlib.sha256(_spelled(self))
         for part in parts:
             h.update(b"\0")
             h.update(part.encode() if isinstance(part, str) else part)
         return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _spelled(settings: _Settings) -> bytes:
+    """The settings and histkit's version as bytes, once per settings (a
+    study of 100,000 runs asks for them 100,000 times)."""
+    return json.dumps([__version__, dataclasses.asdict(settings)]).encode()
 
 
 @dataclasses.dataclass
@@ -132,7 +144,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
                  strict: bool = False, command: str | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  telemetry: Iterable[str] = (), all_metrics: bool = False,
-                 source: str | None = None, metric: str | None = None) -> Report:
+                 source: str | None = None, metric: str | None = None,
+                 pages: int = PAGES) -> Report:
     """Build (or bring up to date) the report of every history under ``roots``.
 
     ``roots``: directories (searched for ``*.csv``) and files. ``labels``: a
@@ -148,41 +161,53 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     the series the factor comparison reads (:func:`histkit.compare.compare_runs`;
     default: the validation series of the first labelled metric).
 
+    ``pages``: the most runs that get figures, a page and a row in the
+    index (a page takes up to a second of CPU). A larger study is read chunk
+    by chunk, in the memory of one chunk: its summary tables, diagnosis,
+    comparisons and factor analysis cover every run, and the pages go to the
+    best runs by the headline metric and the runs diagnosed as failed, half
+    each (:attr:`Report.shown` says which).
+
     Workers are started with ``spawn`` (polars dislikes ``fork``), so a script
     calling this with ``jobs`` > 1 needs the usual ``if __name__ ==
     "__main__":`` guard.
     """
     settings = _settings(labels, tolerance, formats, dpi, base_size, telemetry, all_metrics)
+    if isinstance(pages, bool) or not isinstance(pages, int) or pages < 0:
+        raise OptionError(f"pages should be a whole number, 0 or more; got {pages!r}")
+    candidates = _candidate_groups(group_by)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out / LOCK):
         problems: list[HistkitError] = []
-        batch, runs = _read(roots, strict, settings, problems, source)
-        _check_metric(batch, metric)
-        fields = _fields(runs, batch)
-        groups = _group_fields(group_by, fields)
+        study = _read(roots, strict, settings, problems, source, candidates, pages)
+        _check_metric(study.metrics, metric)
+        groups = _group_fields(group_by, study.fields)
+        shown, selection = _choose(study.summary, settings, pages)
+        long = study.long
+        if long is None:  # too many runs to keep: read the shown ones again
+            again = read_histories(shown, source=source)
+            problems += again.problems
+            long = again.histories.with_columns(pl.col("path").cast(pl.String))
         old = _load_manifest(out / MANIFEST)
-        long = (batch.histories.with_columns(pl.col("path").cast(pl.String))
-                .filter(pl.col("path").is_in(list(runs))))
-        found = _findings(long, settings.telemetry)
-        tasks, skipped, manifest = _plan(out, runs, groups, batch, long, fields, settings,
-                                         old, problems, found)
+        tasks, skipped, manifest = _plan(out, study, shown, groups, long, settings, old,
+                                         problems)
         done = _render(out, tasks, jobs, progress, problems)
         _record(manifest, tasks, done)
-        summary = _summary(long, found, runs, fields, settings.tolerance, manifest,
-                           settings.telemetry)
+        summary = _with_figures(study.summary, manifest)
         comparisons = {g: _comparison_table(summary, g, _headline(summary, settings))
                        for g in groups}
         factors = _factors(summary, metric, settings, problems)
         _write_tables(out, summary)
         index = _write_index(out, summary, comparisons, manifest, problems, settings,
-                             title=title, command=command, factors=factors)
+                             title=title, command=command, factors=factors, shown=shown,
+                             selection=selection)
         write_atomic(out / MANIFEST, json.dumps(manifest, indent=1).encode())
         removed = _remove_stale(out, old, manifest)
     rendered = [t["key"] for t in tasks if t["kind"] == "run" and t["key"] in done]
-    pages = [t["key"] for t in tasks if t["kind"] == "page" and t["key"] in done]
+    pages_done = [t["key"] for t in tasks if t["kind"] == "page" and t["key"] in done]
     return Report(out, index, rendered, skipped, removed, comparisons, summary, problems,
-                  pages, factors)
+                  pages_done, factors, shown)
 
 
 # ---------------------------------------------------------------------------
@@ -224,13 +249,70 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _read(roots, strict, settings, problems, source=None) -> tuple[Batch, dict[str, _Run]]:
-    """Read every history; the good ones become runs with a content digest."""
+@dataclasses.dataclass
+class _Study:
+    """What one pass over the histories leaves: every good run, its name
+    fields, summary row (with its diagnosis) and findings, the comparison
+    curves, and the histories themselves when every run will be shown."""
+
+    runs: dict[str, _Run]
+    fields: pl.DataFrame
+    summary: pl.DataFrame
+    found: pl.DataFrame
+    curves: dict[str, GroupCurves]
+    telemetry: set[str]  # histories with telemetry
+    metrics: set[str]  # every series name
+    long: pl.DataFrame | None
+
+
+def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
+    """Read every history, chunk by chunk; the good ones become runs with a
+    content digest. The histories are kept when there are no more than
+    ``pages`` of them (all shown), else only what the report needs of them."""
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
     paths = find_histories(roots, problems=problems)
     paths = list(dict.fromkeys(os.path.normpath(p) for p in paths))
-    batch = read_histories(paths, source=source)
-    problems += batch.problems
+    keep = len(paths) <= pages
+    runs: dict[str, _Run] = {}
+    fields, summaries, found, longs = [], [], [], []
+    curves = {g: GroupCurves(g) for g in groups}
+    with_telemetry: set[str] = set()
+    metrics: set[str] = set()
+    starts = range(0, max(len(paths), 1), CHUNK)
+    for start, batch in zip(starts, read_chunks(paths, chunk=CHUNK, source=source)):
+        problems += batch.problems
+        chunk = _good_runs(paths[start:start + CHUNK], batch, strict, settings, problems)
+        offset = len(runs)  # run ids of the comparison curves go on across chunks
+        runs.update(chunk)
+        long = _long_of(batch, chunk)
+        names = _fields(chunk, batch)
+        findings = _findings(long, settings.telemetry).with_columns(pl.col("path")
+                                                                    .cast(pl.String))
+        summary = summarise(long, names, settings.tolerance, telemetry=settings.telemetry)
+        if long.height:
+            summary = summary.join(_diagnosis(findings, long), on="path", how="left",
+                                   maintain_order="left")
+        fields.append(owned(names))
+        summaries.append(owned(summary))
+        found.append(owned(findings))
+        metrics |= set(batch.histories["metric"].unique().cast(pl.String).to_list())
+        with_telemetry |= _telemetry_paths(batch, settings)
+        if curves and long.height:
+            _gather(curves, long, names, offset, settings.telemetry)
+        if keep:
+            longs.append(long.with_columns(pl.col("path").cast(pl.String)))
+    return _Study(runs, _concat(fields), _concat(summaries), _concat(found), curves,
+                  with_telemetry, metrics, _concat(longs) if keep else None)
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Chunks' tables as one (a chunk may lack a series another has)."""
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
+def _good_runs(paths: list[str], batch: Batch, strict: bool, settings: _Settings,
+               problems: list) -> dict[str, _Run]:
+    """The runs of the histories read without a problem and named well enough."""
     bad = {e.path for e in batch.problems}
     runs: dict[str, _Run] = {}
     for path in paths:
@@ -244,7 +326,42 @@ def _read(roots, strict, settings, problems, source=None) -> tuple[Batch, dict[s
                             else HistkitError(f"cannot read: {exc}", path=path))
             continue
         runs[path] = _Run(path, name, _stem(name, path), settings.digest(name, data))
-    return batch, runs
+    return runs
+
+
+def _long_of(batch: Batch, paths) -> pl.DataFrame:
+    """The rows of these histories (``path`` stays the batch's Enum)."""
+    long = batch.histories
+    if len(paths) == len(batch.paths):
+        return long
+    return long.filter(pl.col("path").is_in(pl.Series(list(paths), dtype=long["path"].dtype)))
+
+
+def _gather(curves: dict[str, GroupCurves], long: pl.DataFrame, fields: pl.DataFrame,
+            offset: int, telemetry) -> None:
+    """Add a chunk's validation curves to every comparison's, aggregated once
+    for all of them: per combination of the compared fields' values. Runs are
+    numbered from ``offset`` (an integer groups much faster than a name in
+    plotnine)."""
+    from .group_curves import moments, validation
+
+    groups = list(curves)
+    keys = fields.select("path", (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias("run"),
+                         *[pl.col(g).cast(pl.String).fill_null("(none)") for g in groups])
+    combos = keys.select(groups).unique(maintain_order=True).with_row_index("_combo")
+    keys = keys.join(combos, on=groups, how="left", maintain_order="left")
+    # the rows' Enum codes pick their run: no join on millions of path strings
+    codes = (pl.DataFrame({"path": long["path"].dtype.categories})
+             .with_row_index("_code").join(keys, on="path", how="inner")
+             .select(pl.col("_code").cast(pl.UInt32), "run", "_combo"))
+    rows = (validation(metric_filter(long, telemetry))
+            .with_columns(pl.col("path").to_physical().cast(pl.UInt32).alias("_code"))
+            .join(codes, on="_code", how="inner"))
+    part = moments(rows, ["_combo"])
+    for g, c in curves.items():
+        c.add_moments(part.join(combos.select("_combo", g), on="_combo").drop("_combo"),
+                      keys.select(g, "run"),
+                      lambda keep: rows.join(keep, on="run", how="inner"))
 
 
 def _stem(name: str, path: str) -> str:
@@ -262,17 +379,55 @@ def _fields(runs: dict[str, _Run], batch: Batch) -> pl.DataFrame:
         return run_fields(list(runs), names=batch)
 
 
-def _group_fields(group_by, fields: pl.DataFrame) -> list[str]:
-    """The comparison fields: those asked for, or the defaults that vary."""
+def _candidate_groups(group_by) -> list[str]:
+    """The fields to gather comparison curves for while reading: those asked
+    for (checked), or every default one (those that vary are drawn)."""
     if group_by is None:
-        return [g for g in DEFAULT_GROUP_BY
-                if fields.height and fields[g].n_unique() > 1]
+        return list(DEFAULT_GROUP_BY)
     groups = list(dict.fromkeys(group_by))
     for g in groups:
         if g not in GROUP_FIELDS:
             raise OptionError(f"cannot group by {g!r}: should be one of "
                               f"{', '.join(GROUP_FIELDS)}")
-    return groups if fields.height else []
+    return groups
+
+
+def _group_fields(group_by, fields: pl.DataFrame) -> list[str]:
+    """The comparison fields: those asked for, or the defaults that vary."""
+    if not fields.height:
+        return []
+    if group_by is None:
+        return [g for g in DEFAULT_GROUP_BY if fields[g].n_unique() > 1]
+    return _candidate_groups(group_by)
+
+
+def _choose(summary: pl.DataFrame, settings: _Settings, pages: int
+            ) -> tuple[list[str], str | None]:
+    """The runs that get figures and a page (in the summary's order), and,
+    when that is not all of them, a sentence saying which."""
+    paths = summary["path"].to_list()
+    if len(paths) <= pages:
+        return paths, None
+    metrics = _headline(summary, settings)
+    order, what = summary, "in path order"
+    if metrics:
+        m = metrics[0]
+        order = summary.sort(f"best_val_{m}", descending=not is_loss_like(m), nulls_last=True,
+                             maintain_order=True)
+        what = f"by the best validation {dict(settings.labels).get(m, m)}"
+    ranked = order["path"].to_list()
+    chosen = ranked[:pages - pages // 2]
+    taken = set(chosen)
+    failed = ([p for p in summary.filter(pl.col("diagnosis") == "failed")["path"]
+               if p not in taken] if "diagnosis" in summary.columns else [])
+    failed = failed[:pages - len(chosen)]
+    taken.update(failed)
+    best = chosen + [p for p in ranked if p not in taken][:pages - len(chosen) - len(failed)]
+    taken.update(best)
+    why = f"the {len(best):,} best runs {what}"
+    if failed:
+        why += f" and {len(failed):,} of the runs diagnosed as failed"
+    return [p for p in paths if p in taken], why
 
 
 _PARTS = ("runs", "pages", "comparisons")
@@ -292,14 +447,16 @@ def _load_manifest(path: Path) -> dict:
 # what to render
 
 
-def _plan(out, runs, groups, batch, long, fields, settings, old, problems, found):
-    """Tasks for figures and pages whose digest changed or whose files are
-    missing; the new manifest starts with those that are reused. A task
-    carries its run's history (from ``long``, the good runs' rows) and a page
-    its run's findings (``found``, the study's diagnosis)."""
+def _plan(out, study: _Study, shown: list[str], groups, long, settings, old, problems):
+    """Tasks for figures and pages of the ``shown`` runs whose digest changed
+    or whose files are missing, and for the comparisons; the new manifest
+    starts with those that are reused. A task carries its run's history
+    (from ``long``, the shown runs' rows) and a page its run's findings (the
+    study's diagnosis)."""
     manifest = {"histkit": __version__, **{part: {} for part in _PARTS}}
     tasks, skipped, pages = [], [], []
     frames = None
+    found = study.found.filter(pl.col("path").is_in(shown))
     findings = found.drop("run").partition_by("path", as_dict=True, include_key=False)
     none = found.clear().drop("path", "run")
 
@@ -307,45 +464,48 @@ def _plan(out, runs, groups, batch, long, fields, settings, old, problems, found
         nonlocal frames
         if frames is None:
             frames = long.partition_by("path", as_dict=True, include_key=False)
-        return frames[(path,)]
+        return frames.get((path,))
 
-    with_telemetry = _telemetry_paths(batch, settings)
     code = _page_code()
-    field_rows = {r["path"]: r for r in fields.iter_rows(named=True)}
-    for run in runs.values():
+    field_rows = {r["path"]: r for r in
+                  study.fields.filter(pl.col("path").is_in(shown)).iter_rows(named=True)}
+    for path in shown:
+        run, hist = study.runs[path], frame(path)
+        if hist is None:  # gone or broken since it was first read (a problem says so)
+            continue
         files = [f"runs/{run.stem}.{fmt}" for fmt in settings.formats]
-        telemetry = [f"runs/{run.stem}.telemetry.png"] if run.path in with_telemetry else []
+        telemetry = [f"runs/{run.stem}.telemetry.png"] if path in study.telemetry else []
         entry = {"digest": run.digest, "name": run.name, "files": files + telemetry,
                  "telemetry": telemetry}
-        if _fresh(out, old["runs"].get(run.path), entry):
-            manifest["runs"][run.path] = entry
-            skipped.append(run.path)
+        if _fresh(out, old["runs"].get(path), entry):
+            manifest["runs"][path] = entry
+            skipped.append(path)
         else:
-            tasks.append({"kind": "run", "key": run.path, "entry": entry, "name": run.name,
-                          "hist": frame(run.path), "settings": settings})
+            tasks.append({"kind": "run", "key": path, "entry": entry, "name": run.name,
+                          "hist": hist, "settings": settings})
         # the run's page: its own digest (history, probes, sidecar, page code)
-        probes, probe_digest = _probe_digest(run.path)
-        sidecar, sidecar_bytes = _sidecar(run.path, problems)
+        probes, probe_digest = _probe_digest(path)
+        sidecar, sidecar_bytes = _sidecar(path, problems)
         page = {"digest": settings.digest("page", run.digest, probe_digest, sidecar_bytes, code,
                                           json.dumps(telemetry)),
                 "files": [f"runs/{run.stem}.html"], "probes": probes}
-        previous = old["pages"].get(run.path)
+        previous = old["pages"].get(path)
         if previous and previous.get("digest") == page["digest"]:
             page["files"] = previous.get("files") or page["files"]
         if _fresh(out, previous, page):
-            manifest["pages"][run.path] = page
+            manifest["pages"][path] = page
             continue
-        pages.append({"kind": "page", "key": run.path, "entry": page, "name": run.name,
-                      "stem": run.stem, "hist": frame(run.path), "settings": settings,
+        pages.append({"kind": "page", "key": path, "entry": page, "name": run.name,
+                      "stem": run.stem, "hist": hist, "settings": settings,
                       "probes": probes, "sidecar": sidecar,
-                      "sidecar_path": _sidecar_path(run.path) if sidecar_bytes else None,
-                      "fields": {k: v for k, v in field_rows.get(run.path, {}).items()
+                      "sidecar_path": _sidecar_path(path) if sidecar_bytes else None,
+                      "fields": {k: v for k, v in field_rows.get(path, {}).items()
                                  if k not in ("path", "run")},
                       "figures": files, "telemetry": telemetry,
-                      "findings": findings.get((run.path,), none)})
+                      "findings": findings.get((path,), none)})
     # pages with probes draw four figures: they go first, those without last
     tasks = [p for p in pages if p["probes"]] + tasks + [p for p in pages if not p["probes"]]
-    all_digests = "".join(sorted(r.digest for r in runs.values()))
+    all_digests = "".join(sorted(r.digest for r in study.runs.values()))
     for g in groups:
         files = [f"compare/{g}.{fmt}" for fmt in settings.formats]
         entry = {"digest": settings.digest(g, all_digests + _GROUP_FIGURE), "files": files}
@@ -354,7 +514,7 @@ def _plan(out, runs, groups, batch, long, fields, settings, old, problems, found
             continue
         # the longest tasks go first, so no worker is left with one at the end
         tasks.insert(0, {"kind": "compare", "key": g, "entry": entry,
-                         "hist": _overlay_table(batch, fields, g), "settings": settings})
+                         "curves": study.curves[g], "settings": settings})
     return tasks, skipped, manifest
 
 
@@ -427,29 +587,18 @@ def _sidecar(path: str, problems: list) -> tuple[dict | None, bytes]:
 def _telemetry_paths(batch: Batch, settings: _Settings) -> set[str]:
     """The histories that hold telemetry (learning rate, times, memory)."""
     long = batch.histories
-    names = set(telemetry_names(long["metric"].cast(pl.String).unique().to_list(),
-                                settings.telemetry))
+    names = telemetry_names(long["metric"].unique().cast(pl.String).to_list(),
+                            settings.telemetry)
     if not names:
         return set()
-    return set(long.filter(pl.col("metric").cast(pl.String).is_in(list(names)))["path"]
-               .cast(pl.String).unique().to_list())
+    return set(long.filter(pl.col("metric").is_in(names))["path"].unique()
+               .cast(pl.String).to_list())
 
 
 def _fresh(out: Path, old: dict | None, new: dict) -> bool:
     return (bool(old) and old.get("digest") == new["digest"]
             and old.get("files") == new["files"]
             and all((out / f).is_file() for f in new["files"]))
-
-
-def _overlay_table(batch: Batch, fields: pl.DataFrame, field: str) -> pl.DataFrame:
-    """Validation series of every good run with ``field`` as text and a run
-    number (an integer groups much faster than a name in plotnine)."""
-    keys = fields.select("path", pl.int_range(pl.len(), dtype=pl.Int32).alias("run"),
-                         pl.col(field).cast(pl.String).fill_null("(none)"))
-    return (batch.histories.filter(pl.col("data") == "validation")
-            .with_columns(pl.col("path").cast(pl.String))
-            .join(keys, on="path", how="inner", maintain_order="left")
-            .drop("path"))
 
 
 def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
@@ -510,23 +659,22 @@ def _render_task(out: str, task: dict):
 
     from plotnine import labs
 
-    from .plot import plot_groups, plot_history, plot_telemetry, save_plot
+    from .plot import plot_group_curves, plot_history, plot_telemetry, save_plot
 
     s: _Settings = task["settings"]
     lookup = dict(s.labels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hist = task["hist"]
+            hist = task.get("hist")
             telemetry = task["entry"].get("telemetry", [])
             if task["kind"] == "run":
                 segs = early_stoppings(hist, s.tolerance, telemetry=s.telemetry)
                 fig = plot_history(hist, lookup, segs, s.base_size, all_metrics=s.all_metrics,
                                    telemetry=s.telemetry) + labs(caption=task["name"])
             else:
-                fig = plot_groups(hist, by=task["key"], lookup_table=lookup,
-                                  base_size=s.base_size, all_metrics=s.all_metrics,
-                                  telemetry=s.telemetry)
+                fig = plot_group_curves(task["curves"], lookup, s.base_size,
+                                        all_metrics=s.all_metrics)
             for f in task["entry"]["files"]:
                 if f not in telemetry:
                     save_plot(fig, Path(out) / f, dpi=s.dpi)
@@ -574,22 +722,12 @@ def _remove_stale(out: Path, old: dict, new: dict) -> list[str]:
 # tables
 
 
-def _summary(long: pl.DataFrame, found: pl.DataFrame, runs: dict[str, _Run],
-             fields: pl.DataFrame, tolerance: float, manifest: dict,
-             telemetry=()) -> pl.DataFrame:
-    """One row per good run (``long``, their histories): :func:`histkit.catalog.summarise`
-    (fields, epochs logged, best and stop of every series, cost), its
-    diagnosis (from ``found``) and figure."""
-    from .catalog import summarise
-
-    table = summarise(long, fields, tolerance, telemetry=telemetry)
-    if long.height:
-        table = table.join(_diagnosis(found, long), on="path", how="left",
-                           maintain_order="left")
-    figures = {p: e["files"] for p, e in manifest["runs"].items()}
-    return table.with_columns(
-        pl.col("path").replace_strict({p: figures.get(p, [""])[0] for p in runs},
-                                      default="", return_dtype=pl.String).alias("figure"))
+def _with_figures(summary: pl.DataFrame, manifest: dict) -> pl.DataFrame:
+    """The summary with each run's figure (blank for a run without one)."""
+    figures = {p: e["files"][0] for p, e in manifest["runs"].items() if e.get("files")}
+    return summary.with_columns(
+        pl.col("path").replace_strict(figures, default="", return_dtype=pl.String)
+        .alias("figure"))
 
 
 def _findings(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
@@ -605,7 +743,8 @@ def _diagnosis(found: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
     ids that fired, and the first finding with what to try."""
     from .diagnosis import summarise
 
-    table = summarise(found, long.select("path").unique(maintain_order=True))
+    table = summarise(found, long.select(pl.col("path").unique(maintain_order=True)
+                                         .cast(pl.String)))
     return table.select("path", pl.col("verdict").alias("diagnosis"),
                         pl.col("rules").alias("diagnosis_rules"),
                         pl.col("diagnosis").alias("diagnosis_first"),
@@ -621,11 +760,10 @@ def _headline(summary: pl.DataFrame, settings: _Settings) -> list[str]:
     return labelled or metrics
 
 
-def _check_metric(batch: Batch, metric: str | None) -> None:
+def _check_metric(have: set[str], metric: str | None) -> None:
     """A --metric the histories do not have fails before anything is drawn."""
-    if metric is None or not batch.histories.height:
+    if metric is None or not have:
         return
-    have = set(batch.histories["metric"].cast(pl.String).unique().to_list())
     if metric not in have and metric.removeprefix("val_") not in have:
         raise OptionError(f"--metric {metric!r} is not a series of these runs; they have "
                           f"{', '.join(sorted(have))}")
@@ -680,8 +818,10 @@ def _write_tables(out: Path, summary: pl.DataFrame) -> None:
 
 
 def _write_index(out, summary, comparisons, manifest, problems, settings, *, title, command,
-                 factors=None):
-    """Render index.html from the jinja2 templates (autoescaped)."""
+                 factors=None, shown=None, selection=None):
+    """Render index.html from the jinja2 templates (autoescaped). The runs
+    table lists the ``shown`` runs (default: all); ``selection`` says which
+    they are when they are not all."""
     from .report_page import template_env
 
     lookup = dict(settings.labels)
@@ -693,7 +833,9 @@ def _write_index(out, summary, comparisons, manifest, problems, settings, *, tit
         title=title or f"histkit report: {out.name}",
         generated=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         version=__version__, command=command, tolerance=settings.tolerance,
-        runs=_run_rows(summary, manifest), fields=varying, shared=shared,
+        runs=_run_rows(summary if shown is None
+                       else summary.filter(pl.col("path").is_in(shown)), manifest),
+        total=summary.height, selection=selection, fields=varying, shared=shared,
         metrics=[(m, lookup.get(m, m)) for m in metrics],
         comparisons=[_comparison_view(g, t, manifest, metrics, lookup)
                      for g, t in comparisons.items()],

@@ -84,12 +84,16 @@ def _report_problems(problems) -> None:
               help="Resolution of PNG figures.")
 @click.option("--base-size", type=click.FloatRange(min=1), default=11, show_default=True,
               help="Base font size of theme_bw.")
+@click.option("--pages", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Draw figures and a page for N runs at most; a larger study gets them for "
+                   "its best runs and its failed ones, half each, and its tables, comparisons "
+                   "and problems still cover every run [default: 500].")
 @all_metrics_option
 @telemetry_option
 @source_option
 @strict_option
 def report_command(roots, output, labels, tolerance, group_by, metric, jobs, title, formats,
-                   dpi, base_size, all_metrics, telemetry, source, strict):
+                   dpi, base_size, pages, all_metrics, telemetry, source, strict):
     """Build a browsable report of every run: figures, comparisons, summary, index.html.
 
     Writes one figure per run, comparison figures by hyperparameter (groups
@@ -105,7 +109,8 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     beside it, weight and gradient norms, histograms over epochs, activation
     statistics, class shares and the probe images. Unchanged runs are not
     drawn again. A history that cannot be read is listed under "Problems"
-    and the command exits 1; the rest of the report is written.
+    and the command exits 1; the rest of the report is written. A study of
+    more runs than --pages is read in chunks, in bounded memory.
 
     \b
     Examples:
@@ -114,11 +119,12 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
       histkit report run/2026-12-02 -o reports/fat2 --labels pipelines/labels.R --metric sdice
       histkit report tests/fixtures/sources/lightning tests/fixtures/sources/mlflow/mlruns -o reports/frameworks
       histkit report run -o reports/fat_study --formats png,pdf --title "Fat study"
+      histkit report run -o reports/top6 --labels pipelines/labels.R --pages 6
     """
     from pathlib import Path
 
     from .plot import skip_artist_docstrings
-    from .report import build_report
+    from .report import PAGES, build_report
 
     skip_artist_docstrings()
     roots = roots or ("run",)
@@ -129,8 +135,11 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
                               group_by=list(group_by) or None, jobs=jobs, title=title,
                               formats=formats, dpi=dpi, base_size=base_size, strict=strict,
                               telemetry=telemetry, all_metrics=all_metrics, source=source,
-                              metric=metric, command=_command_line(), progress=progress)
-    click.echo(f"{len(report.summary)} runs: {len(report.rendered)} drawn, "
+                              metric=metric, command=_command_line(), progress=progress,
+                              pages=PAGES if pages is None else pages)
+    shown = ("" if len(report.shown) == report.summary.height
+             else f" ({len(report.shown)} shown with figures and pages)")
+    click.echo(f"{len(report.summary)} runs{shown}: {len(report.rendered)} drawn, "
                f"{len(report.skipped)} unchanged, {len(report.removed)} removed, "
                f"{len(report.pages)} pages written, {len(report.problems)} problems", err=True)
     click.echo(report.index)

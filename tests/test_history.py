@@ -156,3 +156,15 @@ def test_read_chunks_splits_the_files_and_keeps_their_order(tmp_path):
     assert pieces.equals(whole)
     (empty,) = read_chunks([])
     assert empty.paths == [] and empty.histories.height == 0
+
+
+def test_owned_copies_every_column_with_its_type():
+    from histkit.history import owned
+
+    frame = pl.DataFrame({"path": ["a/b.csv", "c/d.csv"], "epoch": [0, 1],
+                          "value": [0.5, None], "tags": [["x"], []]}).with_columns(
+        pl.col("path").cast(pl.Enum(["a/b.csv", "c/d.csv"])),
+        metric=pl.Series(["loss", "sdice"], dtype=pl.Categorical))
+    small = frame.filter(pl.col("epoch") == 1)
+    copy = owned(small)
+    assert copy.schema == small.schema and copy.equals(small)

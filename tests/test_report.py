@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from histkit.errors import OptionError
 from histkit.names import parse_run_name
 from histkit.report import build_report
 from histkit.report_cli import report_command
@@ -113,6 +114,60 @@ def test_group_table_best_and_stop(study):
     html = rep.index.read_text()
     assert 'id="factors"' in html and "Method: paired effects" in html
     assert "mean ± sd of the runs" in html
+
+
+def test_a_study_larger_than_pages_shows_its_best_and_failed_runs(tmp_path, monkeypatch):
+    """Read three histories at a time, draw four runs: the two best by the
+    headline metric, the failed one, and the next best; the tables, the
+    comparison and the factor analysis still cover all nine runs."""
+    import shutil
+
+    import histkit.report
+
+    monkeypatch.setattr(histkit.report, "CHUNK", 3)
+    for i in range(8):  # a lower rate learns faster: a lower best val_loss
+        write_history(tmp_path, history_name(dropout=20 * (i % 2), extra=f"_seed{i}"),
+                      rate=1.5 + i)
+    stuck = next((Path(__file__).resolve().parent.parent / "bench" / "diagnose_dev" / "runs"
+                  / "stuck_ce_sgd_lr1e-6").glob("*/*/*/*.csv"))
+    failed = tmp_path / "run" / "2021-03-10" / "stuck" / stuck.name
+    failed.parent.mkdir(parents=True)
+    shutil.copy(stuck, failed)
+    rep = build(tmp_path, labels=LABELS, pages=4, group_by=["dropout"])
+    assert rep.ok, rep.problems
+    assert rep.summary.height == 9 and pl.read_csv(tmp_path / "out/summary.csv").height == 9
+    runs = {r["path"]: r["run"] for r in rep.summary.iter_rows(named=True)}
+    shown = sorted(runs[p] for p in rep.shown)
+    assert shown == sorted([history_name(extra="_seed0"), history_name(dropout=20, extra="_seed1"),
+                            history_name(extra="_seed2"), stuck.stem])
+    assert sorted(rep.rendered) == sorted(rep.shown) and sorted(rep.pages) == sorted(rep.shown)
+    figures = sorted((tmp_path / "out/runs").glob("*[0-9a-f].png"))  # not telemetry
+    assert len(figures) == 4
+    html = rep.index.read_text()
+    assert html.count('<tr>\n      <td class="thumb">') == 4
+    assert "This study has 9 runs" in html and "1 of the runs diagnosed as failed" in html
+    # the comparison covers every run, as a build that holds them all draws it
+    table = rep.comparisons["dropout"]
+    assert table["runs"].to_list() == [5, 4]
+    monkeypatch.setattr(histkit.report, "CHUNK", 2000)
+    whole = build_report(tmp_path / "run", tmp_path / "all", jobs=1, dpi=30, labels=LABELS,
+                         group_by=["dropout"])
+    assert whole.comparisons["dropout"].equals(table)
+    assert set(whole.summary.columns) == set(rep.summary.columns)
+    assert whole.summary.drop("figure").equals(
+        rep.summary.select(whole.summary.columns).drop("figure"))
+    a, b = whole.factors.importance, rep.factors.importance
+    assert a.drop("eta_squared").equals(b.drop("eta_squared"))
+    assert a["eta_squared"].to_list() == pytest.approx(b["eta_squared"].to_list())
+    # more pages draw the rest; fewer remove what is no longer shown
+    more = build(tmp_path, labels=LABELS, pages=9, group_by=["dropout"])
+    assert len(more.rendered) == 5 and len(more.skipped) == 4
+    fewer = build(tmp_path, labels=LABELS, pages=1, group_by=["dropout"])
+    assert [runs[p] for p in fewer.shown] == [history_name(extra="_seed0")]
+    assert len(fewer.removed) == 8
+    assert len(list((tmp_path / "out/runs").glob("*[0-9a-f].png"))) == 1
+    with pytest.raises(OptionError, match="pages should be a whole number"):
+        build(tmp_path, pages=-1)
 
 
 def test_unknown_group_field(study):
@@ -228,11 +283,16 @@ def test_cli_exit_code_and_output(study):
     assert "0 drawn, 4 unchanged" in res.stderr
     html = (study / "out" / "index.html").read_text()
     assert 'id="compare-dropout"' in html and 'id="compare-attention"' not in html
+    res = runner.invoke(report_command, [str(study / "run"), "-o", str(study / "out"),
+                                         "-j", "1", "--dpi", "30", "--pages", "3"])
+    assert res.exit_code == 0, res.output
+    assert "4 runs (3 shown with figures and pages): 0 drawn, 3 unchanged, 1 removed" in res.stderr
 
 
 @pytest.mark.parametrize("args, message", [
     (["--formats", "png,gif"], "should be a comma-separated list of png, pdf, svg"),
     (["--tolerance", "-1"], "tolerance"),
+    (["--pages", "-1"], "'--pages': -1 is not in the range x>=0"),
 ])
 def test_cli_bad_options(study, args, message):
     res = CliRunner().invoke(report_command, [str(study / "run"), *args])

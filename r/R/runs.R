@@ -82,8 +82,12 @@ runs <- function(root = "run", tolerance = 0.005, strict = FALSE) {
 #' @param formats Figure formats: any of `"png"`, `"pdf"`, `"svg"`.
 #' @param dpi,base_size Figure resolution and base font size.
 #' @param strict If `TRUE`, a run name outside the grammar is an error.
+#' @param pages The most runs drawn with a figure and a page (`NULL`:
+#'   histkit's default, 500): a larger study shows its best and its failed
+#'   runs, half each, and its tables and comparisons still cover every run.
 #' @return A list (invisibly): `index` (path of `index.html`), `output`,
-#'   `rendered`, `skipped`, `removed` (character), `problems` (character;
+#'   `rendered`, `skipped`, `removed`, `shown` (character: the runs with
+#'   figures and pages), `problems` (character;
 #'   each also given as a warning) and `summary` (a data.frame, one row per
 #'   run).
 #' @examples
@@ -93,13 +97,16 @@ runs <- function(root = "run", tolerance = 0.005, strict = FALSE) {
 #' @export
 histkit_report <- function(root = "run", out = "reports/report", labels = NULL,
                            tolerance = 0.005, group_by = NULL, jobs = NULL, title = NULL,
-                           formats = "png", dpi = 100, base_size = 11, strict = FALSE) {
+                           formats = "png", dpi = 100, base_size = 11, strict = FALSE,
+                           pages = NULL) {
   .check_number(tolerance, "tolerance")
+  if (!is.null(pages)) .check_number(pages, "pages")
   res <- .py_call("report", as.list(path.expand(root)), path.expand(out),
                   .encode_lookup(labels), tolerance,
                   if (is.null(group_by)) NULL else as.list(group_by),
                   if (is.null(jobs)) NULL else as.integer(jobs), title, as.list(formats),
-                  as.integer(dpi), as.double(base_size), strict)
+                  as.integer(dpi), as.double(base_size), strict,
+                  if (is.null(pages)) NULL else as.integer(pages))
   problems <- as.character(unlist(res$problems))
   for (p in problems) {
     warning(sprintf("histkit: %s", p), call. = FALSE)
@@ -109,6 +116,7 @@ histkit_report <- function(root = "run", out = "reports/report", labels = NULL,
     rendered = as.character(unlist(res$rendered)),
     skipped = as.character(unlist(res$skipped)),
     removed = as.character(unlist(res$removed)),
+    shown = as.character(unlist(res$shown)),
     problems = problems,
     summary = .decode_frame(res$summary)
   ))

@@ -63,4 +63,11 @@ test_that("histkit_report() builds the report", {
   again <- histkit_report(file.path(root, "run"), out, labels = training_labels_fixture,
                           jobs = 1, dpi = 30)
   expect_length(again$rendered, 0)  # incremental
+  fewer <- histkit_report(file.path(root, "run"), out, labels = training_labels_fixture,
+                          jobs = 1, dpi = 30, pages = 2)
+  expect_length(fewer$shown, 2)  # the best run and the next, each still in the summary
+  expect_identical(nrow(fewer$summary), 4L)
+  expect_length(fewer$removed, 2)
+  expect_error(histkit_report(file.path(root, "run"), out, pages = "all"),
+               "pages must be one number")
 })
