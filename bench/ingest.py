@@ -12,7 +12,9 @@ peak RSS is its own. Prints times, ratios and peak memory.
 histories, each a fresh ``histkit`` process with its peak RSS: ``stops``,
 ``diagnose`` and ``runs --no-cache`` (every file read), then ``runs``
 with its cache (the first builds it, then seven reruns on an unchanged tree:
-median and range) and ``runs`` after one file changed. The pandas loop reads
+median and range), ``runs`` after one file changed, and ``report``: with no
+run pages (the tables, diagnosis and comparisons of every run), with its
+default 500 pages on 2 workers, and rebuilt unchanged. The pandas loop reads
 every file, or with ``--pandas-sample K`` every (N/K)-th file, its time then
 scaled by N/K (it is a loop over files, so its time grows with their count;
 its memory is that of the sample). ``--keep DIR`` generates the tree there
@@ -144,6 +146,12 @@ def commands(root: Path, n: int, every: int) -> None:
             ("runs (builds cache)", timed([histkit, "runs", str(root), "--format", "csv"], env)),
             ("runs (unchanged)", rerun([histkit, "runs", str(root), "--format", "csv"], env)),
             ("runs (table format)", timed([histkit, "runs", str(root)], env)),
+            ("report --pages 0", timed([histkit, "report", str(root), "-o",
+                                        f"{cache}/bare", "--pages", "0"], env)),
+            ("report (500 pages)", timed([histkit, "report", str(root), "-o",
+                                          f"{cache}/report", "-j", "2"], env)),
+            ("report (unchanged)", timed([histkit, "report", str(root), "-o",
+                                          f"{cache}/report", "-j", "2"], env)),
         ]
         os.utime(next(root.rglob("*.csv")))  # changed as far as the cache can tell
         rows.append(("runs (one changed)", timed([histkit, "runs", str(root), "--format",
