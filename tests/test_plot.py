@@ -150,3 +150,16 @@ def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, lab
         capture_output=True, text=True, check=True)
     assert lib.stdout.splitlines()[-1] == "True True True"
     assert cli_png.read_bytes() == lib_png.read_bytes()
+
+
+def test_png_drawn_once_is_what_plotnine_saves(hist, tmp_path):
+    """save_plot draws a PNG once on the Agg canvas (bench/plot_speed.py):
+    the same bytes as plotnine's save, which lays the figure out in a pass
+    of its own; other formats go through plotnine."""
+    from histkit.plot import plot_run, save_plot
+
+    fig = plot_run(hist, "run", {"loss": "Loss", "sdice": "Dice"})
+    ours = save_plot(fig, tmp_path / "ours.png", width=6, height=4, dpi=72)
+    fig.save(tmp_path / "plotnine.png", width=6, height=4, dpi=72, verbose=False)
+    assert ours.read_bytes() == (tmp_path / "plotnine.png").read_bytes()
+    assert save_plot(fig, tmp_path / "f.svg").read_bytes().lstrip().startswith(b"<?xml")
