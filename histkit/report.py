@@ -408,6 +408,8 @@ def _choose(summary: pl.DataFrame, settings: _Settings, pages: int
     paths = summary["path"].to_list()
     if len(paths) <= pages:
         return paths, None
+    if not pages:
+        return [], "none (--pages 0)"
     metrics = _headline(summary, settings)
     order, what = summary, "in path order"
     if metrics:
