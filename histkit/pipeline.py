@@ -50,7 +50,8 @@ _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epoc
               "levels", "base_filters")
 STUDY_KEYS = {"name": str, "root": str, "date": str}
 REPORT_KEYS = {"output": str, "labels": str, "tolerance": float, "group_by": list,
-               "title": str, "formats": list, "dpi": int, "jobs": int, "metric": str}
+               "title": str, "formats": list, "dpi": int, "jobs": int, "metric": str,
+               "pages": int}
 _SECTIONS = {"study": STUDY_KEYS, "train": TRAIN_KEYS, "grid": TRAIN_KEYS,
              "report": REPORT_KEYS}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -174,7 +175,7 @@ def load_study(path: str | os.PathLike) -> Study:
     name = study.get("name", Path(path).stem)
     report = {"output": f"reports/{name}", "labels": None, "tolerance": 0.005,
               "group_by": None, "title": None, "formats": ["png"], "dpi": 100, "jobs": None,
-              "metric": None,
+              "metric": None, "pages": None,
               **_section(data, "report", path)}
     _check_report(report, path)
     found = Study(path, name, study.get("root", "run"), date, train, grid, report)
@@ -217,6 +218,9 @@ def _check_report(report: dict, path: str) -> None:
     own checks (formats, tolerance, the labels file), run before any training."""
     from .report import GROUP_FIELDS, check_settings
 
+    if report["pages"] is not None and report["pages"] < 0:
+        raise PipelineError(f"[report] pages should be 0 or more; got {report['pages']}",
+                            path=path)
     bad = [v for v in report["group_by"] or [] if v not in GROUP_FIELDS]
     if bad:
         raise PipelineError(f"[report] group_by: {bad[0]!r} should be one of "
@@ -371,7 +375,7 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
     the other runs and the report still go ahead. The trainer's output goes
     to stderr. ``jobs`` is the report's worker count.
     """
-    from .report import build_report
+    from .report import PAGES, build_report
 
     plan = plan or plan_study(study)
     problems: list[HistkitError] = []
@@ -398,7 +402,8 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
                           tolerance=rep["tolerance"], group_by=rep["group_by"],
                           jobs=jobs or rep["jobs"], title=rep["title"],
                           formats=rep["formats"], dpi=rep["dpi"], metric=rep["metric"],
-                          command=command, progress=progress)
+                          command=command, progress=progress,
+                          pages=PAGES if rep["pages"] is None else rep["pages"])
     return PipelineResult(plan, trained, report, problems + report.problems)
 
 

@@ -132,6 +132,7 @@ def test_load_study(work):
     (('formats = ["png"]', 'formats = ["gif"]'), "[report] figure format should be one of png, pdf, svg; got 'gif'"),
     (('group_by = ["attention", "dropout"]', 'group_by = ["colour"]'),
      "[report] group_by: 'colour' should be one of"),
+    (("jobs = 1", "jobs = 1\npages = -1"), "[report] pages should be 0 or more; got -1"),
 ])
 def test_bad_study_files(work, edit, message):
     (work / "bad.toml").write_text(STUDY.replace(*edit))
@@ -227,6 +228,13 @@ def test_pipeline_trains_resumes_and_reports(work):
 
     res = CliRunner().invoke(pipeline_command, ["mini.toml", "--train-command", cmd])
     assert res.exit_code == 0 and len(calls(work)) == 4        # nothing left to train
+
+    (work / "two.toml").write_text((work / "mini.toml").read_text()
+                                   .replace("jobs = 1", "jobs = 1\npages = 2"))
+    res = CliRunner().invoke(pipeline_command, ["two.toml", "--only-report"])
+    assert res.exit_code == 0, res.output
+    html = (work / "reports/mini/index.html").read_text()
+    assert html.count('<td class="thumb">') == 2 and "This study has 4 runs" in html
 
 
 def test_only_report_trains_nothing(work, monkeypatch):
