@@ -122,7 +122,7 @@ def run() -> None:
     """The ``histkit`` program and ``python -m histkit``: :func:`main`, then,
     after a quick command (:data:`QUICK`), leave without the interpreter's
     teardown, which frees the thousand modules of polars, pandas, matplotlib
-    and plotnine one object at a time: about 0.14 s of a 1.6 s ``histkit
+    and plotnine one object at a time: 0.15-0.2 s of a 1.7 s ``histkit
     plot`` (bench/plot_speed.py). Exit handlers still run and the standard
     streams are flushed; while another thread is alive Python's own exit is
     kept (it joins the thread). ``main()`` called in a running process (tests,

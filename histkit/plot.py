@@ -48,7 +48,7 @@ def skip_artist_docstrings() -> None:
     """Spare matplotlib writing a signature and the list of settable
     properties into each Artist class's ``set()`` as it defines the class
     (``Artist._update_set_signature_and_docstring``, which inspects every
-    setter of the class): about 0.15 s of a 1.7 s ``histkit plot``
+    setter of the class): 0.06-0.1 s of a 1.7 s ``histkit plot``
     (bench/plot_speed.py), for help text no histkit process shows. Each class
     still gets its own ``set()``, which calls ``Artist.set`` as before.
     Called by histkit's own processes only (the CLI, report workers), before
@@ -322,7 +322,7 @@ def save_png(plot, target, *, width: float, height: float, dpi: int) -> None:
     """Write ``plot`` as PNG the way plotnine's ``save`` does, drawing it once.
     ``savefig`` draws a figure with a layout engine (plotnine sets one) twice,
     once to lay it out and once to render it; the Agg canvas lays it out as
-    it draws. The same bytes (tested); 3-7% of a ``histkit plot``
+    it draws. The same bytes (tested); 2-4% of a ``histkit plot``
     (bench/plot_speed.py)."""
     import matplotlib as mpl
     from matplotlib.backends.backend_agg import FigureCanvasAgg

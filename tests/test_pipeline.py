@@ -133,6 +133,7 @@ def test_load_study(work):
     (('group_by = ["attention", "dropout"]', 'group_by = ["colour"]'),
      "[report] group_by: 'colour' should be one of"),
     (("jobs = 1", "jobs = 1\npages = -1"), "[report] pages should be 0 or more; got -1"),
+    (("jobs = 1", "jobs = 1\npages = true"), "[report] pages should be a int; got True"),
 ])
 def test_bad_study_files(work, edit, message):
     (work / "bad.toml").write_text(STUDY.replace(*edit))
