@@ -57,7 +57,7 @@ class Teardown:
 marker = Teardown()
 atexit.register(print, "exit handler")
 if sys.argv[1] == "thread":
-    threading.Thread(target=time.sleep, args=(0.3,)).start()
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # alive to the end
 del sys.argv[1]
 from histkit.cli import run
 run()
