@@ -55,7 +55,7 @@ import polars as pl
 from . import __version__
 from .errors import HistkitError, OptionError
 from .files import write_atomic
-from .group_curves import GroupCurves
+from .group_curves import GroupCurves, moments, validation
 from .history import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from .labels import load_labels
 from .catalog import summarise
@@ -295,8 +295,9 @@ def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
         fields.append(owned(names))
         summaries.append(owned(summary))
         found.append(owned(findings))
-        metrics |= set(batch.histories["metric"].unique().cast(pl.String).to_list())
-        with_telemetry |= _telemetry_paths(batch, settings)
+        series = batch.histories["metric"].unique().cast(pl.String).to_list()
+        metrics.update(series)
+        with_telemetry |= _telemetry_paths(batch, series, settings)
         if curves and long.height:
             _gather(curves, long, names, offset, settings.telemetry)
         if keep:
@@ -343,8 +344,6 @@ def _gather(curves: dict[str, GroupCurves], long: pl.DataFrame, fields: pl.DataF
     for all of them: per combination of the compared fields' values. Runs are
     numbered from ``offset`` (an integer groups much faster than a name in
     plotnine)."""
-    from .group_curves import moments, validation
-
     groups = list(curves)
     keys = fields.select("path", (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias("run"),
                          *[pl.col(g).cast(pl.String).fill_null("(none)") for g in groups])
@@ -586,11 +585,11 @@ def _sidecar(path: str, problems: list) -> tuple[dict | None, bytes]:
     return flat, data
 
 
-def _telemetry_paths(batch: Batch, settings: _Settings) -> set[str]:
-    """The histories that hold telemetry (learning rate, times, memory)."""
+def _telemetry_paths(batch: Batch, series: list[str], settings: _Settings) -> set[str]:
+    """The histories that hold telemetry (learning rate, times, memory);
+    ``series``: the batch's series names."""
     long = batch.histories
-    names = telemetry_names(long["metric"].unique().cast(pl.String).to_list(),
-                            settings.telemetry)
+    names = telemetry_names(series, settings.telemetry)
     if not names:
         return set()
     return set(long.filter(pl.col("metric").is_in(names))["path"].unique()
