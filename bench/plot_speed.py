@@ -12,13 +12,18 @@ each, in turn, so both pay their start-up and package loading as a user
 does. Prints the median and range of each, the ratio of the medians (goal:
 at most 1, aim 0.7) and where the Python process spends its time.
 
-Also times `histkit plot` with each of its three special paths switched off
+Also times `histkit plot` with each of its five special paths switched off
 and prints what each gains: the CLI spares matplotlib the signatures and
 property lists of the Artist ``set()`` methods
-(histkit.plot.skip_artist_docstrings), the `histkit` program leaves a
-quick command without the interpreter's teardown (histkit.cli.run), and a
-PNG is drawn once on the Agg canvas instead of savefig's layout pass and
-render pass (histkit.plot.save_png).
+(histkit.plot.skip_artist_docstrings), has pandas make plotnine's string
+columns object arrays (histkit.plot.object_strings), imports its libraries
+with the cycle collector paused and then frozen (histkit.cli.importing),
+the `histkit` program leaves a quick command without the interpreter's
+teardown (histkit.cli.run), and a PNG is drawn once on the Agg canvas
+instead of savefig's layout pass and render pass (histkit.plot.save_png).
+
+The Python processes write and reuse their bytecode caches as a user's
+Python does, even where the environment says PYTHONDONTWRITEBYTECODE.
 """
 
 from __future__ import annotations
@@ -71,7 +76,11 @@ ggsave(args[2], p, width = 10.8, height = 6.8, dpi = 150)
 # `histkit plot` with one special path switched off
 DOCSTRINGS_ON = ("import histkit.plot\nhistkit.plot.skip_artist_docstrings = lambda: None\n"
                  "from histkit.cli import run\nrun()")
-TEARDOWN_ON = "from histkit.cli import main\nmain()"
+ARROW_STRINGS = ("import histkit.plot\nhistkit.plot.object_strings = lambda: None\n"
+                 "from histkit.cli import run\nrun()")
+COLLECTOR_ON = ("import contextlib, histkit.cli\nhistkit.cli.importing = contextlib.nullcontext\n"
+                "histkit.cli.run()")
+TEARDOWN_ON = "import histkit.cli\nhistkit.cli.main.program = True\nhistkit.cli.main()"
 DRAWN_TWICE = ("import histkit.plot\nhistkit.plot.save_png = lambda plot, target, *, width, "
                "height, dpi: plot.save(target, width=width, height=height, dpi=dpi, "
                "verbose=False)\nfrom histkit.cli import run\nrun()")
@@ -79,13 +88,16 @@ DRAWN_TWICE = ("import histkit.plot\nhistkit.plot.save_png = lambda plot, target
 STAGES = r"""
 import sys, time
 t = [time.perf_counter()]
+import gc
 import histkit.cli  # noqa: F401  what `histkit` imports before it parses options
-from histkit.plot import skip_artist_docstrings
-skip_artist_docstrings()  # as `histkit plot` does
 t.append(time.perf_counter())
-import polars, pandas  # noqa: F401,E401
+gc.disable()  # as histkit.cli.importing does
+from histkit.plot import prepare_process  # with polars, matplotlib and pandas
+prepare_process()  # as `histkit plot` does
 t.append(time.perf_counter())
 import plotnine  # noqa: F401
+gc.freeze()
+gc.enable()
 t.append(time.perf_counter())
 from histkit.history import read_history
 from histkit.plot import plot_run, save_plot
@@ -99,10 +111,13 @@ t.append(time.perf_counter())
 with mpl.rc_context(p.theme.rcParams):  # the PNG once, as histkit.plot.save_png writes it
     FigureCanvasAgg(fig).print_png(sys.argv[2])
 t.append(time.perf_counter())
-names = ["histkit.cli+matplotlib", "polars+pandas", "plotnine", "read+stops+build", "draw", "png"]
+names = ["histkit.cli", "histkit.plot+polars+matplotlib+pandas", "plotnine", "read+stops+build", "draw", "png"]
 print(" ".join(f"{n}={b - a:.3f}" for n, a, b in zip(names, t, t[1:])))
 print(time.time(), flush=True)  # the parent times the teardown from here
 """
+
+
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def write_history(path: Path, epochs: int = 24) -> None:
@@ -124,7 +139,8 @@ def write_history(path: Path, epochs: int = 24) -> None:
 def seconds(cmd: list[str], out: Path) -> float:
     out.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env=ENV)
     took = time.perf_counter() - t0
     if done.returncode:
         lines = done.stderr.strip().splitlines() or ["no message"]
@@ -140,7 +156,7 @@ def seconds(cmd: list[str], out: Path) -> float:
 def _stages(csv: Path, png: Path) -> str:
     """Seconds by stage in one Python process, the interpreter's teardown last."""
     done = subprocess.run([sys.executable, "-c", STAGES, str(csv), str(png), str(LABELS)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=ENV)
     ended = time.time()
     stages, stamp = done.stdout.strip().splitlines()[-2:]
     return f"{stages} teardown={ended - float(stamp):.3f}"
@@ -162,6 +178,8 @@ def main() -> None:
         r_cmd = ["Rscript", str(script), str(csv), str(r_png), str(LABELS)]
         cmds = {"histkit plot": (py_cmd, py_png), "plain R": (r_cmd, r_png),
                 "docstrings on": ([sys.executable, "-c", DOCSTRINGS_ON, *py_cmd[1:]], py_png),
+                "arrow strings": ([sys.executable, "-c", ARROW_STRINGS, *py_cmd[1:]], py_png),
+                "collector on": ([sys.executable, "-c", COLLECTOR_ON, *py_cmd[1:]], py_png),
                 "teardown on": ([sys.executable, "-c", TEARDOWN_ON, *py_cmd[1:]], py_png),
                 "drawn twice": ([sys.executable, "-c", DRAWN_TWICE, *py_cmd[1:]], py_png)}
         seconds(py_cmd, py_png), seconds(r_cmd, r_png)  # warm the page cache
@@ -171,11 +189,13 @@ def main() -> None:
                 times[name].append(seconds(cmd, png))
         stages = _stages(csv, tmp / "s.png")
     for name, ts in times.items():
-        print(f"{name:13} median {statistics.median(ts):.2f} s  "
+        print(f"{name:14} median {statistics.median(ts):.2f} s  "
               f"(range {min(ts):.2f}-{max(ts):.2f}, {args.repeats} runs)")
     ratio = statistics.median(times["histkit plot"]) / statistics.median(times["plain R"])
     print(f"histkit / R: {ratio:.2f}x (goal at most 1.00, aim 0.70)")
     for name, path in (("docstrings on", "skipping matplotlib's set() signatures and docs"),
+                       ("arrow strings", "plotnine's strings as object arrays"),
+                       ("collector on", "importing with the collector paused, then frozen"),
                        ("teardown on", "leaving without the interpreter's teardown"),
                        ("drawn twice", "drawing the PNG once, not savefig's twice")):
         gain = statistics.median(times[name]) / statistics.median(times["histkit plot"])

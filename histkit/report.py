@@ -636,10 +636,10 @@ def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
         for task in tasks:
             collect(task, _render_task(str(out), task))
         return done
-    from .plot import skip_artist_docstrings
+    from .plot import prepare_process
 
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                             initializer=skip_artist_docstrings) as pool:
+                             initializer=prepare_process) as pool:
         futures = {pool.submit(_render_task, str(out), t): t for t in tasks}
         for future in as_completed(futures):
             try:

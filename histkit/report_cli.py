@@ -123,10 +123,10 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     """
     from pathlib import Path
 
-    from .plot import skip_artist_docstrings
+    from .plot import prepare_process
     from .report import PAGES, build_report
 
-    skip_artist_docstrings()
+    prepare_process()
     roots = roots or ("run",)
     if output is None:
         output = str(Path("reports") / (Path(roots[0]).resolve().name or "report"))

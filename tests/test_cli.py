@@ -64,6 +64,24 @@ run()
 """
 
 
+_COLLECTOR = """import atexit, gc, sys
+atexit.register(lambda: print("collector", gc.isenabled(), gc.get_freeze_count() > 0))
+import histkit.cli
+getattr(histkit.cli, sys.argv.pop(1))()
+"""
+
+
+@pytest.mark.parametrize("entry, frozen", [("run", True), ("main", False)])
+def test_the_program_freezes_what_a_quick_command_imported(history_file, entry, frozen):
+    """The histkit program imports a command's libraries with the collector
+    paused, then freezes them and turns the collector back on
+    (bench/plot_speed.py); main() in a running process leaves it alone."""
+    res = subprocess.run([sys.executable, "-c", _COLLECTOR, entry, "stops", str(history_file)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == f"collector True {frozen}"
+
+
 @pytest.mark.parametrize("case, args, rc, teardown", [
     ("quick", ["stops", "HIST", "--format", "csv"], 0, False),
     ("quick", ["stops", "missing.csv"], 2, False),

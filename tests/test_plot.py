@@ -119,17 +119,19 @@ def test_metrics_keeps_some_facets(hist):
         plot_history(hist, metrics=["lr"])
 
 
-_DOC_OF_SET = ("import inspect, matplotlib.lines\nfrom matplotlib.lines import Line2D\n"
+_DOC_OF_SET = ("import inspect, matplotlib.lines, pandas\nfrom matplotlib.lines import Line2D\n"
                "print('drawstyle' in (Line2D.set.__doc__ or ''), "
                "'drawstyle' in inspect.signature(Line2D.set).parameters, "
-               "Line2D([0], [0]).set(drawstyle='steps') == [None])")
+               "Line2D([0], [0]).set(drawstyle='steps') == [None], "
+               "pandas.Series(['a']).dtype != object)")
 
 
 def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, labels_file,
                                                                  tmp_path):
-    """`histkit plot` spares matplotlib's set() docstrings and signatures
-    (bench/plot_speed.py); the PNG is byte for byte what a library user's
-    process draws, and set() still sets."""
+    """`histkit plot` spares matplotlib's set() docstrings and signatures and
+    has pandas make object strings (bench/plot_speed.py); the PNG is byte for
+    byte what a library user's process draws with pandas' own strings, and
+    set() still sets."""
     import subprocess
     import sys
 
@@ -140,7 +142,7 @@ def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, lab
          f"except SystemExit as e:\n    assert not e.code, e.code\n{_DOC_OF_SET}",
          "plot", str(history_file), "--labels", str(labels_file), "-o", str(cli_png)],
         capture_output=True, text=True, check=True)
-    assert cli.stdout.splitlines()[-1] == "False False True"
+    assert cli.stdout.splitlines()[-1] == "False False True False"
     lib = subprocess.run(
         [sys.executable, "-c",
          "import sys\nfrom histkit import read_history\n"
@@ -148,7 +150,7 @@ def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, lab
          "save_plot(plot_run(read_history(sys.argv[1]), sys.argv[2], sys.argv[3]), sys.argv[4])\n"
          + _DOC_OF_SET, str(history_file), history_file.stem, str(labels_file), str(lib_png)],
         capture_output=True, text=True, check=True)
-    assert lib.stdout.splitlines()[-1] == "True True True"
+    assert lib.stdout.splitlines()[-1] == "True True True True"
     assert cli_png.read_bytes() == lib_png.read_bytes()
 
 
