@@ -106,9 +106,6 @@ def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
                           f"{bad['epoch'][0]})", HistkitWarning, stacklevel=3)
             frame = frame.filter(drawable)
     df = frame.to_pandas()
-    for name, kind in frame.schema.items():
-        if kind == pl.String:
-            df[name] = df[name].astype(object)
     cats = list(dict.fromkeys(labels[m] for m in order))
     df["metric"] = pd.Categorical(df["metric"].map(labels), categories=cats, ordered=True)
     return df
