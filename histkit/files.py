@@ -1,6 +1,7 @@
 """The one atomic writer: a reader never sees a half-written output.
 
-Every file histkit writes (figures, reports, summaries, the trainer's
+Also the one lock (:func:`locked`), which keeps two writers of one output
+apart. Every file histkit writes (figures, reports, summaries, the trainer's
 histories, checkpoints and probes) goes through :func:`atomic_target`: a
 temporary file beside the target, renamed over it once complete. The file
 gets the mode a plain ``open()`` would give (0644 under the usual umask 022),
@@ -12,11 +13,12 @@ power cut cannot leave a renamed but empty file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "file_mode"]
+__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "file_mode", "locked"]
 
 _MODE: int | None = None
 
@@ -83,3 +85,16 @@ def remove_temps(path: str | os.PathLike) -> None:
     if path.parent.is_dir():
         for tmp in path.parent.glob(f"{prefix}{'?' * 8}{suffix}"):  # mkstemp's 8 characters
             tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, *, wait: bool = True):
+    """Hold an exclusive lock on ``path`` (created if missing; ``flock``, so
+    the system drops it when the holder dies). ``wait=False`` raises
+    BlockingIOError at once where another process holds it."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

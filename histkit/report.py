@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import fcntl
 import functools
 import hashlib
 import json
@@ -54,7 +53,7 @@ import polars as pl
 
 from . import __version__
 from .errors import HistkitError, OptionError
-from .files import write_atomic
+from .files import locked, write_atomic
 from .group_curves import GroupCurves, moments, validation
 from .history import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from .labels import load_labels
@@ -178,7 +177,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     candidates = _candidate_groups(group_by)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    with _locked(out / LOCK):
+    with locked(out / LOCK):  # builds into one directory take turns
         problems: list[HistkitError] = []
         study = _read(roots, strict, settings, problems, source, candidates, pages)
         _check_metric(study.metrics, metric)
@@ -236,17 +235,6 @@ def _settings(labels, tolerance, formats, dpi, base_size, telemetry=(),
     return _Settings(tuple(load_labels(labels).items()), check_tolerance(tolerance),
                      tuple(dict.fromkeys(fmts)), int(dpi), float(base_size),
                      parse_telemetry(telemetry), bool(all_metrics))
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """Hold an exclusive lock on ``path``: builds into one directory take turns."""
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclasses.dataclass

@@ -1,6 +1,6 @@
 import pytest
 
-from histkit.files import atomic_target, write_atomic
+from histkit.files import atomic_target, locked, write_atomic
 
 
 def test_write_atomic_replaces_whole_file(tmp_path):
@@ -28,7 +28,7 @@ def test_files_get_the_mode_of_the_users_umask(tmp_path, umask, mode):
     import sys
 
     code = ("import os, sys; os.umask(int(sys.argv[1], 8)); "
-            "from histkit.files import atomic_target, write_atomic; "
+            "from histkit.files import atomic_target, locked, write_atomic; "
             "write_atomic(sys.argv[2] + '/plain.html', b'x'); "
             "write_atomic(sys.argv[2] + '/durable.csv', b'x', durable=True)\n"
             "with atomic_target(sys.argv[2] + '/by_path.png') as t: t.write_bytes(b'x')")
@@ -47,3 +47,13 @@ def test_remove_temps_takes_only_the_writers_own(tmp_path):
         f.write_text("x")
     remove_temps(target)
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted([target.name, other.name])
+
+
+def test_locked_keeps_a_second_holder_out_until_released(tmp_path):
+    lock = tmp_path / ".run.lock"
+    with locked(lock):
+        with pytest.raises(BlockingIOError):
+            with locked(lock, wait=False):
+                pass
+    with locked(lock, wait=False):  # released: free again, the file kept
+        assert lock.exists()

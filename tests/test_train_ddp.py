@@ -39,9 +39,9 @@ def test_torchrun_two_cpu_processes_write_one_history(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(COLUMNS)
     assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
-    assert sorted(p.name for p in path.parent.iterdir()) == [
-        path.with_suffix(".ckpt").name, path.name, path.with_suffix(".json").name,
-        path.with_suffix(".probes").name]
+    assert sorted(p.name for p in path.parent.iterdir()) == [  # one lock: rank 0's
+        f".{path.stem}.lock", path.with_suffix(".ckpt").name, path.name,
+        path.with_suffix(".json").name, path.with_suffix(".probes").name]
     import json
     assert json.loads(path.with_suffix(".json").read_text())["device"]["world_size"] == 2
     from histkit import read_probes

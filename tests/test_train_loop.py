@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 import histkit.train.loop as loop  # noqa: E402
+from histkit.files import locked  # noqa: E402
 from histkit.train import TrainConfig, TrainError, train  # noqa: E402
 from histkit.train.checkpoint import COLUMNS, load_checkpoint  # noqa: E402
 from histkit.train.precision import native_bf16  # noqa: E402
@@ -334,7 +335,8 @@ def test_kill_9_at_random_moments_never_loses_or_repeats_an_epoch(tmp_path):
     assert _check_history(path, ckpt) == epochs
     probes = path.with_suffix(".probes")
     assert sorted(p.name for p in path.parent.iterdir()) == sorted(
-        [path.name, ckpt.name, probes.name, path.with_suffix(".json").name])
+        [path.name, ckpt.name, probes.name, path.with_suffix(".json").name,
+         f".{path.stem}.lock"])  # the lock, released by each kill, kept for the next trainer
     # every epoch's probes exactly once, none left half-written by a kill
     for table in ("scalars", "histograms", "activations", "shares", "input"):
         assert sorted(p.name for p in (probes / table).iterdir()) == \
@@ -375,3 +377,35 @@ def test_a_run_that_diverges_stops_after_writing_that_epoch(tmp_path):
     from histkit import read_history
     from histkit.diagnosis import diagnose
     assert diagnose(read_history(path), run=path.stem)["rule"][0] == "diverged"
+
+
+def test_a_second_trainer_of_a_run_in_training_stops_with_one_line(tmp_path):
+    """Two trainers of one run would interleave rows and checkpoints: the
+    second stops at once (exit 2, one line naming the history) and leaves the
+    first's files alone; once the first is done the run can be trained."""
+    args = [sys.executable, "-m", "histkit.train", "--shape", "64x32x1", "--n-train", "16",
+            "--n-val", "4", "--epochs", "40", "--levels", "3", "--base-filters", "6",
+            "--batch-size", "4", "--threads", "1", "--root", str(tmp_path), "--date", "2026-11-23"]
+    cfg = TrainConfig(root=str(tmp_path), shape="64x32x1", n_train=16, n_val=4, epochs=40,
+                      levels=3, base_filters=6, date="2026-11-23").validate()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while first.poll() is None and time.monotonic() < deadline and (
+                not cfg.history_path.exists()
+                or len(cfg.history_path.read_text().splitlines()) < 2):
+            time.sleep(0.01)
+        assert first.poll() is None, "the first trainer ended before the test could start another"
+        second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+        assert first.poll() is None  # still training: the second did not break it
+    finally:
+        first.kill()
+        first.communicate()
+    assert second.returncode == 2, second.stderr
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another histkit train is training this run" in lines[0]
+    assert str(cfg.history_path) in lines[0] and "Traceback" not in second.stderr
+    with pytest.raises(TrainError, match="is training this run"):  # the library says it too
+        with locked(cfg.history_path.with_name(f".{cfg.history_path.stem}.lock")):
+            train(cfg)

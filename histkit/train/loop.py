@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from ..files import locked
 from ..sidecar import read_sidecar, sidecar_path, write_sidecar
 from .checkpoint import (COLUMNS, append_row, load_checkpoint, read_rows, remove_stale_temps,
                          save_checkpoint, write_history)
@@ -37,8 +38,9 @@ __all__ = ["train"]
 def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
     """Train the run ``config`` describes (or resume it) and return its CSV path.
 
-    A finished run is not trained again unless ``config.force``. ``log`` gets
-    one-line messages (default: nothing).
+    A finished run is not trained again unless ``config.force``; a run another
+    process is training is a TrainError. ``log`` gets one-line messages
+    (default: nothing).
     """
     config = (config or TrainConfig(**options)).validate()
     rank, world = _init_distributed(config)
@@ -50,7 +52,34 @@ def train(config: TrainConfig | None = None, *, log=None, **options) -> Path:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed + rank)
 
-    (x_train, y_train), (x_val, y_val) = load_data(config)  # also fixes n_train for folders
+    data = load_data(config)  # also fixes n_train for folders, hence the run's name
+    with _sole_trainer(config.history_path, rank):
+        return _train(config, data, rank, world, device, log)
+
+
+@contextlib.contextmanager
+def _sole_trainer(path: Path, rank: int):
+    """Rank 0 holds ``.<run>.lock`` beside the history while it trains: a second
+    trainer of the same run (another shell, a pipeline started twice) stops
+    with one line instead of interleaving rows and checkpoints with the first."""
+    if rank != 0:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.stem}.lock")
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(locked(lock, wait=False))
+    except BlockingIOError:
+        raise TrainError(f"{path}: another histkit train is training this run now (it holds "
+                         f"{lock.name}); wait for it to finish or stop it") from None
+    with held:
+        yield
+
+
+def _train(config: TrainConfig, data, rank: int, world: int, device, log) -> Path:
+    """Train or resume the run under its lock; see :func:`train`."""
+    (x_train, y_train), (x_val, y_val) = data
     path, ckpt_path = config.history_path, config.checkpoint_path
     if rank == 0:
         remove_stale_temps(path, ckpt_path)
