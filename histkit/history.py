@@ -16,6 +16,7 @@ The long table has exactly the columns of R keras' ``as.data.frame(history)``:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import os
 import stat
@@ -157,6 +158,8 @@ class Batch:
     paths: list[str]
     names: dict[str, str] = dataclasses.field(default_factory=dict)
     files: frozenset[str] = frozenset()  # the paths read as plain files
+    #: the SHA-256 of each plain file's bytes, where asked for (``digests=True``)
+    digests: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
     def name(self, path: str) -> str:
         """The run name of a history: its file stem, or what its framework
@@ -184,7 +187,7 @@ def find_histories(paths: Iterable[str | os.PathLike], *,
 
 
 def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = None,
-                   source: str | None = None) -> Batch:
+                   source: str | None = None, digests: bool = False) -> Batch:
     """Read many history files into one long table with a ``path`` column.
 
     Files that share a header are parsed together by one multi-threaded
@@ -193,12 +196,18 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     :func:`read_history`, whose error then lands in ``problems``. Rows are in
     input order, then long-table order. ``path`` is an Enum and ``metric`` and
     ``data`` are Categorical: millions of rows stay small and group fast.
-    ``source`` forces one reader for every path.
+    ``source`` forces one reader for every path. ``digests`` also hashes the
+    bytes of each plain file as it is read (:attr:`Batch.digests`), for a
+    report that redraws only what changed without reading the files again.
     """
     sources.check_source(source)
     paths = [str(p) for p in paths]
     with ThreadPoolExecutor(threads or min(8, (os.cpu_count() or 1) * 2)) as pool:
-        blobs = list(pool.map(_try_read, paths))
+        blobs = list(pool.map(_read_hashed if digests else _try_read, paths))
+    hashes = {}
+    if digests:
+        hashes = {p: blob[1] for p, blob in zip(paths, blobs) if blob[1] is not None}
+        blobs = [blob[0] for blob in blobs]
     groups: dict[tuple[bytes, str], list[tuple[int, bytes]]] = {}
     slow: list[int] = []
     problems: dict[int, HistkitError] = {}
@@ -257,7 +266,8 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     lookup = pl.Series("path", paths, dtype=pl.Enum(list(dict.fromkeys(paths))))
     long = long.select(lookup.gather(long["__file"]).alias("path"),
                        "epoch", "value", "metric", "data")
-    return Batch(long, [problems[i] for i in sorted(problems)], paths, files=files)
+    return Batch(long, [problems[i] for i in sorted(problems)], paths, files=files,
+                 digests=hashes)
 
 
 #: files per chunk of :func:`read_chunks`: about 100 MB of long table for
@@ -266,7 +276,8 @@ CHUNK = 2000
 
 
 def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
-                threads: int | None = None, source: str | None = None) -> Iterator[Batch]:
+                threads: int | None = None, source: str | None = None,
+                digests: bool = False) -> Iterator[Batch]:
     """:func:`read_histories` over ``paths``, ``chunk`` files at a time.
 
     Work that is done per run (stops, summaries, diagnosis) goes through a
@@ -279,7 +290,8 @@ def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
     starts = range(0, max(len(paths), 1), chunk)
 
     def read(start: int) -> Batch:
-        return read_histories(paths[start:start + chunk], threads=threads, source=source)
+        return read_histories(paths[start:start + chunk], threads=threads, source=source,
+                              digests=digests)
 
     if len(starts) == 1:
         yield read(0)
@@ -358,6 +370,13 @@ def _try_read(path: str):
         return HistoryError(f"cannot read: {exc.strerror or exc}", path=path)
     finally:
         os.close(fd)
+
+
+def _read_hashed(path: str):
+    """:func:`_try_read` and the SHA-256 of the bytes read (None if none were);
+    hashlib lets go of the GIL, so the pool's threads hash side by side."""
+    blob = _try_read(path)
+    return blob, hashlib.sha256(blob).digest() if isinstance(blob, bytes) else None
 
 
 def _fast_split(blob: bytes, headers: dict):

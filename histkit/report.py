@@ -267,7 +267,8 @@ def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
     with_telemetry: set[str] = set()
     metrics: set[str] = set()
     starts = range(0, max(len(paths), 1), CHUNK)
-    for start, batch in zip(starts, read_chunks(paths, chunk=CHUNK, source=source)):
+    chunks = read_chunks(paths, chunk=CHUNK, source=source, digests=True)
+    for start, batch in zip(starts, chunks):
         problems += batch.problems
         chunk = _good_runs(paths[start:start + CHUNK], batch, strict, settings, problems)
         offset = len(runs)  # run ids of the comparison curves go on across chunks
@@ -309,7 +310,7 @@ def _good_runs(paths: list[str], batch: Batch, strict: bool, settings: _Settings
             continue
         try:
             name = run_from_path(path, strict=strict, name=batch.name(path)).name
-            data = fingerprint(path)
+            data = fingerprint(path, batch.digests.get(path))
         except (HistkitError, OSError) as exc:
             problems.append(exc if isinstance(exc, HistkitError)
                             else HistkitError(f"cannot read: {exc}", path=path))

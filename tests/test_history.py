@@ -158,6 +158,24 @@ def test_read_chunks_splits_the_files_and_keeps_their_order(tmp_path):
     assert empty.paths == [] and empty.histories.height == 0
 
 
+def test_digests_hash_the_bytes_read_and_fingerprint_as_a_second_read_would(tmp_path):
+    """A report fingerprints each history for its manifest: with digests=True
+    the reader hashes the bytes it read, so the file is not read again, and
+    the fingerprint is the one a second read gives (no redraw after an upgrade)."""
+    import hashlib
+
+    from histkit.sources import fingerprint
+
+    paths = [str(write_history(tmp_path / f"r{i}.csv", epochs=3 + i)) for i in range(3)]
+    (tmp_path / "odd.csv").write_text('epoch,loss\n0,"0.5"\n')  # the exact reader's file
+    paths.append(str(tmp_path / "odd.csv"))
+    (batch,) = read_chunks(paths, chunk=10, digests=True)
+    assert batch.digests == {p: hashlib.sha256(open(p, "rb").read()).digest() for p in paths}
+    assert all(fingerprint(p, batch.digests[p]) == fingerprint(p) for p in paths)
+    assert read_histories(paths).digests == {}  # only when asked
+    assert read_histories(paths, digests=True).histories.equals(read_histories(paths).histories)
+
+
 def test_owned_copies_every_column_with_its_type():
     from histkit.history import owned
 

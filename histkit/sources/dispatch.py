@@ -301,9 +301,13 @@ def run_name(locator: str, *, is_dir: bool | None = None) -> str:
     return p.stem
 
 
-def fingerprint(locator: str) -> bytes:
+def fingerprint(locator: str, digest: bytes | None = None) -> bytes:
     """Bytes that change whenever the history does (a content digest), for
-    reports that re-render only what changed."""
+    reports that re-render only what changed. ``digest``: the SHA-256 of the
+    file's bytes where a reader already took it (:attr:`Batch.digests`), so
+    the file is not read again."""
+    if digest is not None:
+        return digest + locator.encode()
     p = Path(locator)
     if _mlflow.SEP in locator:
         p = Path(locator.rsplit(_mlflow.SEP, 1)[0])
