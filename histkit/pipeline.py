@@ -218,16 +218,13 @@ def _check_report(report: dict, path: str) -> None:
     own checks (formats, tolerance, the labels file), run before any training."""
     from .report import GROUP_FIELDS, check_settings
 
-    if report["pages"] is not None and report["pages"] < 0:
-        raise PipelineError(f"[report] pages should be 0 or more; got {report['pages']}",
-                            path=path)
     bad = [v for v in report["group_by"] or [] if v not in GROUP_FIELDS]
     if bad:
         raise PipelineError(f"[report] group_by: {bad[0]!r} should be one of "
                             f"{', '.join(GROUP_FIELDS)}", path=path)
     try:
         check_settings(report["labels"], report["tolerance"], report["formats"],
-                       report["dpi"])
+                       report["dpi"], report["pages"])
     except HistkitError as exc:
         raise PipelineError(f"[report] {exc}", path=path) from None
 
@@ -375,7 +372,7 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
     the other runs and the report still go ahead. The trainer's output goes
     to stderr. ``jobs`` is the report's worker count.
     """
-    from .report import PAGES, build_report
+    from .report import build_report
 
     plan = plan or plan_study(study)
     problems: list[HistkitError] = []
@@ -402,8 +399,7 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
                           tolerance=rep["tolerance"], group_by=rep["group_by"],
                           jobs=jobs or rep["jobs"], title=rep["title"],
                           formats=rep["formats"], dpi=rep["dpi"], metric=rep["metric"],
-                          command=command, progress=progress,
-                          pages=PAGES if rep["pages"] is None else rep["pages"])
+                          command=command, progress=progress, pages=rep["pages"])
     return PipelineResult(plan, trained, report, problems + report.problems)
 
 

@@ -369,7 +369,7 @@ def report(roots, output, labels=None, tolerance=0.005, group_by=None, jobs=None
            title=None, formats=("png",), dpi=100, base_size=11.0, strict=False,
            pages=None) -> dict:
     """:func:`histkit.report.build_report`, its result as plain values."""
-    from .report import PAGES, build_report
+    from .report import build_report
 
     rep = build_report(
         [str(r) for r in _as_list(roots)], str(output), labels=labels,
@@ -377,7 +377,7 @@ def report(roots, output, labels=None, tolerance=0.005, group_by=None, jobs=None
         jobs=None if jobs is None else int(jobs), title=title,
         formats=_as_list(formats), dpi=int(dpi), base_size=float(base_size),
         strict=bool(strict), command="histkit_report() from R",
-        pages=PAGES if pages is None else int(pages))
+        pages=None if pages is None else int(pages))
     return {"output": str(rep.output), "index": str(rep.index), "rendered": rep.rendered,
             "shown": rep.shown,
             "skipped": rep.skipped, "removed": rep.removed,

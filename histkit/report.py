@@ -144,7 +144,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
                  progress: Callable[[int, int], None] | None = None,
                  telemetry: Iterable[str] = (), all_metrics: bool = False,
                  source: str | None = None, metric: str | None = None,
-                 pages: int = PAGES) -> Report:
+                 pages: int | None = None) -> Report:
     """Build (or bring up to date) the report of every history under ``roots``.
 
     ``roots``: directories (searched for ``*.csv``) and files. ``labels``: a
@@ -161,7 +161,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     default: the validation series of the first labelled metric).
 
     ``pages``: the most runs that get figures, a page and a row in the
-    index (a page takes up to a second of CPU). A larger study is read chunk
+    index (default :data:`PAGES`; a page takes up to a second of CPU). A larger study is read chunk
     by chunk, in the memory of one chunk: its summary tables, diagnosis,
     comparisons and factor analysis cover every run, and the pages go to the
     best runs by the headline metric and the runs diagnosed as failed, half
@@ -172,8 +172,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     "__main__":`` guard.
     """
     settings = _settings(labels, tolerance, formats, dpi, base_size, telemetry, all_metrics)
-    if isinstance(pages, bool) or not isinstance(pages, int) or pages < 0:
-        raise OptionError(f"pages should be a whole number, 0 or more; got {pages!r}")
+    pages = PAGES if pages is None else pages
+    _check_pages(pages)
     candidates = _candidate_groups(group_by)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,10 +213,17 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
 # inputs
 
 
-def check_settings(labels, tolerance, formats, dpi) -> None:
+def check_settings(labels, tolerance, formats, dpi, pages=None) -> None:
     """The checks a report makes of its settings before drawing anything (the
     pipeline runs them before it trains)."""
     _settings(labels, tolerance, formats, dpi, 11.0)
+    if pages is not None:
+        _check_pages(pages)
+
+
+def _check_pages(pages) -> None:
+    if isinstance(pages, bool) or not isinstance(pages, int) or pages < 0:
+        raise OptionError(f"pages should be a whole number, 0 or more; got {pages!r}")
 
 
 def _settings(labels, tolerance, formats, dpi, base_size, telemetry=(),

@@ -124,7 +124,7 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     from pathlib import Path
 
     from .plot import prepare_process
-    from .report import PAGES, build_report
+    from .report import build_report
 
     prepare_process()
     roots = roots or ("run",)
@@ -136,7 +136,7 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
                               formats=formats, dpi=dpi, base_size=base_size, strict=strict,
                               telemetry=telemetry, all_metrics=all_metrics, source=source,
                               metric=metric, command=_command_line(), progress=progress,
-                              pages=PAGES if pages is None else pages)
+                              pages=pages)
     shown = ("" if len(report.shown) == report.summary.height
              else f" ({len(report.shown)} shown with figures and pages)")
     click.echo(f"{len(report.summary)} runs{shown}: {len(report.rendered)} drawn, "

@@ -132,7 +132,7 @@ def test_load_study(work):
     (('formats = ["png"]', 'formats = ["gif"]'), "[report] figure format should be one of png, pdf, svg; got 'gif'"),
     (('group_by = ["attention", "dropout"]', 'group_by = ["colour"]'),
      "[report] group_by: 'colour' should be one of"),
-    (("jobs = 1", "jobs = 1\npages = -1"), "[report] pages should be 0 or more; got -1"),
+    (("jobs = 1", "jobs = 1\npages = -1"), "[report] pages should be a whole number, 0 or more; got -1"),
     (("jobs = 1", "jobs = 1\npages = true"), "[report] pages should be a int; got True"),
 ])
 def test_bad_study_files(work, edit, message):
