@@ -159,41 +159,70 @@ def _is_background(name: str) -> bool:
 
 def _with_series_id(long: pl.DataFrame, series: list[str]) -> pl.DataFrame:
     """``long`` (sorted by ``series``) with ``_sid``, one sorted integer per
-    series: windows and group-bys on it take half the time of those on the
-    (run, metric, data) strings."""
+    series from 0: windows and group-bys on it take half the time of those on
+    the (run, metric, data) strings."""
     return long.with_columns(_sid=pl.struct(series).rle_id().set_sorted())
+
+
+def _series_ids(long: pl.DataFrame, series: list[str]) -> pl.LazyFrame:
+    """One row per series of ``long`` (sorted by ``series``): ``_sid`` (as
+    :func:`_with_series_id` numbers it) and the ``series`` columns."""
+    ids = long.lazy().select(pl.struct(series).rle().alias("_r")).unnest("_r")
+    return ids.unnest("value").drop("len").with_row_index("_sid")
+
+
+def _drop_repeated_epochs(long: pl.DataFrame) -> pl.DataFrame:
+    """``long`` (sorted, with ``_sid``) keeping the last row of an epoch a
+    series repeats, as the readers do with a resumed log; a warning says so."""
+    import warnings
+
+    from .errors import HistkitWarning
+
+    sid, e = pl.col("_sid"), pl.col("epoch")
+    repeated = (sid == sid.shift(-1)) & (e == e.shift(-1))
+    n = long.select(repeated.sum()).item()
+    if not n:
+        return long
+    warnings.warn(f"{n} repeated epoch row(s) in a series (a resumed log?); the last of each "
+                  f"is diagnosed", HistkitWarning, stacklevel=3)
+    return long.filter(~repeated.fill_null(False))
 
 
 def series_features(long: pl.DataFrame, by: list[str],
                     thresholds: Thresholds = THRESHOLDS) -> pl.DataFrame:
     """One row per (run, metric, data) series: the numbers the rules read.
 
-    ``long`` must be sorted by ``by``, metric, data, epoch (its ``_sid``
-    column, when present, numbers the series). Conditions are
+    ``long`` must be sorted by ``by``, metric, data, epoch. Conditions are
     computed as columns first and aggregated with plain min/max, polars'
     fast group-by path (a filter inside an aggregation is far slower)."""
     series = [*by, "metric", "data"]
     v, e = pl.col("value"), pl.col("epoch")
     s = "_sid"
-    if s not in long.columns:
-        long = _with_series_id(long, series)
+    long = _with_series_id(long, series)
 
     def where(cond, then=e):
         return pl.when(cond).then(then)
 
-    # missing values (NaN in a CSV) from some epoch to the end of the series
-    to_end = v.is_null().reverse().cum_min().reverse().over(s)
-    tail_missing = (long.lazy().with_columns(_m=where(to_end), _i=where(v.is_infinite()))
+    ids = _series_ids(long, series)
+    first_of_series = pl.col(s) != pl.col(s).shift(1, fill_value=-1)
+    # missing values (NaN in a CSV) from some epoch to the end of the series:
+    # the last null run's first epoch, when the series ends in it
+    null_run = v.is_null() & (v.shift(1).is_not_null() | first_of_series)
+    tail_missing = (long.lazy().with_columns(_m=where(null_run), _i=where(v.is_infinite()))
                     .group_by(s, maintain_order=True)
-                    .agg(*[pl.col(c).first() for c in series],
-                         missing_from=pl.col("_m").min(), inf_from=pl.col("_i").min()))
+                    .agg(_m=pl.col("_m").max(), _ends_null=v.last().is_null(),
+                         inf_from=pl.col("_i").min())
+                    .select(s, missing_from=pl.when("_ends_null").then("_m"), inf_from="inf_from"))
+    tail_missing = ids.join(tail_missing, on=s, how="left", maintain_order="left")
     idx = pl.int_range(pl.len()).over(s)
     n = pl.len().over(s)
     # collected here: polars' lazy plan evaluates these windows twice as slowly
     frame = long.filter(v.is_not_null() & v.is_finite()).with_columns(
-        _idx=idx, _n=n, _cm=v.cum_min().shift(1).over(s).abs(),
-        _first=v.first().over(s), _min=v.min().over(s),
-        _max=v.max().over(s)).lazy()
+        _idx=idx, _n=n, _cm=v.cum_min().over(s), _first=v.first().over(s),
+        _min=v.min().over(s), _max=v.max().over(s))
+    # the running minimum before each row: shifted without a window (sorted)
+    frame = frame.with_columns(
+        _cm=pl.when(~first_of_series).then(pl.col("_cm").shift(1)).abs()).lazy()
     late = pl.col("_idx") == pl.min_horizontal(pl.lit(2), pl.col("_n") // 5)  # past warm-up
     tail_from = pl.col("_n") - pl.max_horizontal(pl.lit(3), pl.col("_n") // 5)
     tail = pl.col("_idx") >= tail_from
@@ -228,7 +257,7 @@ def series_features(long: pl.DataFrame, by: list[str],
 # the rules
 
 
-def _collapse_candidates(long: pl.DataFrame, class_scores: pl.DataFrame,
+def _collapse_candidates(long: pl.DataFrame, ids: pl.DataFrame, class_scores: pl.DataFrame,
                          t: Thresholds) -> pl.Expr:
     """Rows of the runs that may have collapsed to background; the others are
     ruled out from each series' last value, without the per-epoch table.
@@ -241,8 +270,8 @@ def _collapse_candidates(long: pl.DataFrame, class_scores: pl.DataFrame,
     epoch, is not collapsed."""
     v = pl.col("value")
     last = (long.lazy().filter(v.is_not_null())
-            .group_by("_sid").agg(pl.col("_rid", "metric", "data").last(),
-                                  le=pl.col("epoch").last(), lv=v.last())
+            .group_by("_sid").agg(le=pl.col("epoch").last(), lv=v.last())
+            .join(ids.lazy(), on="_sid")
             .join(class_scores.lazy().select("metric", "kind", "bg"), on="metric")
             .group_by(["_rid", "kind", "data"])
             .agg(has_bg=pl.col("bg").any(), has_fg=(~pl.col("bg")).any(),
@@ -355,11 +384,11 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     long = (long.select(keys[0], pl.col("metric").cast(pl.String),
                         pl.col("data").cast(pl.String), "epoch", "value")
             .sort([*keys, "metric", "data", "epoch"], maintain_order=True))
-    long = _with_series_id(long, [*keys, "metric", "data"])
-    feats = series_features(long, keys, t)
+    long = _drop_repeated_epochs(_with_series_id(long, [*keys, "metric", "data"]))
+    ids = _series_ids(long, [*keys, "metric", "data"]).collect()
 
     # one row per run: its loss series, classes, and what its name says
-    metric_order = feats.select(*keys, "metric").unique(maintain_order=True)
+    metric_order = ids.select(*keys, "metric").unique(maintain_order=True)
     # what a metric name says, decided once per distinct name
     names_of = metric_order.select("metric").unique(maintain_order=True)
     lossy = names_of.filter(pl.col("metric").map_elements(is_loss_like,
@@ -374,59 +403,67 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     primary = (losses.with_columns(rank=(pl.col("metric") != "loss").cast(pl.Int8))
                .sort("rank", maintain_order=True).group_by(keys, maintain_order=True)
                .agg(loss=pl.col("metric").first()))
-    inferred = (metric_order.group_by(keys, maintain_order=True).agg(pl.col("metric"))
-                .select(*keys, k=pl.col("metric").map_elements(infer_classes,
-                                                               return_dtype=pl.Int64)))
+    # K from each distinct set of metric names (a sweep's runs share a few)
+    sets = metric_order.group_by(keys, maintain_order=True).agg(
+        _set=pl.col("metric").sort().str.join("\x1f"))
+    k_of = {m: infer_classes(m.split("\x1f")) for m in sets["_set"].unique().to_list()}
+    inferred = sets.select(*keys, k=pl.col("_set").replace_strict(k_of, return_dtype=pl.Int64))
     hints = runs.select(keys).hstack(_run_hints(names))
     info = (primary.join(inferred, on=keys, how="left", nulls_equal=True)
             .join(hints, on=keys, how="left", nulls_equal=True)
             .with_columns(k=pl.lit(classes, pl.Int64) if classes is not None
                           else pl.col("k").cast(pl.Int64),
                           ce=pl.col("loss_kind").is_null() | (pl.col("loss_kind") == "ce")))
+    # the features of loss-like series (a fifth of a segmentation history's rows)
+    # and where any series turns infinite: all the rules read of single series
+    loss_like = long.filter(pl.col("metric").is_in(lossy.implode()))
+    feats = series_features(loss_like, keys, t)
     lf = feats.lazy().join(info.lazy(), on=keys, how="inner", nulls_equal=True)
+    infinite = (long.lazy().filter(pl.col("value").is_infinite()).group_by("_sid")
+                .agg(inf_from=pl.col("epoch").min()))
+    infinite = (ids.lazy().join(infinite, on="_sid", how="inner", maintain_order="left")
+                .join(info.lazy(), on=keys, how="inner", nulls_equal=True))
     loss_f = lf.filter(pl.col("metric") == pl.col("loss"))
     train_loss = loss_f.filter(pl.col("data") == "training")
     val_loss = loss_f.filter(pl.col("data") == "validation")
     # per epoch: the run's loss, training and validation side by side
-    # rows of loss series only (a tenth of a segmentation history) before any join
-    loss_rows = long.lazy().filter(pl.col("metric").is_in(primary["loss"].unique().implode()))
-    pair = (loss_rows.join(primary.lazy(), on=keys, nulls_equal=True)
+    loss_rows = loss_like.lazy().filter(pl.col("metric").is_in(primary["loss"].unique()
+                                                               .implode()))
+    rows = (loss_rows.join(primary.lazy(), on=keys, nulls_equal=True)
             .filter(pl.col("metric") == pl.col("loss"))
-            .filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
-            .collect().pivot("data", index=[*keys, "epoch"], values="value")
-            .lazy())
-    if "training" not in pair.collect_schema().names():
-        pair = pair.with_columns(training=pl.lit(None, pl.Float64))
-    if "validation" not in pair.collect_schema().names():
-        pair = pair.with_columns(validation=pl.lit(None, pl.Float64))
-    pair = pair.sort([*keys, "epoch"])
+            .filter(pl.col("value").is_not_null() & pl.col("value").is_finite()))
+    pair = (rows.filter(pl.col("data") == "training")
+            .select(*keys, "epoch", training="value")
+            .join(rows.filter(pl.col("data") == "validation")
+                  .select(*keys, "epoch", validation="value"),
+                  on=[*keys, "epoch"], how="full", coalesce=True)
+            .sort([*keys, "epoch"]).collect().lazy())
     out: list[pl.LazyFrame] = []
     m, d = pl.col("metric"), pl.col("data")
 
     if "diverged" in chosen:
-        lossy = lf.filter(m.is_in(lossy.implode()))
         out += [
-            _finding(lf.filter(pl.col("inf_from").is_not_null()), "diverged",
+            _finding(infinite, "diverged",
                      pl.col("inf_from"), m, d,
                      pl.format("{} is infinite from epoch {}", m, pl.col("inf_from")), keys),
-            _finding(lossy.filter(pl.col("missing_from").is_not_null() & (d == "training")),
+            _finding(lf.filter(pl.col("missing_from").is_not_null() & (d == "training")),
                      "diverged", pl.col("missing_from"), m, d,
                      pl.format("{} is NaN or missing from epoch {} to the end{}",
                                m, pl.col("missing_from"),
                                pl.when(pl.col("last").is_not_null())
                                .then(pl.format(" (last value {})", _sig(pl.col("last"))))
                                .otherwise(pl.lit(""))), keys),
-            _finding(lossy.filter(pl.col("explode_epoch").is_not_null()), "diverged",
+            _finding(lf.filter(pl.col("explode_epoch").is_not_null()), "diverged",
                      pl.col("explode_epoch"), m, d,
                      pl.format("{} jumped to {}x its running minimum (above its start {})",
                                m, _sig(pl.col("explode")), _sig(pl.col("first"))), keys),
-            _finding(lossy.filter((pl.col("max") >= t.absurd_ratio * pl.col("median").abs())
+            _finding(lf.filter((pl.col("max") >= t.absurd_ratio * pl.col("median").abs())
                                   & (pl.col("max") >= t.absurd_level)), "diverged",
                      pl.col("max_epoch"), m, d,
                      pl.format("{} reached {}, {}x its median {}", m, _sig(pl.col("max")),
                                _sig(pl.col("max") / pl.col("median").abs()),
                                _sig(pl.col("median"))), keys),
-            _finding(lossy.filter(pl.col("jump_epoch").is_not_null()), "diverged",
+            _finding(lf.filter(pl.col("jump_epoch").is_not_null()), "diverged",
                      pl.col("jump_epoch"), m, d,
                      pl.format("{} changed {}x from one epoch to the next (max {}, median {})",
                                m, _sig(pl.col("jump")), _sig(pl.col("max")),
@@ -462,7 +499,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
                       _sig(floor), pl.col("k")), keys))
 
     if "collapse_to_background" in chosen:
-        scores = (long.lazy().filter(_collapse_candidates(long, class_scores, t))
+        scores = (long.lazy().filter(_collapse_candidates(long, ids, class_scores, t))
                   .join(class_scores.lazy(), on="metric")
                   .with_columns(_bgv=pl.when("bg").then("value"),
                                 _fgv=pl.when(~pl.col("bg")).then("value"),
@@ -650,7 +687,7 @@ def _probe_rows(runs: pl.DataFrame, by: list[str], probes, t: Thresholds,
     """Findings of the probe rules, keyed like the history's (``_rid``)."""
     from .diagnosis_probes import probe_findings
     from .errors import HistoryError
-    from .probes import RunProbes, probes_dir, read_probes
+    from .probes import RunProbes, has_probes, read_probes
 
     rows = []
     for rid, *key in runs.select("_rid", *by).iter_rows():
@@ -660,7 +697,7 @@ def _probe_rows(runs: pl.DataFrame, by: list[str], probes, t: Thresholds,
         elif isinstance(probes, dict):
             got = next((probes[v] for v in (values.get("path"), values.get("run"))
                         if v is not None and v in probes), None)
-        elif values.get("path") is not None and probes_dir(values["path"]).is_dir():
+        elif values.get("path") is not None and has_probes(values["path"]):
             try:
                 got = read_probes(values["path"])
             except HistoryError as exc:  # they do not hide the history's findings

@@ -17,7 +17,7 @@ import polars as pl
 
 from .errors import HistoryError
 
-__all__ = ["read_probes", "RunProbes", "probes_dir", "TABLES"]
+__all__ = ["read_probes", "RunProbes", "probes_dir", "has_probes", "TABLES"]
 
 TABLES = ("scalars", "histograms", "activations", "shares", "input")
 _IMAGE = re.compile(r"^(\d{4})_(activation|gradient|predictions)(\d*)\.png$")
@@ -26,6 +26,12 @@ _IMAGE = re.compile(r"^(\d{4})_(activation|gradient|predictions)(\d*)\.png$")
 def probes_dir(history_path: str | os.PathLike) -> Path:
     """``run/.../<run>.csv`` -> ``run/.../<run>.probes``."""
     return Path(history_path).with_suffix(".probes")
+
+
+def has_probes(history_path: str | os.PathLike) -> bool:
+    """Whether the history has a probes directory (with plain strings: a
+    diagnosis asks this of every run, and Path objects cost 3x as much)."""
+    return os.path.isdir(os.path.splitext(os.fspath(history_path))[0] + ".probes")
 
 
 @dataclasses.dataclass

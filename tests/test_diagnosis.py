@@ -18,7 +18,7 @@ import pytest
 from histkit import read_histories, read_history, to_history
 from histkit.diagnosis import (FINDING_COLUMNS, RULES, diagnose, double_softmax_floor,
                               infer_classes, summarise)
-from histkit.errors import OptionError
+from histkit.errors import HistkitWarning, OptionError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "bench" / "diagnose_dev"
@@ -106,6 +106,31 @@ def test_nan_to_the_end_is_divergence():
 def test_infinite_value_is_divergence():
     out = diagnose(_wide(loss=[0.9, 0.5, math.inf, 0.4]), run="r")
     assert out["rule"].to_list()[:1] == ["diverged"] and out["epoch"][0] == 2
+
+
+def test_a_gap_before_the_end_is_not_missing_to_the_end():
+    wide = _wide(loss=[None, 0.9, None, 0.6, 0.5, None, None],
+                 val_loss=[1.0, 0.8, 0.7, 0.6, 0.55, 0.5, 0.5])
+    missing = diagnose(wide, run="r").filter(pl.col("evidence").str.contains("NaN or missing"))
+    assert missing["epoch"].to_list() == [5], missing.rows()
+
+
+def test_an_infinite_score_is_divergence_too():
+    """Only loss-like series get every feature; infinity is looked for in all."""
+    out = diagnose(_wide(loss=[0.9, 0.5, 0.4, 0.3], dice=[0.1, 0.2, math.inf, 0.4]), run="r")
+    assert out.row(0, named=True)["rule"] == "diverged"
+    assert (out["metric"][0], out["epoch"][0]) == ("dice", 2)
+    assert "dice is infinite from epoch 2" in out["evidence"][0]
+
+
+def test_a_repeated_epoch_keeps_its_last_row_with_a_warning():
+    """As the readers treat a resumed log; it used to fail in polars' pivot."""
+    long = to_history(_wide(loss=[1.0, 0.9, 0.8, 0.7], val_loss=[1.1, 1.0, 0.9, 0.95]))
+    again = long.filter(pl.col("epoch") == 2).with_columns(pl.col("value") * 100)
+    with pytest.warns(HistkitWarning, match="2 repeated epoch row"):
+        out = diagnose(pl.concat([long, again]), run="r")
+    assert out.row(0, named=True)["rule"] == "diverged", out.rows()  # 80 after 0.9
+    assert out["epoch"][0] == 2
 
 
 def test_a_loss_far_above_its_running_minimum_is_divergence():
