@@ -330,7 +330,8 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     the number of classes K (for the ln K and double-softmax checks); without
     it K comes from per-class score names (``background_dice``...). ``rules``
     keeps only these rule ids. ``run`` names a single history. Rows of a run:
-    errors first, then by epoch. No rows: nothing found.
+    errors first, then by epoch. No rows: nothing found. A series that
+    repeats an epoch is diagnosed with the last row of it (a warning says so).
 
     ``probes``: the probe rules (:mod:`histkit.diagnosis_probes`) read
     ``<run>.probes/`` beside each ``path`` that has one (``True``, the

@@ -25,13 +25,17 @@ _IMAGE = re.compile(r"^(\d{4})_(activation|gradient|predictions)(\d*)\.png$")
 
 def probes_dir(history_path: str | os.PathLike) -> Path:
     """``run/.../<run>.csv`` -> ``run/.../<run>.probes``."""
-    return Path(history_path).with_suffix(".probes")
+    return Path(_probes_path(history_path))
 
 
 def has_probes(history_path: str | os.PathLike) -> bool:
-    """Whether the history has a probes directory (with plain strings: a
+    """Whether the history has a probes directory (in plain strings: a
     diagnosis asks this of every run, and Path objects cost 3x as much)."""
-    return os.path.isdir(os.path.splitext(os.fspath(history_path))[0] + ".probes")
+    return os.path.isdir(_probes_path(history_path))
+
+
+def _probes_path(history_path: str | os.PathLike) -> str:
+    return os.path.splitext(os.fspath(history_path))[0] + ".probes"
 
 
 @dataclasses.dataclass

@@ -394,11 +394,11 @@ def read_probes(path: str) -> dict:
     from pathlib import Path
 
     from .errors import HistoryError
-    from .probes import TABLES, probes_dir
+    from .probes import TABLES, has_probes
     from .probes import read_probes as _read_probes
 
     path = str(path)
-    if not Path(path).exists() and not probes_dir(path).is_dir():
+    if not Path(path).exists() and not has_probes(path):
         raise HistoryError("no such file or directory", path=path)
     probes = _read_probes(path)
     return {name: encode(getattr(probes, name), keep_nan=True) for name in (*TABLES, "images")}
