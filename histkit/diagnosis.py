@@ -419,11 +419,13 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     # and where any series turns infinite: all the rules read of single series
     loss_like = long.filter(pl.col("metric").is_in(lossy.implode()))
     feats = series_features(loss_like, keys, t)
-    lf = feats.lazy().join(info.lazy(), on=keys, how="inner", nulls_equal=True)
+    lf = feats.lazy().join(info.lazy(), on=keys, how="inner", nulls_equal=True,
+                           maintain_order="left")
     infinite = (long.lazy().filter(pl.col("value").is_infinite()).group_by("_sid")
                 .agg(inf_from=pl.col("epoch").min()))
     infinite = (ids.lazy().join(infinite, on="_sid", how="inner", maintain_order="left")
-                .join(info.lazy(), on=keys, how="inner", nulls_equal=True))
+                .join(info.lazy(), on=keys, how="inner", nulls_equal=True,
+                      maintain_order="left"))
     loss_f = lf.filter(pl.col("metric") == pl.col("loss"))
     train_loss = loss_f.filter(pl.col("data") == "training")
     val_loss = loss_f.filter(pl.col("data") == "validation")
@@ -674,8 +676,10 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
         _s=pl.col("rule").replace_strict({r: SEVERITIES.index(v) for r, v in sev.items()},
                                          return_dtype=pl.Int8),
         _r=pl.col("rule").replace_strict(order, return_dtype=pl.Int8),
-        _d=(pl.col("data") != "training").cast(pl.Int8))
-        .sort([*keys, "_s", "epoch", "_r", "_d"], maintain_order=True)
+        _d=(pl.col("data") != "training").cast(pl.Int8),
+        # of two series that fail alike at one epoch, a loss tells more
+        _l=(~pl.col("metric").is_in(lossy.implode())).fill_null(True).cast(pl.Int8))
+        .sort([*keys, "_s", "epoch", "_r", "_d", "_l"], maintain_order=True)
         .unique([*keys, "rule"], keep="first", maintain_order=True))
     found = (found.join(runs, on=keys, how="left")
              .sort([*keys, "_s", "epoch", "_r"], maintain_order=True)

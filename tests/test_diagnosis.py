@@ -123,6 +123,13 @@ def test_an_infinite_score_is_divergence_too():
     assert "dice is infinite from epoch 2" in out["evidence"][0]
 
 
+def test_of_two_series_failing_at_one_epoch_the_loss_is_named():
+    wide = _wide(loss=[0.9, 0.5, math.inf, 0.4], dice=[0.1, 0.2, math.inf, 0.4])
+    for table in (wide, wide.select("epoch", "dice", "loss")):
+        out = diagnose(table, run="r")
+        assert (out["rule"][0], out["metric"][0]) == ("diverged", "loss"), out.rows()
+
+
 def test_a_repeated_epoch_keeps_its_last_row_with_a_warning():
     """As the readers treat a resumed log; it used to fail in polars' pivot."""
     long = to_history(_wide(loss=[1.0, 0.9, 0.8, 0.7], val_loss=[1.1, 1.0, 0.9, 0.95]))
