@@ -11,10 +11,10 @@ import polars as pl
 
 from .errors import HistkitError, HistkitWarning, OptionError
 from .history import Batch, find_histories, read_chunks
-from .names import run_from_path
+from .names import RunName, run_from_path
 from .stopping import early_stoppings
 
-__all__ = ["runs", "run_fields", "summarise", "filter_runs", "select_runs", "RUN_COLUMNS",
+__all__ = ["runs", "run_fields", "fields_table", "summarise", "filter_runs", "select_runs", "RUN_COLUMNS",
            "COST"]
 
 _SCHEMA = {"path": pl.String, "date": pl.String, "run": pl.String, "model": pl.String,
@@ -31,10 +31,16 @@ def run_fields(paths: Iterable[str], *, strict: bool = False,
                names: Batch | None = None) -> pl.DataFrame:
     """Parsed run-name fields of each path (``run`` is the name; ``names``, a
     :class:`Batch`, gives the run names of framework layouts)."""
+    return fields_table({p: run_from_path(p, strict=strict,
+                                          name=names.name(p) if names is not None else None)
+                         for p in paths})
+
+
+def fields_table(parsed: dict[str, RunName]) -> pl.DataFrame:
+    """The fields table of run names already parsed, by path."""
     rows = []
-    for p in paths:
-        name = names.name(p) if names is not None else None
-        d = run_from_path(p, strict=strict, name=name).as_dict()
+    for p, run in parsed.items():
+        d = run.as_dict()
         d["run"] = d.pop("name")
         rows.append({"path": p, **d})
     return pl.DataFrame(rows, schema=_SCHEMA)

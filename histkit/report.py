@@ -57,9 +57,9 @@ from .files import locked, write_atomic
 from .group_curves import GroupCurves, moments, validation
 from .history import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from .labels import load_labels
-from .catalog import summarise
+from .catalog import fields_table, summarise
 from .columns import metric_filter, parse_telemetry, telemetry_names
-from .names import FIELDS, run_from_path
+from .names import FIELDS, RunName, run_from_path
 from .sources import fingerprint
 from .stopping import check_tolerance, early_stoppings, is_loss_like
 
@@ -134,6 +134,7 @@ class _Run:
     name: str
     stem: str
     digest: str
+    parsed: RunName  # the name's fields
 
 
 def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/report", *,
@@ -281,7 +282,7 @@ def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
         offset = len(runs)  # run ids of the comparison curves go on across chunks
         runs.update(chunk)
         long = _long_of(batch, chunk)
-        names = _fields(chunk, batch)
+        names = _fields(chunk)
         findings = _findings(long, settings.telemetry).with_columns(pl.col("path")
                                                                     .cast(pl.String))
         summary = summarise(long, names, settings.tolerance, telemetry=settings.telemetry)
@@ -316,13 +317,14 @@ def _good_runs(paths: list[str], batch: Batch, strict: bool, settings: _Settings
         if path in bad:
             continue
         try:
-            name = run_from_path(path, strict=strict, name=batch.name(path)).name
+            parsed = run_from_path(path, strict=strict, name=batch.name(path))
+            name = parsed.name
             data = fingerprint(path, batch.digests.get(path))
         except (HistkitError, OSError) as exc:
             problems.append(exc if isinstance(exc, HistkitError)
                             else HistkitError(f"cannot read: {exc}", path=path))
             continue
-        runs[path] = _Run(path, name, _stem(name, path), settings.digest(name, data))
+        runs[path] = _Run(path, name, _stem(name, path), settings.digest(name, data), parsed)
     return runs
 
 
@@ -365,13 +367,9 @@ def _stem(name: str, path: str) -> str:
     return f"{safe}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
 
 
-def _fields(runs: dict[str, _Run], batch: Batch) -> pl.DataFrame:
+def _fields(runs: dict[str, _Run]) -> pl.DataFrame:
     """Parsed run-name fields of the good runs (``run`` is the name)."""
-    from .catalog import run_fields
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # already said once by _read
-        return run_fields(list(runs), names=batch)
+    return fields_table({path: run.parsed for path, run in runs.items()})
 
 
 def _candidate_groups(group_by) -> list[str]:
