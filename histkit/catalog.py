@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable
+from typing import Callable, Iterable
 
 import polars as pl
 
@@ -48,7 +48,9 @@ def fields_table(parsed: dict[str, RunName]) -> pl.DataFrame:
 
 def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005,
          strict: bool = False, source: str | None = None, cache: bool = False,
-         problems: list | None = None) -> tuple[pl.DataFrame, list[HistkitError]]:
+         problems: list | None = None,
+         progress: Callable[[int, int], None] | None = None,
+         ) -> tuple[pl.DataFrame, list[HistkitError]]:
     """One row per history under ``root`` (a directory, a file, or a list):
     parsed fields, epochs logged, best ``val_loss`` and its stop epoch.
 
@@ -59,6 +61,7 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     (:func:`histkit.read_chunks`), so its size does not bound memory.
     ``cache=True`` keeps the table on disk (:mod:`histkit.runs_cache`) and
     rereads only the files that changed since; ``histkit runs`` does.
+    ``progress(done, total)`` is called as chunks of the files to read are read.
     """
     from .runs_cache import RunsCache
 
@@ -82,9 +85,13 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     bad: list[HistkitError] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        read = 0
         for batch in read_chunks(todo, source=source):
             parts.append(_runs_of(batch, tolerance, strict))
             bad += batch.problems
+            read += len(batch.paths)
+            if progress:
+                progress(read, len(todo))
     fresh: dict[str, list[str]] = {}
     for w in caught:  # shown as they would have been, and kept with the file's row
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -520,6 +520,53 @@ def _progress(n: int, label: str):
     return click.progressbar(length=n, label=label if tty else None, file=sys.stderr)
 
 
+@contextmanager
+def _progress_callback(label: str, at_least: int = 1):
+    """A ``progress(done, total)`` callback drawing a bar on stderr (a
+    terminal only); the bar starts at the first call whose total is
+    ``at_least`` or more, and ends when ``done`` reaches the total."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+    state = {"bar": None, "done": 0, "ended": False}
+
+    def progress(done: int, total: int) -> None:
+        if state["ended"] or (state["bar"] is None
+                              and (total < at_least or not sys.stderr.isatty())):
+            return
+        if state["bar"] is None:
+            state["bar"] = stack.enter_context(_progress(total, label))
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+        if done >= total:
+            state["ended"] = True
+            stack.close()  # the next bar starts on a line of its own
+
+    with stack:
+        yield progress
+
+
+def _reading():
+    """The bar of histories read, for a tree read in more than one chunk
+    (a few seconds or more; a smaller one is read before a bar would show)."""
+    from .history import CHUNK
+
+    return _progress_callback("reading", at_least=CHUNK + 1)
+
+
+def _read_in_chunks(paths: list[str], source: str | None):
+    """:func:`histkit.read_chunks` of ``paths``, with the bar of :func:`_reading`."""
+    from .history import read_chunks
+
+    with _reading() as reading:
+        reading(0, len(paths))
+        done = 0
+        for batch in read_chunks(paths, source=source):
+            yield batch
+            done += len(batch.paths)
+            reading(done, len(paths))
+
+
 # ---------------------------------------------------------------------------
 # stops
 
@@ -551,12 +598,12 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
     with importing():
         import polars as pl
 
-        from .history import find_histories, read_chunks
+        from .history import find_histories
         from .stopping import early_stoppings
 
     problems: list = []
     parts = []
-    for batch in read_chunks(find_histories(paths, problems=problems), source=source):
+    for batch in _read_in_chunks(find_histories(paths, problems=problems), source):
         problems += batch.problems
         part = early_stoppings(batch.histories, tolerance, relative=relative, by=["path"],
                                telemetry=telemetry)
@@ -622,11 +669,11 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
         import polars as pl
 
         from .diagnosis import diagnose, summarise
-        from .history import find_histories, read_chunks
+        from .history import find_histories
 
     problems: list = []
     found, named = [], []
-    for batch in read_chunks(find_histories(paths, problems=problems), source=source):
+    for batch in _read_in_chunks(find_histories(paths, problems=problems), source):
         problems += batch.problems
         long = batch.histories
         long = long.with_columns(run=_runs_of_paths(long["path"], batch, strict))
@@ -698,8 +745,10 @@ def runs_command(root, fmt, where, columns, sort, output, no_cache, tolerance, s
         from .catalog import filter_runs, runs, select_runs
 
     problems: list = []
-    table, unread = runs(root or ["run"], tolerance=tolerance, strict=strict, source=source,
-                         cache=not no_cache, problems=problems)
+    with _reading() as reading:
+        table, unread = runs(root or ["run"], tolerance=tolerance, strict=strict,
+                             source=source, cache=not no_cache, problems=problems,
+                             progress=reading)
     problems += unread
     found = table.height
     table = filter_runs(table, where)

@@ -145,7 +145,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
                  progress: Callable[[int, int], None] | None = None,
                  telemetry: Iterable[str] = (), all_metrics: bool = False,
                  source: str | None = None, metric: str | None = None,
-                 pages: int | None = None) -> Report:
+                 pages: int | None = None,
+                 reading: Callable[[int, int], None] | None = None) -> Report:
     """Build (or bring up to date) the report of every history under ``roots``.
 
     ``roots``: directories (searched for ``*.csv``) and files. ``labels``: a
@@ -154,7 +155,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     ``jobs``: worker processes (default: CPU count; 1 renders in this
     process). ``formats``: figure formats; a PNG is added for the thumbnails
     when neither PNG nor SVG is asked for. ``command``: shown in the report.
-    ``progress(done, total)`` is called as figures finish. ``telemetry``:
+    ``progress(done, total)`` is called as figures finish, ``reading(done,
+    total)`` as chunks of histories are read. ``telemetry``:
     more series that are telemetry (drawn in each run's telemetry figure, no
     stops, no ``best_`` columns). ``all_metrics``: figures draw the metrics
     the labels do not name too. ``source`` forces one reader. ``metric``:
@@ -180,7 +182,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     out.mkdir(parents=True, exist_ok=True)
     with locked(out / LOCK):  # builds into one directory take turns
         problems: list[HistkitError] = []
-        study = _read(roots, strict, settings, problems, source, candidates, pages)
+        study = _read(roots, strict, settings, problems, source, candidates, pages, reading)
         _check_metric(study.metrics, metric)
         groups = _group_fields(group_by, study.fields)
         shown, selection = _choose(study.summary, settings, pages)
@@ -261,7 +263,7 @@ class _Study:
     long: pl.DataFrame | None
 
 
-def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
+def _read(roots, strict, settings, problems, source, groups, pages, reading=None) -> _Study:
     """Read every history, chunk by chunk; the good ones become runs with a
     content digest. The histories are kept when there are no more than
     ``pages`` of them (all shown), else only what the report needs of them."""
@@ -276,6 +278,8 @@ def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
     metrics: set[str] = set()
     starts = range(0, max(len(paths), 1), CHUNK)
     chunks = read_chunks(paths, chunk=CHUNK, source=source, digests=True)
+    if reading:
+        reading(0, len(paths))
     for start, batch in zip(starts, chunks):
         problems += batch.problems
         chunk = _good_runs(paths[start:start + CHUNK], batch, strict, settings, problems)
@@ -299,6 +303,8 @@ def _read(roots, strict, settings, problems, source, groups, pages) -> _Study:
             _gather(curves, long, names, offset, settings.telemetry)
         if keep:
             longs.append(long.with_columns(pl.col("path").cast(pl.String)))
+        if reading:
+            reading(min(start + CHUNK, len(paths)), len(paths))
     return _Study(runs, _concat(fields), _concat(summaries), _concat(found), curves,
                   with_telemetry, metrics, _concat(longs) if keep else None)
 

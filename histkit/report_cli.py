@@ -7,14 +7,13 @@ problems is still written; the command then exits 1 after naming each problem.
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import sys
 
 import click
 
-from .cli import (_fail, _progress, all_metrics_option, labels_option, source_option,
-                  strict_option, telemetry_option, tolerance_option)
+from .cli import (_fail, _progress_callback, _reading, all_metrics_option, labels_option,
+                  source_option, strict_option, telemetry_option, tolerance_option)
 
 EXIT_PROBLEMS = 1
 
@@ -33,23 +32,6 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 def jobs_option(f):
     return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                         help="Worker processes for the figures [default: CPU count].")(f)
-
-
-@contextlib.contextmanager
-def _progress_callback(label: str):
-    """A ``progress(done, total)`` callback drawing a bar on stderr (a
-    terminal only); the bar starts when the total is known."""
-    stack = contextlib.ExitStack()
-    state = {"bar": None, "done": 0}
-
-    def progress(done: int, total: int) -> None:
-        if state["bar"] is None:
-            state["bar"] = stack.enter_context(_progress(total, label))
-        state["bar"].update(done - state["done"])
-        state["done"] = done
-
-    with stack:
-        yield progress
 
 
 def _command_line() -> str:
@@ -130,13 +112,13 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     roots = roots or ("run",)
     if output is None:
         output = str(Path("reports") / (Path(roots[0]).resolve().name or "report"))
-    with _progress_callback("rendering") as progress:
+    with _reading() as reading, _progress_callback("rendering") as progress:
         report = build_report(roots, output, labels=labels, tolerance=tolerance,
                               group_by=list(group_by) or None, jobs=jobs, title=title,
                               formats=formats, dpi=dpi, base_size=base_size, strict=strict,
                               telemetry=telemetry, all_metrics=all_metrics, source=source,
                               metric=metric, command=_command_line(), progress=progress,
-                              pages=pages)
+                              pages=pages, reading=reading)
     shown = ("" if len(report.shown) == report.summary.height
              else f" ({len(report.shown)} shown with figures and pages)")
     click.echo(f"{len(report.summary)} runs{shown}: {len(report.rendered)} drawn, "

@@ -356,3 +356,48 @@ def test_plot_values_beyond_a_figure_are_left_out_with_a_warning(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "2 value(s) too large to draw were left out" in res.stderr
     assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _on_a_terminal(*args, cwd=None):
+    """Run ``histkit`` with its stderr on a pseudo-terminal: (exit code, what
+    the terminal showed)."""
+    import pty
+
+    main_fd, term = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "histkit", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=term)
+    os.close(term)
+    shown = b""
+    while True:
+        try:
+            got = os.read(main_fd, 65536)
+        except OSError:  # the other end closed
+            break
+        if not got:
+            break
+        shown += got
+    os.close(main_fd)
+    return proc.wait(), shown.decode(errors="replace")
+
+
+@pytest.mark.parametrize("cmd", ["stops", "diagnose", "runs", "report"])
+def test_a_tree_of_more_than_one_chunk_shows_reading_on_a_terminal_only(tmp_path, cmd):
+    from histkit.history import CHUNK
+
+    tree = tmp_path / "sweep"
+    tree.mkdir()
+    for i in range(CHUNK + 1):
+        (tree / f"h{i}.csv").write_text(f"epoch,loss,val_loss\n0,1.0,1.1\n1,{0.5 + i % 7 / 100},"
+                                        "0.6\n2,0.4,0.5\n")
+    args = [cmd, tree, *({"report": ["-o", tmp_path / "rep", "--pages", "0"],
+                          "runs": ["--no-cache"]}.get(cmd, ["--format", "csv"]))]
+    code, shown = _on_a_terminal(*args, cwd=tmp_path)
+    assert code == 0, shown
+    assert "reading" in shown and "100%" in shown, shown
+    res = histkit(*args, cwd=tmp_path)
+    assert res.returncode == 0 and "reading" not in res.stderr and "%" not in res.stderr
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "h.csv").write_text((tree / "h0.csv").read_text())
+    code, shown = _on_a_terminal(cmd, few, *args[2:], cwd=tmp_path)
+    assert code == 0 and "reading" not in shown, shown  # one chunk: read before a bar shows

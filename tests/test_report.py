@@ -133,8 +133,11 @@ def test_a_study_larger_than_pages_shows_its_best_and_failed_runs(tmp_path, monk
     failed = tmp_path / "run" / "2021-03-10" / "stuck" / stuck.name
     failed.parent.mkdir(parents=True)
     shutil.copy(stuck, failed)
-    rep = build(tmp_path, labels=LABELS, pages=4, group_by=["dropout"])
+    read = []
+    rep = build(tmp_path, labels=LABELS, pages=4, group_by=["dropout"],
+                reading=lambda done, total: read.append((done, total)))
     assert rep.ok, rep.problems
+    assert read == [(0, 9), (3, 9), (6, 9), (9, 9)]
     assert rep.summary.height == 9 and pl.read_csv(tmp_path / "out/summary.csv").height == 9
     runs = {r["path"]: r["run"] for r in rep.summary.iter_rows(named=True)}
     shown = sorted(runs[p] for p in rep.shown)
