@@ -3,8 +3,9 @@
 ``diagnose(hist)`` returns one row per finding: ``run, rule, severity, epoch,
 metric, data, evidence, advice``, a run's rows ordered by severity (error
 first), then epoch, so its first row is what to read first. A healthy run has
-no rows. Every series of every run is summarised in one polars pass
-(:func:`series_features`); the rules are expressions over that summary.
+no rows. The loss-like series of every run are summarised in one polars
+pass (:func:`series_features`); the rules are expressions over that summary,
+over the runs' loss per epoch, and over their per-class scores.
 
 The rules and their thresholds (:class:`Thresholds`, documented in the
 README) were chosen on the labelled real trainings of
@@ -167,8 +168,8 @@ def _with_series_id(long: pl.DataFrame, series: list[str]) -> pl.DataFrame:
 def _series_ids(long: pl.DataFrame, series: list[str]) -> pl.LazyFrame:
     """One row per series of ``long`` (sorted by ``series``): ``_sid`` (as
     :func:`_with_series_id` numbers it) and the ``series`` columns."""
-    ids = long.lazy().select(pl.struct(series).rle().alias("_r")).unnest("_r")
-    return ids.unnest("value").drop("len").with_row_index("_sid")
+    ids = long.lazy().select(pl.struct(series).rle().struct.field("value")).unnest("value")
+    return ids.with_row_index("_sid")
 
 
 def _drop_repeated_epochs(long: pl.DataFrame) -> pl.DataFrame:
@@ -183,8 +184,9 @@ def _drop_repeated_epochs(long: pl.DataFrame) -> pl.DataFrame:
     n = long.select(repeated.sum()).item()
     if not n:
         return long
-    warnings.warn(f"{n} repeated epoch row(s) in a series (a resumed log?); the last of each "
-                  f"is diagnosed", HistkitWarning, stacklevel=3)
+    warnings.warn(f"{n} repeated epoch row(s) in a series (a resumed log, or runs without "
+                  f"a run or path column?); the last of each is diagnosed", HistkitWarning,
+                  stacklevel=3)
     return long.filter(~repeated.fill_null(False))
 
 
@@ -204,9 +206,10 @@ def series_features(long: pl.DataFrame, by: list[str],
         return pl.when(cond).then(then)
 
     ids = _series_ids(long, series)
-    first_of_series = pl.col(s) != pl.col(s).shift(1, fill_value=-1)
+    first_of_series = pl.col(s).is_first_distinct()  # sorted: where a series starts
     # missing values (NaN in a CSV) from some epoch to the end of the series:
-    # the last null run's first epoch, when the series ends in it
+    # the last null run's first epoch, when the series ends in it; and the
+    # first infinite value (diagnose looks for that in every series itself)
     null_run = v.is_null() & (v.shift(1).is_not_null() | first_of_series)
     tail_missing = (long.lazy().with_columns(_m=where(null_run), _i=where(v.is_infinite()))
                     .group_by(s, maintain_order=True)
@@ -265,9 +268,8 @@ def _collapse_candidates(long: pl.DataFrame, ids: pl.DataFrame, class_scores: pl
     A (run, kind, data) group is ruled out when it lacks a background or a
     foreground score, or when all its series end (last non-null value) at the
     same epoch E and the largest foreground value there is above the
-    foreground bound: the per-epoch maximum at E, taken over these values and
-    any repeated rows of E, is at least as large, so E, the group's last
-    epoch, is not collapsed."""
+    foreground bound: the per-epoch maximum at E, taken over these values, is
+    at least as large, so E, the group's last epoch, is not collapsed."""
     v = pl.col("value")
     last = (long.lazy().filter(v.is_not_null())
             .group_by("_sid").agg(le=pl.col("epoch").last(), lv=v.last())
@@ -404,7 +406,8 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     primary = (losses.with_columns(rank=(pl.col("metric") != "loss").cast(pl.Int8))
                .sort("rank", maintain_order=True).group_by(keys, maintain_order=True)
                .agg(loss=pl.col("metric").first()))
-    # K from each distinct set of metric names (a sweep's runs share a few)
+    # K from each distinct set of metric names (a sweep's runs share a few),
+    # the set spelled as its sorted names joined by a separator no name holds
     sets = metric_order.group_by(keys, maintain_order=True).agg(
         _set=pl.col("metric").sort().str.join("\x1f"))
     k_of = {m: infer_classes(m.split("\x1f")) for m in sets["_set"].unique().to_list()}
@@ -432,12 +435,12 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     # per epoch: the run's loss, training and validation side by side
     loss_rows = loss_like.lazy().filter(pl.col("metric").is_in(primary["loss"].unique()
                                                                .implode()))
-    rows = (loss_rows.join(primary.lazy(), on=keys, nulls_equal=True)
-            .filter(pl.col("metric") == pl.col("loss"))
-            .filter(pl.col("value").is_not_null() & pl.col("value").is_finite()))
-    pair = (rows.filter(pl.col("data") == "training")
+    loss_points = (loss_rows.join(primary.lazy(), on=keys, nulls_equal=True)
+                   .filter(pl.col("metric") == pl.col("loss"))
+                   .filter(pl.col("value").is_not_null() & pl.col("value").is_finite()))
+    pair = (loss_points.filter(pl.col("data") == "training")
             .select(*keys, "epoch", training="value")
-            .join(rows.filter(pl.col("data") == "validation")
+            .join(loss_points.filter(pl.col("data") == "validation")
                   .select(*keys, "epoch", validation="value"),
                   on=[*keys, "epoch"], how="full", coalesce=True)
             .sort([*keys, "epoch"]).collect().lazy())
@@ -676,8 +679,10 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
         _s=pl.col("rule").replace_strict({r: SEVERITIES.index(v) for r, v in sev.items()},
                                          return_dtype=pl.Int8),
         _r=pl.col("rule").replace_strict(order, return_dtype=pl.Int8),
-        _d=(pl.col("data") != "training").cast(pl.Int8),
-        # of two series that fail alike at one epoch, a loss tells more
+        _d=pl.col("data").replace_strict({"training": 0, "validation": 1}, default=2,
+                                         return_dtype=pl.Int8),
+        # then, of two series of one data that fail alike at one epoch, a loss
+        # tells more
         _l=(~pl.col("metric").is_in(lossy.implode())).fill_null(True).cast(pl.Int8))
         .sort([*keys, "_s", "epoch", "_r", "_d", "_l"], maintain_order=True)
         .unique([*keys, "rule"], keep="first", maintain_order=True))

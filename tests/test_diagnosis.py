@@ -130,6 +130,16 @@ def test_of_two_series_failing_at_one_epoch_the_loss_is_named():
         assert (out["rule"][0], out["metric"][0]) == ("diverged", "loss"), out.rows()
 
 
+def test_a_tie_prefers_training_then_validation_then_other_data():
+    rows = [("loss", "training", [1.0, 0.8, 0.6, 0.5]),
+            ("dice", "validation", [0.1, 0.2, math.inf, 0.4]),
+            ("loss", "test", [1.0, 0.9, math.inf, 0.7])]
+    long = pl.DataFrame([(m, d, e, v) for m, d, vs in rows for e, v in enumerate(vs)],
+                        schema=["metric", "data", "epoch", "value"], orient="row")
+    out = diagnose(long, run="r").filter(pl.col("rule") == "diverged")
+    assert (out["metric"][0], out["data"][0]) == ("dice", "validation"), out.rows()
+
+
 def test_a_repeated_epoch_keeps_its_last_row_with_a_warning():
     """As the readers treat a resumed log; it used to fail in polars' pivot."""
     long = to_history(_wide(loss=[1.0, 0.9, 0.8, 0.7], val_loss=[1.1, 1.0, 0.9, 0.95]))
