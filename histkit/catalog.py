@@ -14,8 +14,8 @@ from .history import Batch, find_histories, read_chunks
 from .names import RunName, run_from_path
 from .stopping import early_stoppings
 
-__all__ = ["runs", "run_fields", "fields_table", "summarise", "filter_runs", "select_runs", "RUN_COLUMNS",
-           "COST"]
+__all__ = ["runs", "run_fields", "fields_table", "summarise", "filter_runs", "select_runs",
+           "RUN_COLUMNS", "COST"]
 
 _SCHEMA = {"path": pl.String, "date": pl.String, "run": pl.String, "model": pl.String,
            "dim": pl.String, "loss": pl.String, "attention": pl.Boolean,
