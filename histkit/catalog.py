@@ -61,7 +61,7 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     (:func:`histkit.read_chunks`), so its size does not bound memory.
     ``cache=True`` keeps the table on disk (:mod:`histkit.runs_cache`) and
     rereads only the files that changed since; ``histkit runs`` does.
-    ``progress(done, total)`` is called as chunks of the files to read are read.
+    ``progress(done, total)`` follows the files to read (:func:`histkit.read_chunks`).
     """
     from .runs_cache import RunsCache
 
@@ -85,13 +85,9 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     bad: list[HistkitError] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        read = 0
-        for batch in read_chunks(todo, source=source):
+        for batch in read_chunks(todo, source=source, progress=progress):
             parts.append(_runs_of(batch, tolerance, strict))
             bad += batch.problems
-            read += len(batch.paths)
-            if progress:
-                progress(read, len(todo))
     fresh: dict[str, list[str]] = {}
     for w in caught:  # shown as they would have been, and kept with the file's row
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -559,12 +559,7 @@ def _read_in_chunks(paths: list[str], source: str | None):
     from .history import read_chunks
 
     with _reading() as reading:
-        reading(0, len(paths))
-        done = 0
-        for batch in read_chunks(paths, source=source):
-            yield batch
-            done += len(batch.paths)
-            reading(done, len(paths))
+        yield from read_chunks(paths, source=source, progress=reading)
 
 
 # ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import polars as pl  # numpy is imported where it is used: a cached `histkit runs` never is
 
@@ -277,7 +277,8 @@ CHUNK = 2000
 
 def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
                 threads: int | None = None, source: str | None = None,
-                digests: bool = False) -> Iterator[Batch]:
+                digests: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> Iterator[Batch]:
     """:func:`read_histories` over ``paths``, ``chunk`` files at a time.
 
     Work that is done per run (stops, summaries, diagnosis) goes through a
@@ -285,7 +286,8 @@ def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
     read at once would be a long table of several GB. No paths give one
     empty batch, so a caller always has the shapes of its tables. The next
     chunk is read while the caller works on this one (a second chunk in
-    memory; the two CPUs kept busy)."""
+    memory; the two CPUs kept busy). ``progress(done, total)`` is called
+    with 0 first, then each time the caller is done with a chunk."""
     paths = [str(p) for p in paths]
     starts = range(0, max(len(paths), 1), chunk)
 
@@ -293,15 +295,25 @@ def read_chunks(paths: Iterable[str | os.PathLike], *, chunk: int = CHUNK,
         return read_histories(paths[start:start + chunk], threads=threads, source=source,
                               digests=digests)
 
-    if len(starts) == 1:
-        yield read(0)
-        return
-    with ThreadPoolExecutor(1) as ahead:
-        coming = ahead.submit(read, starts[0])
-        for start in starts[1:]:
-            batch, coming = coming.result(), ahead.submit(read, start)
-            yield batch
-        yield coming.result()
+    def batches() -> Iterator[Batch]:
+        if len(starts) == 1:
+            yield read(0)
+            return
+        with ThreadPoolExecutor(1) as ahead:
+            coming = ahead.submit(read, starts[0])
+            for start in starts[1:]:
+                batch, coming = coming.result(), ahead.submit(read, start)
+                yield batch
+            yield coming.result()
+
+    done = 0
+    if progress:
+        progress(done, len(paths))
+    for batch in batches():
+        yield batch
+        done += len(batch.paths)
+        if progress:
+            progress(done, len(paths))
 
 
 def owned(frame: pl.DataFrame) -> pl.DataFrame:

@@ -40,6 +40,7 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -131,10 +132,13 @@ def _spelled(settings: _Settings) -> bytes:
 @dataclasses.dataclass
 class _Run:
     path: str
-    name: str
+    parsed: RunName  # the name and its fields
     stem: str
     digest: str
-    parsed: RunName  # the name's fields
+
+    @property
+    def name(self) -> str:
+        return self.parsed.name
 
 
 def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/report", *,
@@ -164,11 +168,11 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     default: the validation series of the first labelled metric).
 
     ``pages``: the most runs that get figures, a page and a row in the
-    index (default :data:`PAGES`; a page takes up to a second of CPU). A larger study is read chunk
-    by chunk, in the memory of one chunk: its summary tables, diagnosis,
-    comparisons and factor analysis cover every run, and the pages go to the
-    best runs by the headline metric and the runs diagnosed as failed, half
-    each (:attr:`Report.shown` says which).
+    index (default :data:`PAGES`; a page takes up to a second of CPU). A
+    larger study is read chunk by chunk, in the memory of one chunk: its
+    summary tables, diagnosis, comparisons and factor analysis cover every
+    run, and the pages go to the best runs by the headline metric and the
+    runs diagnosed as failed, half each (:attr:`Report.shown` says which).
 
     Workers are started with ``spawn`` (polars dislikes ``fork``), so a script
     calling this with ``jobs`` > 1 needs the usual ``if __name__ ==
@@ -276,11 +280,8 @@ def _read(roots, strict, settings, problems, source, groups, pages, reading=None
     curves = {g: GroupCurves(g) for g in groups}
     with_telemetry: set[str] = set()
     metrics: set[str] = set()
-    starts = range(0, max(len(paths), 1), CHUNK)
-    chunks = read_chunks(paths, chunk=CHUNK, source=source, digests=True)
-    if reading:
-        reading(0, len(paths))
-    for start, batch in zip(starts, chunks):
+    chunks = read_chunks(paths, chunk=CHUNK, source=source, digests=True, progress=reading)
+    for start, batch in zip(itertools.count(0, CHUNK), chunks):
         problems += batch.problems
         chunk = _good_runs(paths[start:start + CHUNK], batch, strict, settings, problems)
         offset = len(runs)  # run ids of the comparison curves go on across chunks
@@ -303,8 +304,6 @@ def _read(roots, strict, settings, problems, source, groups, pages, reading=None
             _gather(curves, long, names, offset, settings.telemetry)
         if keep:
             longs.append(long.with_columns(pl.col("path").cast(pl.String)))
-        if reading:
-            reading(min(start + CHUNK, len(paths)), len(paths))
     return _Study(runs, _concat(fields), _concat(summaries), _concat(found), curves,
                   with_telemetry, metrics, _concat(longs) if keep else None)
 
@@ -324,13 +323,13 @@ def _good_runs(paths: list[str], batch: Batch, strict: bool, settings: _Settings
             continue
         try:
             parsed = run_from_path(path, strict=strict, name=batch.name(path))
-            name = parsed.name
             data = fingerprint(path, batch.digests.get(path))
         except (HistkitError, OSError) as exc:
             problems.append(exc if isinstance(exc, HistkitError)
                             else HistkitError(f"cannot read: {exc}", path=path))
             continue
-        runs[path] = _Run(path, name, _stem(name, path), settings.digest(name, data), parsed)
+        name = parsed.name
+        runs[path] = _Run(path, parsed, _stem(name, path), settings.digest(name, data))
     return runs
 
 

@@ -21,7 +21,7 @@ def tree(tmp_path):
 def test_one_row_per_history_with_fields_and_val_loss(tree):
     read = []
     table, problems = runs(tree, progress=lambda done, total: read.append((done, total)))
-    assert read == [(3, 3)]  # one chunk, the unreadable file counted too
+    assert read == [(0, 3), (3, 3)]  # one chunk, the unreadable file counted too
     assert table.columns == list(RUN_COLUMNS) and table.height == 3
     assert [str(e.path).endswith("Adam_fat_768x384x1_N204_E24_L4_FBL24.csv")
             for e in problems] == [True]
