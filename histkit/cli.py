@@ -21,9 +21,25 @@ import click
 from . import __version__
 
 EXIT_INPUT = 2
+EXIT_PIPE = 141  # the reader of stdout left: what a shell reports for a tool SIGPIPE killed
 # commands that read, write whole files and are done in a second or two: after
 # them the ``histkit`` program skips the interpreter's teardown (see run())
 QUICK = frozenset({"compare", "diagnose", "plot", "runs", "stops"})
+
+
+def _broken_pipe(exc: BaseException) -> bool:
+    """Whether writing to stdout failed because its reader left (``| head``);
+    polars reports that as a plain OSError naming the errno."""
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and str(exc).endswith("(os error 32)"))
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: what is left in stdout's buffer goes nowhere,
+    so exiting does not fail on it again (Python's documented recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str) -> None:
@@ -94,6 +110,9 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - last line of defence (pyo3 panics too)
+            if _broken_pipe(exc):
+                _stdout_to_devnull()
+                ctx.exit(EXIT_PIPE)
             if os.environ.get("HISTKIT_DEBUG"):
                 raise
             _fail(f"internal error: {type(exc).__name__}: {exc} "
@@ -263,10 +282,20 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
             with atomic_target(output) as tmp:
                 table.write_parquet(tmp)
         return
-    if fmt == "csv" and output is None:
-        sys.stdout.flush()
-        table.write_csv(sys.stdout.buffer)  # 100,000 runs: no 25 MB string in between
+    if output is None:
+        from .text_table import write_markdown
+
+        sys.stdout.flush()  # 100,000 runs: no 40 MB string in between
+        if fmt == "csv":
+            table.write_csv(sys.stdout.buffer)
+        elif fmt == "json":
+            table.write_json(sys.stdout.buffer)
+            sys.stdout.buffer.write(b"\n")
+        else:
+            write_markdown(table, sys.stdout.buffer)
         return
+    from .files import write_atomic
+
     if fmt == "csv":
         text = table.write_csv()
     elif fmt == "json":
@@ -275,12 +304,7 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
         from .text_table import markdown
 
         text = markdown(table)
-    if output:
-        from .files import write_atomic
-
-        write_atomic(output, text.encode())
-    else:
-        click.echo(text, nl=False)
+    write_atomic(output, text.encode())
 
 
 # ---------------------------------------------------------------------------

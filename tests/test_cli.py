@@ -291,6 +291,19 @@ def test_runs_table(tmp_path):
     assert_one_line_error(histkit("runs", cwd=tmp_path / "run"), "run: no such file")
 
 
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path, fmt):
+    for i in range(600):  # 150 kB of output or more: past what a pipe buffers
+        (tmp_path / f"unet_2d_mdice_AdaDelta_fat_96x48x1_N32_E3_L3_FBL8_seed{i}.csv"
+         ).write_text("epoch,loss,val_loss\n0,1.0,1.1\n1,0.5,0.6\n2,0.4,0.5\n")
+    proc = subprocess.Popen([sys.executable, "-m", "histkit", "runs", tmp_path, "--no-cache",
+                             "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10)  # as `histkit runs | head -c 10` does
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == "", err  # as a shell reports a tool SIGPIPE ended
+
+
 # ---------------------------------------------------------------------------
 # every source, telemetry
 

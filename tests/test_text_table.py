@@ -1,7 +1,10 @@
+import math
+
+import numpy as np
 import polars as pl
 import pytest
 
-from histkit.text_table import markdown
+from histkit.text_table import markdown, write_markdown
 
 
 def polars_markdown(table: pl.DataFrame) -> str:
@@ -54,3 +57,26 @@ def test_list_cells_are_shown_as_python_would():
                                             "|-----------------------|",
                                             "| ['stuck', 'diverged'] |",
                                             "| null                  |"]
+
+
+def test_floats_round_as_python_does_on_ties_and_edges():
+    ties = [k / 32 for k in range(-200, 200)] + [k / 2 ** 14 for k in range(-300, 300)]
+    edges = [0.0, -0.0, 5e-5, -5e-5, 1.00005, 2.5e-5, 999_999_999_999_999.9, 1e15, -1e15,
+             3.4e38, 5e-324, float("nan"), float("inf"), float("-inf"), None]
+    rng = np.random.default_rng(0)
+    values = ties + edges + list(rng.normal(size=2000) * 10.0 ** rng.integers(-6, 17, 2000))
+    cells = [line.strip("| ") for line in markdown(pl.DataFrame({"x": values},
+                                                               schema={"x": pl.Float64}))
+             .splitlines()[2:]]
+    expected = ["null" if v is None else "NaN" if math.isnan(v)
+                else "inf" if v == math.inf else "-inf" if v == -math.inf
+                else f"{v:.4f}" if abs(v) < 1e15 else f"{v:.4e}" for v in values]
+    assert cells == expected
+
+
+def test_write_markdown_writes_the_same_bytes_as_markdown(tmp_path):
+    table = pl.DataFrame({"run": ["a", "bé|c"], "loss": [0.5, None], "n": [1, 22]})
+    with open(tmp_path / "t.md", "wb") as f:
+        write_markdown(table, f)
+    assert (tmp_path / "t.md").read_text(encoding="utf-8") == markdown(table)
+    assert markdown(table).splitlines()[3] == r"| bé\|c | null   | 22 |"
