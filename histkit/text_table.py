@@ -46,26 +46,36 @@ def _floats(column: pl.Series) -> pl.Series:
     return cells
 
 
-def _cells(column: pl.Series) -> pl.Series:
-    """The column as text, one cell per row."""
-    if column.dtype.is_float():
-        return _floats(column)
-    if column.dtype.is_nested():
-        text = pl.Series(column.name, [None if v is None else repr(v)
-                                       for v in column.to_list()], dtype=pl.String)
-    else:
-        text = column.cast(pl.String)
-    if column.dtype in (pl.String, pl.Categorical) or isinstance(column.dtype, pl.Enum):
-        text = (text.str.replace_all("|", r"\|", literal=True)
-                .str.replace_all("\r\n", r"\n", literal=True)
-                .str.replace_all("\n", r"\n", literal=True))
-    return text.fill_null("null")
+def _escaped(text: pl.Expr) -> pl.Expr:
+    return (text.str.replace_all("|", r"\|", literal=True)
+            .str.replace_all("\r\n", r"\n", literal=True)
+            .str.replace_all("\n", r"\n", literal=True))
+
+
+def _cells(table: pl.DataFrame) -> pl.DataFrame:
+    """The table as text, one cell per value; one ``select``, so polars
+    works on the columns side by side."""
+    out: list[pl.Expr] = []
+    for name, dtype in table.schema.items():
+        if dtype.is_float():
+            out.append(pl.lit(_floats(table[name])))
+            continue
+        if dtype.is_nested():
+            text = pl.lit(pl.Series(name, [None if v is None else repr(v)
+                                           for v in table[name].to_list()], pl.String))
+        else:
+            text = pl.col(name).cast(pl.String)
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum) or dtype.is_nested():
+            text = _escaped(text)
+        out.append(text.fill_null("null"))
+    return table.select(out)
 
 
 def _layout(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     """The header and rule lines, and the rows as a one-column frame of lines."""
-    cells = pl.DataFrame([_cells(table[c]) for c in table.columns])
-    widths = [max(len(c), cells[c].str.len_chars().max() or 0) for c in cells.columns]
+    cells = _cells(table)
+    longest = cells.select(pl.all().str.len_chars().max()).row(0) if cells.height else []
+    widths = [max(len(c), n or 0) for c, n in zip(cells.columns, longest or [0] * cells.width)]
     head = "| " + " | ".join(c.ljust(w) for c, w in zip(cells.columns, widths)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     parts: list[pl.Expr] = [pl.lit("| ")]

@@ -80,3 +80,8 @@ def test_write_markdown_writes_the_same_bytes_as_markdown(tmp_path):
         write_markdown(table, f)
     assert (tmp_path / "t.md").read_text(encoding="utf-8") == markdown(table)
     assert markdown(table).splitlines()[3] == r"| bé\|c | null   | 22 |"
+
+
+def test_a_pipe_in_a_list_cell_is_escaped_too():
+    lines = markdown(pl.DataFrame({"rules": [["a|b"]], "n": [1]})).splitlines()
+    assert lines[2] == r"| ['a\|b'] | 1 |"
