@@ -14,8 +14,9 @@ where it takes the layer.
 The totals compare whole strategies with the contiguous layout (what
 ``histkit train`` picks on an AVX2 CPU) and give the ceiling of a special
 path that picks the fastest kernel and layout for each part of each layer
-(not counting the copies between layouts it would need). Medians of
-``--repeats`` timings after two warm-ups.
+(not counting the copies between layouts it would need). Biases are left
+out (the 3x3 convolutions have none). The first layer needs no input
+gradient ("-"). Medians of ``--repeats`` timings after two warm-ups.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _parts(conv, x, layout, repeats: int, first: bool) -> dict[str, float]:
         return lambda: torch.ops.aten.convolution_backward(g, x, w, None, *args, mask)
 
     return {"fwd": _timed(lambda: torch.ops.aten.convolution(x, w, None, *args), repeats),
-            "data": 0.0 if first else _timed(backward([True, False, False]), repeats),
+            "data": None if first else _timed(backward([True, False, False]), repeats),
             "weight": _timed(backward([False, True, False]), repeats)}
 
 
@@ -109,17 +110,20 @@ def main() -> None:
             nnpack = _timed(lambda: torch._nnpack_spatial_convolution(x, w, bias,
                                                                       list(conv.padding)),
                             args.repeats)
+        for parts in (nchw, nhwc, native):
+            parts["data"] = parts["data"] or 0.0
         total["NCHW"] += sum(nchw.values())
         total["NHWC"] += sum(nhwc.values())
         total["native"] += sum(native.values())
         total["best"] += sum(min(nchw[k], nhwc[k], native[k], *([nnpack] if k == "fwd"
                                                                  and nnpack else []))
                              for k in nchw)
+        data = (lambda parts: f"{parts['data']:5.1f}" if i else f"{'-':>5}")
         total["nchw_fwd"] += nchw["fwd"]
         total["nnpack_fwd"] += min(nchw["fwd"], nnpack or nchw["fwd"])
         print(f"{kind:16} {str(in_shape):>18} {str(tuple(conv.weight.shape)):>17} | "
-              f"{nchw['fwd']:9.1f} {nchw['data']:5.1f} {nchw['weight']:6.1f} | "
-              f"{nhwc['fwd']:9.1f} {nhwc['data']:5.1f} {nhwc['weight']:6.1f} | "
+              f"{nchw['fwd']:9.1f} {data(nchw)} {nchw['weight']:6.1f} | "
+              f"{nhwc['fwd']:9.1f} {data(nhwc)} {nhwc['weight']:6.1f} | "
               f"{sum(native.values()):10.1f} | "
               + (f"{nnpack:10.1f}" if nnpack else f"{'-':>10}"))
     base = total["NCHW"]

@@ -8,8 +8,11 @@ stderr and exit code 2; with several inputs the good ones are still done.
 from __future__ import annotations
 
 import atexit
+import errno
 import gc
 import os
+import re
+import select
 import sys
 import threading
 import warnings
@@ -28,10 +31,18 @@ QUICK = frozenset({"compare", "diagnose", "plot", "runs", "stops"})
 
 
 def _broken_pipe(exc: BaseException) -> bool:
-    """Whether writing to stdout failed because its reader left (``| head``);
-    polars reports that as a plain OSError naming the errno."""
-    return isinstance(exc, BrokenPipeError) or (
-        isinstance(exc, OSError) and str(exc).endswith("(os error 32)"))
+    """Whether a write failed because stdout's reader left (``| head``).
+    polars passes the error on as a plain OSError that names it only in its
+    message; a poll of stdout tells it from a broken stderr or other pipe."""
+    if not isinstance(exc, OSError) or not (exc.errno == errno.EPIPE
+                                            or "Broken pipe" in str(exc)):
+        return False
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), 0)  # errors are reported whatever the mask
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no stdout, or not a file
+        return False
 
 
 def _stdout_to_devnull() -> None:
@@ -40,6 +51,49 @@ def _stdout_to_devnull() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+
+
+class _WholeWrites:
+    """A binary stream whose ``write`` writes all it is given or raises. A
+    buffered stream returns a short count when its pipe breaks part way, and
+    polars' writers do not look at the count: the break would go unseen."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[self.stream.write(view):]
+        return len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextmanager
+def _writing_stdout():
+    """Where a command writes its result: stdout's binary stream (None where
+    stdout is a text stream, as under ``contextlib.redirect_stdout``).
+
+    A reader that leaves early (``histkit runs | head``) is not an error: the
+    rest of the output goes nowhere, the command finishes its other work (a
+    figure, its problems on stderr) and then exits 141, as a tool SIGPIPE
+    ends does, unless it has a failure of its own to report. Any other
+    failure to write is one line."""
+    if sys.stdout is None:
+        raise click.ClickException("cannot write to stdout: it is closed")
+    try:
+        sys.stdout.flush()
+        binary = getattr(sys.stdout, "buffer", None)
+        yield None if binary is None else _WholeWrites(binary)
+        (binary or sys.stdout).flush()
+    except OSError as exc:
+        if not _broken_pipe(exc):
+            reason = exc.strerror or re.sub(r"^\[Errno \d+\] |\s*\(os error \d+\)$", "", str(exc))
+            raise click.ClickException(f"cannot write to stdout: {reason}") from None
+        _stdout_to_devnull()
+        main.pipe_broken = True
 
 
 def _fail(message: str) -> None:
@@ -73,6 +127,7 @@ class _Group(click.Group):
 
     chosen: str | None = None  # the command being run, for run()
     program = False  # run by run(), the histkit program, not main() in a running process
+    pipe_broken = False  # stdout's reader left while the command wrote its result
 
     def resolve_command(self, ctx, args):
         name, command, rest = super().resolve_command(ctx, args)
@@ -81,6 +136,7 @@ class _Group(click.Group):
 
     def main(self, args=None, prog_name=None, **extra):
         extra.pop("standalone_mode", None)
+        self.pipe_broken = False
         try:
             rv = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.UsageError as exc:
@@ -93,7 +149,8 @@ class _Group(click.Group):
         except click.Abort:
             _fail("aborted")
             sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
+        code = rv if isinstance(rv, int) else 0
+        sys.exit(EXIT_PIPE if code == 0 and self.pipe_broken else code)
 
     def invoke(self, ctx):
         from .errors import HistkitError
@@ -110,7 +167,7 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - last line of defence (pyo3 panics too)
-            if _broken_pipe(exc):
+            if _broken_pipe(exc):  # a write of its own, not through _writing_stdout
                 _stdout_to_devnull()
                 ctx.exit(EXIT_PIPE)
             if os.environ.get("HISTKIT_DEBUG"):
@@ -167,7 +224,8 @@ def run() -> None:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with the stream closed (>&-)
+                stream.flush()
         except (OSError, ValueError):  # the reader left (histkit runs | head -1)
             pass
     os._exit(code)
@@ -271,40 +329,49 @@ def _finish(problems: list) -> None:
 
 
 def _echo_table(table, fmt: str, output: str | None = None) -> None:
-    if fmt == "parquet":
-        if output is None and sys.stdout.isatty():
-            raise click.UsageError("parquet is binary: give -o FILE or redirect stdout")
-        if output is None:
-            table.write_parquet(sys.stdout.buffer)
-        else:
-            from .files import atomic_target
+    """``table`` in ``fmt`` to ``output`` (written atomically), else to stdout
+    as polars writes it: 100,000 runs make no 40 MB string in between."""
+    if output is not None:
+        from .files import atomic_target, write_atomic
 
+        if fmt == "parquet":
             with atomic_target(output) as tmp:
                 table.write_parquet(tmp)
-        return
-    if output is None:
-        from .text_table import write_markdown
-
-        sys.stdout.flush()  # 100,000 runs: no 40 MB string in between
-        if fmt == "csv":
-            table.write_csv(sys.stdout.buffer)
-        elif fmt == "json":
-            table.write_json(sys.stdout.buffer)
-            sys.stdout.buffer.write(b"\n")
         else:
-            write_markdown(table, sys.stdout.buffer)
+            write_atomic(output, _table_text(table, fmt).encode())
         return
-    from .files import write_atomic
+    if fmt == "parquet" and sys.stdout is not None and sys.stdout.isatty():
+        raise click.UsageError("parquet is binary: give -o FILE or redirect stdout")
+    with _writing_stdout() as out:
+        if out is None:
+            if fmt == "parquet":
+                raise click.UsageError("parquet is binary: give -o FILE")
+            sys.stdout.write(_table_text(table, fmt))
+        elif fmt == "parquet":
+            import io
 
+            buffer = io.BytesIO()  # polars' Parquet writer cannot tell a broken pipe
+            table.write_parquet(buffer)
+            out.write(buffer.getbuffer())
+        elif fmt == "csv":
+            table.write_csv(out)
+        elif fmt == "json":
+            table.write_json(out)
+            out.write(b"\n")
+        else:
+            from .text_table import write_markdown
+
+            write_markdown(table, out)
+
+
+def _table_text(table, fmt: str) -> str:
     if fmt == "csv":
-        text = table.write_csv()
-    elif fmt == "json":
-        text = table.write_json() + "\n"
-    else:
-        from .text_table import markdown
+        return table.write_csv()
+    if fmt == "json":
+        return table.write_json() + "\n"
+    from .text_table import markdown
 
-        text = markdown(table)
-    write_atomic(output, text.encode())
+    return markdown(table)
 
 
 # ---------------------------------------------------------------------------

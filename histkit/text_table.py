@@ -93,8 +93,7 @@ def write_markdown(table: pl.DataFrame, file: BinaryIO) -> None:
         return
     top, lines = _layout(table)
     file.write(top.encode())
-    if lines.height:
-        file.flush()
+    if lines.height:  # into the same buffer: a short table is one write
         lines.write_csv(file, include_header=False, quote_style="never")
 
 

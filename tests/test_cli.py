@@ -291,17 +291,71 @@ def test_runs_table(tmp_path):
     assert_one_line_error(histkit("runs", cwd=tmp_path / "run"), "run: no such file")
 
 
-@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
-def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path, fmt):
-    for i in range(600):  # 150 kB of output or more: past what a pipe buffers
-        (tmp_path / f"unet_2d_mdice_AdaDelta_fat_96x48x1_N32_E3_L3_FBL8_seed{i}.csv"
+def _sweep(root: Path, n: int = 600) -> Path:
+    """``n`` small histories: 150 kB of ``runs`` output or more, past what a pipe buffers."""
+    root.mkdir()
+    for i in range(n):
+        (root / f"unet_2d_mdice_AdaDelta_fat_96x48x1_N32_E3_L3_FBL8_seed{i}.csv"
          ).write_text("epoch,loss,val_loss\n0,1.0,1.1\n1,0.5,0.6\n2,0.4,0.5\n")
-    proc = subprocess.Popen([sys.executable, "-m", "histkit", "runs", tmp_path, "--no-cache",
-                             "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.read(10)  # as `histkit runs | head -c 10` does
+    return root
+
+
+def _read_10_bytes(*args):
+    """Run histkit, read 10 bytes of its stdout and leave, as ``| head -c 10``
+    does: (exit code, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "histkit", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10)
     proc.stdout.close()
     err = proc.stderr.read().decode()
-    assert proc.wait() == 141 and err == "", err  # as a shell reports a tool SIGPIPE ended
+    return proc.wait(), err
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])  # parquet: too small to fill a pipe
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path, fmt):
+    tree = _sweep(tmp_path / "sweep")
+    code, err = _read_10_bytes("runs", tree, "--no-cache", "--format", fmt)
+    assert code == 141 and err == "", err  # as a shell reports a tool SIGPIPE ended
+    # the command still finishes: a broken history is reported, with its exit code
+    (tree / "zz_broken.csv").write_text("epoch,loss\n0,1.0\n1,oops\n")
+    code, err = _read_10_bytes("runs", tree, "--no-cache", "--format", fmt)
+    assert code == 2, err
+    assert any(line.startswith("histkit: error: ") and "zz_broken.csv:3" in line
+               for line in err.splitlines()), err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_stdout_that_cannot_be_written_is_one_line(tmp_path):
+    tree = _sweep(tmp_path / "sweep", 3)
+    prog = [sys.executable, "-m", "histkit", "runs", tree, "--no-cache"]
+    for fmt in ("table", "csv", "json", "parquet") if Path("/dev/full").exists() else ():
+        with open("/dev/full", "w") as full:
+            res = subprocess.run([*prog, "-f", fmt], stdout=full, stderr=subprocess.PIPE,
+                                 text=True)
+        assert res.returncode == 1
+        assert res.stderr == "histkit: error: cannot write to stdout: No space left on device\n"
+    res = subprocess.run(prog, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: os.close(1))  # started with stdout closed (>&-)
+    assert res.returncode == 1
+    assert res.stderr == "histkit: error: cannot write to stdout: it is closed\n"
+    res = subprocess.run([*prog, "-o", tmp_path / "runs.csv", "-f", "csv"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: os.close(1))
+    assert res.returncode == 0 and res.stderr == ""
+    assert pl.read_csv(tmp_path / "runs.csv").height == 3
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_main_in_a_script_that_captures_stdout_as_text(tmp_path, fmt):
+    import contextlib
+    import io
+
+    tree = _sweep(tmp_path / "sweep", 3)
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), pytest.raises(SystemExit) as exit_:
+        main(["runs", str(tree), "--no-cache", "--format", fmt])
+    assert exit_.value.code == 0
+    assert text.getvalue() == histkit("runs", tree, "--no-cache", "--format", fmt).stdout
 
 
 # ---------------------------------------------------------------------------
