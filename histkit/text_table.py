@@ -35,8 +35,8 @@ def _float(x: float | None) -> str:
 
 def _floats(column: pl.Series) -> pl.Series:
     """Floats as :func:`_float` writes them. polars' CSV writer rounds as
-    Python does (ties to even on the exact binary value), three times as fast
-    as formatting each in Python; only the rare huge values are redone."""
+    Python does (ties to even on the exact binary value), twice as fast as
+    formatting each in Python; only the rare huge values are redone."""
     text = column.to_frame().write_csv(include_header=False, float_precision=DECIMALS,
                                        null_value="null", quote_style="never")
     cells = pl.Series(column.name, text.split("\n")[:-1], pl.String)
@@ -74,8 +74,8 @@ def _cells(table: pl.DataFrame) -> pl.DataFrame:
 def _layout(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     """The header and rule lines, and the rows as a one-column frame of lines."""
     cells = _cells(table)
-    longest = cells.select(pl.all().str.len_chars().max()).row(0) if cells.height else []
-    widths = [max(len(c), n or 0) for c, n in zip(cells.columns, longest or [0] * cells.width)]
+    longest = cells.select(pl.all().str.len_chars().max()).row(0)  # None for no rows
+    widths = [max(len(c), n or 0) for c, n in zip(cells.columns, longest)]
     head = "| " + " | ".join(c.ljust(w) for c, w in zip(cells.columns, widths)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     parts: list[pl.Expr] = [pl.lit("| ")]
