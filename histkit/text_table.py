@@ -6,7 +6,7 @@ each column is formatted and padded as a whole and the rows are written by
 polars' CSV writer, so the same table takes about a fifth of that
 (bench/ingest.py, "runs (table format)"). The layout is
 polars' ASCII_MARKDOWN one: left-aligned cells, ``null`` for a missing
-value, floats with four decimals; a ``|`` or line break inside a cell is
+value, floats with four decimals; a ``|`` or line break in a cell or a name is
 escaped so that every row stays one line of the table.
 """
 
@@ -46,10 +46,19 @@ def _floats(column: pl.Series) -> pl.Series:
     return cells
 
 
+_ESCAPES = (("|", r"\|"), ("\r\n", r"\n"), ("\n", r"\n"), ("\r", r"\r"))  # in this order
+
+
 def _escaped(text: pl.Expr) -> pl.Expr:
-    return (text.str.replace_all("|", r"\|", literal=True)
-            .str.replace_all("\r\n", r"\n", literal=True)
-            .str.replace_all("\n", r"\n", literal=True))
+    for old, new in _ESCAPES:
+        text = text.str.replace_all(old, new, literal=True)
+    return text
+
+
+def _escaped_name(name: str) -> str:
+    for old, new in _ESCAPES:
+        name = name.replace(old, new)
+    return name
 
 
 def _cells(table: pl.DataFrame) -> pl.DataFrame:
@@ -75,8 +84,9 @@ def _layout(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     """The header and rule lines, and the rows as a one-column frame of lines."""
     cells = _cells(table)
     longest = cells.select(pl.all().str.len_chars().max()).row(0)  # None for no rows
-    widths = [max(len(c), n or 0) for c, n in zip(cells.columns, longest)]
-    head = "| " + " | ".join(c.ljust(w) for c, w in zip(cells.columns, widths)) + " |"
+    names = [_escaped_name(c) for c in cells.columns]
+    widths = [max(len(name), n or 0) for name, n in zip(names, longest)]
+    head = "| " + " | ".join(n.ljust(w) for n, w in zip(names, widths)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     parts: list[pl.Expr] = [pl.lit("| ")]
     for i, (c, w) in enumerate(zip(cells.columns, widths)):

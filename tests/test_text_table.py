@@ -85,3 +85,10 @@ def test_write_markdown_writes_the_same_bytes_as_markdown(tmp_path):
 def test_a_pipe_in_a_list_cell_is_escaped_too():
     lines = markdown(pl.DataFrame({"rules": [["a|b"]], "n": [1]})).splitlines()
     assert lines[2] == r"| ['a\|b'] | 1 |"
+
+
+def test_a_lone_carriage_return_and_odd_column_names_keep_the_table_whole():
+    table = pl.DataFrame({"a|b": ["x\ry"], "two\nlines": [1]})
+    assert markdown(table).splitlines() == [r"| a\|b | two\nlines |",
+                                            "|------|------------|",
+                                            r"| x\ry | 1          |"]
