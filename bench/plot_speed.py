@@ -15,12 +15,12 @@ at most 1, aim 0.7) and where the Python process spends its time.
 Also times `histkit plot` with each of its five special paths switched off
 and prints what each gains: the CLI spares matplotlib the signatures and
 property lists of the Artist ``set()`` methods
-(histkit.plot.skip_artist_docstrings), has pandas make plotnine's string
-columns object arrays (histkit.plot.object_strings), imports its libraries
+(histkit.render.plot.skip_artist_docstrings), has pandas make plotnine's string
+columns object arrays (histkit.render.plot.object_strings), imports its libraries
 with the cycle collector paused and then frozen (histkit.cli.importing),
 the `histkit` program leaves a quick command without the interpreter's
 teardown (histkit.cli.run), and a PNG is drawn once on the Agg canvas
-instead of savefig's layout pass and render pass (histkit.plot.save_png).
+instead of savefig's layout pass and render pass (histkit.render.plot.save_png).
 
 The Python processes write and reuse their bytecode caches as a user's
 Python does, even where the environment says PYTHONDONTWRITEBYTECODE.
@@ -74,14 +74,14 @@ ggsave(args[2], p, width = 10.8, height = 6.8, dpi = 150)
 """
 
 # `histkit plot` with one special path switched off
-DOCSTRINGS_ON = ("import histkit.plot\nhistkit.plot.skip_artist_docstrings = lambda: None\n"
+DOCSTRINGS_ON = ("import histkit.render.plot\nhistkit.render.plot.skip_artist_docstrings = lambda: None\n"
                  "from histkit.cli import run\nrun()")
-ARROW_STRINGS = ("import histkit.plot\nhistkit.plot.object_strings = lambda: None\n"
+ARROW_STRINGS = ("import histkit.render.plot\nhistkit.render.plot.object_strings = lambda: None\n"
                  "from histkit.cli import run\nrun()")
 COLLECTOR_ON = ("import contextlib, histkit.cli\nhistkit.cli.importing = contextlib.nullcontext\n"
                 "histkit.cli.run()")
 TEARDOWN_ON = "import histkit.cli\nhistkit.cli.main.program = True\nhistkit.cli.main()"
-DRAWN_TWICE = ("import histkit.plot\nhistkit.plot.save_png = lambda plot, target, *, width, "
+DRAWN_TWICE = ("import histkit.render.plot\nhistkit.render.plot.save_png = lambda plot, target, *, width, "
                "height, dpi: plot.save(target, width=width, height=height, dpi=dpi, "
                "verbose=False)\nfrom histkit.cli import run\nrun()")
 
@@ -92,15 +92,15 @@ import gc
 import histkit.cli  # noqa: F401  what `histkit` imports before it parses options
 t.append(time.perf_counter())
 gc.disable()  # as histkit.cli.importing does
-from histkit.plot import prepare_process  # with polars, matplotlib and pandas
+from histkit.render.plot import prepare_process  # with polars, matplotlib and pandas
 prepare_process()  # as `histkit plot` does
 t.append(time.perf_counter())
 import plotnine  # noqa: F401
 gc.freeze()
 gc.enable()
 t.append(time.perf_counter())
-from histkit.history import read_history
-from histkit.plot import plot_run, save_plot
+from histkit.readers.batch import read_history
+from histkit.render.plot import plot_run, save_plot
 hist = read_history(sys.argv[1])
 p = plot_run(hist, "run", sys.argv[3])
 t.append(time.perf_counter())
@@ -108,10 +108,10 @@ import matplotlib as mpl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 fig = p.draw()
 t.append(time.perf_counter())
-with mpl.rc_context(p.theme.rcParams):  # the PNG once, as histkit.plot.save_png writes it
+with mpl.rc_context(p.theme.rcParams):  # the PNG once, as histkit.render.plot.save_png writes it
     FigureCanvasAgg(fig).print_png(sys.argv[2])
 t.append(time.perf_counter())
-names = ["histkit.cli", "histkit.plot+polars+matplotlib+pandas", "plotnine", "read+stops+build", "draw", "png"]
+names = ["histkit.cli", "histkit.render.plot+polars+matplotlib+pandas", "plotnine", "read+stops+build", "draw", "png"]
 print(" ".join(f"{n}={b - a:.3f}" for n, a, b in zip(names, t, t[1:])))
 print(time.time(), flush=True)  # the parent times the teardown from here
 """

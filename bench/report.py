@@ -68,9 +68,9 @@ def baseline(paths: list[Path], out: Path, dpi: int) -> None:
     """What one would write by hand: read, stop, plot, save, one run at a time."""
     from plotnine import labs
 
-    from histkit.history import read_history, to_history
-    from histkit.plot import plot_history, save_plot
-    from histkit.stopping import early_stoppings
+    from histkit.readers.batch import read_history, to_history
+    from histkit.render.plot import plot_history, save_plot
+    from histkit.analysis.stops import early_stoppings
 
     for p in paths:
         hist = to_history(read_history(p))
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args()
 
-    from histkit.report import build_report
+    from histkit.render.report import build_report
 
     load = os.getloadavg()  # another busy process skews the parallel speed-up
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@ partial, then builds the report.
 A run's state is read from its history, never guessed: no CSV is *missing*,
 fewer logged epochs than the name's ``E<e>`` is *partial*, the rest is
 *complete*; so is a shorter history where the study's early-stopping rule,
-replayed with :func:`~histkit.stopping.stops_at_last_epoch` (the trainer's own
+replayed with :func:`~histkit.analysis.stops.stops_at_last_epoch` (the trainer's own
 check), fires at the last epoch (the trainer stopped it). Training goes through
 the ``histkit train`` command in a subprocess (``train_command`` points
 elsewhere, e.g. a stub in tests), so this module never imports torch. The file
@@ -141,7 +141,7 @@ class Plan:
 class PipelineResult:
     plan: Plan
     trained: list[str]
-    report: object          # histkit.report.Report
+    report: object          # histkit.render.report.Report
     problems: list[HistkitError]
 
 
@@ -216,7 +216,7 @@ def _read_toml(path: str) -> dict:
 def _check_report(report: dict, path: str) -> None:
     """Catch bad report settings now, not after hours of training: the report's
     own checks (formats, tolerance, the labels file), run before any training."""
-    from .report import GROUP_FIELDS, check_settings
+    from .render.report.build import GROUP_FIELDS, check_settings
 
     bad = [v for v in report["group_by"] or [] if v not in GROUP_FIELDS]
     if bad:
@@ -273,7 +273,7 @@ def _grid_values(key: str, values, path: str) -> list:
 def _read_quietly(path: Path):
     """The wide history, or None when it cannot be read (the trainer resumes or
     restarts it)."""
-    from .history import read_history
+    from .readers.batch import read_history
 
     try:
         with warnings.catch_warnings():
@@ -306,7 +306,7 @@ def _stopped_early(hist, settings: dict) -> bool:
     of this history, as it did when the trainer stopped."""
     if settings.get("early_stop_patience") is None:
         return False
-    from .stopping import stops_at_last_epoch
+    from .analysis.stops import stops_at_last_epoch
 
     return stops_at_last_epoch(hist, settings["early_stop_patience"],
                                settings.get("early_stop_min_delta", 0.0))
@@ -372,7 +372,7 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
     the other runs and the report still go ahead. The trainer's output goes
     to stderr. ``jobs`` is the report's worker count.
     """
-    from .report import build_report
+    from .render.report.build import build_report
 
     plan = plan or plan_study(study)
     problems: list[HistkitError] = []

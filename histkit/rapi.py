@@ -32,7 +32,8 @@ import polars as pl
 
 # the modules every R session needs, imported when R starts Python
 # (library(histkit)) rather than by the first call
-for _module in ("catalog", "history", "labels", "names", "plot", "stopping"):
+for _module in ("analysis.runs", "readers.batch", "labels", "names", "render.plot",
+                "analysis.stops"):
     importlib.import_module(f"{__package__}.{_module}")
 from .errors import HistkitError, OptionError
 
@@ -143,7 +144,7 @@ def _numeric_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Text columns that hold only numbers and missing markers (``nan``, ``NA``,
     empty: how a CSV reader may leave a metric column) become numbers; other
     text columns are left for :func:`histkit.to_history` to reject by name."""
-    from .sources.csvtext import MISSING
+    from .readers.csvtext import MISSING
 
     fixes = []
     for name, dtype in frame.schema.items():
@@ -186,7 +187,7 @@ def info() -> dict:
 @_boundary
 def to_history(table: dict, keep=None) -> dict:
     """:func:`histkit.to_history` of an R data.frame; factors in keras order."""
-    from .history import to_history as _to_history
+    from .readers.batch import to_history as _to_history
 
     frame = _numeric_text(decode(table))
     long = _to_history(frame, keep=_as_list(keep))
@@ -196,8 +197,8 @@ def to_history(table: dict, keep=None) -> dict:
 @_boundary
 def read_history(path: str, source=None) -> dict:
     """The wide table of one history (:func:`histkit.read_history`);
-    ``source`` (a name of :data:`histkit.sources.SOURCES`) forces a reader."""
-    from .history import read_history as _read_history
+    ``source`` (a name of :data:`histkit.readers.SOURCES`) forces a reader."""
+    from .readers.batch import read_history as _read_history
 
     return encode(_read_history(str(path), source=None if source is None else str(source)))
 
@@ -214,7 +215,7 @@ def _telemetry(names) -> tuple[str, ...]:
     """A user's telemetry names from R: a character vector (a scalar when of
     length 1, None when NULL), each element possibly ``"a,b"`` as on the
     command line."""
-    from .columns import parse_telemetry
+    from .metrics import parse_telemetry
 
     return parse_telemetry([part for item in _as_list(names) for part in str(item).split(",")])
 
@@ -224,8 +225,8 @@ def early_stoppings(table: dict, tolerance=0.005, relative=False, mode=None,
                     telemetry=None) -> dict:
     """:func:`histkit.early_stoppings` of an R data.frame (long or wide);
     telemetry (built-in and ``telemetry``) gets no stop."""
-    from .history import to_history as _to_history
-    from .stopping import early_stoppings as _early_stoppings
+    from .readers.batch import to_history as _to_history
+    from .analysis.stops import early_stoppings as _early_stoppings
 
     long = _to_history(_numeric_text(decode(table)))
     stops = _early_stoppings(long, tolerance, relative=bool(relative), mode=_mode(mode),
@@ -239,7 +240,7 @@ def keras_stop(table: dict, monitor="val_loss", min_delta=0.0, patience=0, basel
     """:func:`histkit.keras_stop` as a plain dict of its fields."""
     import dataclasses
 
-    from .stopping import keras_stop as _keras_stop
+    from .analysis.stops import keras_stop as _keras_stop
 
     frame = _numeric_text(decode(table))
     if "metric" not in frame.columns and "epoch" in frame.columns:
@@ -280,16 +281,16 @@ def diagnose(table: dict, classes=None, rules=None, telemetry=None, run=None) ->
 @_boundary
 def facet_levels(metrics, lookup=None, all_metrics=False, telemetry=None, chosen=None) -> dict:
     """Facet order and labels of R's ``plot_history()``, decided as
-    :func:`histkit.plot.plot_history` decides them: ``metrics`` are the
+    :func:`histkit.render.plot.plot_history` decides them: ``metrics`` are the
     history's series in order; telemetry (built-in and ``telemetry``) is
     never a facet; with a lookup (a dict, i.e. an R named list, or a labels
     file path) exactly its metrics present, in its order, ``all_metrics``
-    adding the rest (:func:`histkit.plot.facet_levels`). ``chosen`` (R's
+    adding the rest (:func:`histkit.render.plot.facet_levels`). ``chosen`` (R's
     ``metrics =``) draws exactly these series, telemetry included, as Python
     does."""
-    from .columns import telemetry_names as _telemetry_names
+    from .metrics import telemetry_names as _telemetry_names
     from .labels import load_labels
-    from .plot import facet_levels as _facet_levels
+    from .render.plot import facet_levels as _facet_levels
 
     present = [str(m) for m in dict.fromkeys(_as_list(metrics))]
     if chosen is not None:
@@ -312,9 +313,9 @@ def facet_levels(metrics, lookup=None, all_metrics=False, telemetry=None, chosen
 @_boundary
 def telemetry_names(metrics, telemetry=None) -> list[str]:
     """The telemetry series among ``metrics``, in their order
-    (:func:`histkit.columns.telemetry_names`), ``telemetry`` adding a
+    (:func:`histkit.metrics.telemetry_names`), ``telemetry`` adding a
     user's names."""
-    from .columns import telemetry_names as _telemetry_names
+    from .metrics import telemetry_names as _telemetry_names
 
     return _telemetry_names([str(m) for m in _as_list(metrics)], _telemetry(telemetry))
 
@@ -323,7 +324,7 @@ def telemetry_names(metrics, telemetry=None) -> list[str]:
 def parse_run_name(names, strict=False) -> dict:
     """Parsed fields of run names, one row per name; a path
     (``run/<date>/.../<name>.csv``) adds its ``date``."""
-    from .catalog import _SCHEMA
+    from .analysis.runs import _SCHEMA
     from .names import FIELDS, parse_run_name as _parse, run_from_path
 
     rows = []
@@ -341,7 +342,7 @@ def parse_run_name(names, strict=False) -> dict:
 @_boundary
 def runs(root="run", tolerance=0.005, strict=False) -> dict:
     """:func:`histkit.runs`: the table and the problems (one line each)."""
-    from .catalog import runs as _runs
+    from .analysis.runs import runs as _runs
 
     table, problems = _runs(_as_list(root) if isinstance(root, (list, tuple)) else str(root),
                             tolerance=tolerance, strict=bool(strict))
@@ -350,9 +351,9 @@ def runs(root="run", tolerance=0.005, strict=False) -> dict:
 
 @_boundary
 def compare_runs(root="run", metric=None, tolerance=0.005, labels=None, strict=False) -> dict:
-    """:func:`histkit.compare.compare_runs` over the histories under ``root``:
+    """:func:`histkit.analysis.compare.compare_runs` over the histories under ``root``:
     the three tables, the series compared and the method, and the problems."""
-    from .compare import compare_runs as _compare, read_summary
+    from .analysis.compare import compare_runs as _compare, read_summary
 
     roots = _as_list(root) if isinstance(root, (list, tuple)) else [str(root)]
     problems: list = []
@@ -368,8 +369,8 @@ def compare_runs(root="run", metric=None, tolerance=0.005, labels=None, strict=F
 def report(roots, output, labels=None, tolerance=0.005, group_by=None, jobs=None,
            title=None, formats=("png",), dpi=100, base_size=11.0, strict=False,
            pages=None) -> dict:
-    """:func:`histkit.report.build_report`, its result as plain values."""
-    from .report import build_report
+    """:func:`histkit.render.report.build_report`, its result as plain values."""
+    from .render.report.build import build_report
 
     rep = build_report(
         [str(r) for r in _as_list(roots)], str(output), labels=labels,

@@ -6,7 +6,7 @@
   2 on every platform): columns are built one R vector at a time.
 - :func:`render_r`: the figure of ``histkit plot --engine r``, drawn by the R
   package's own ggplot2 code (``r/``), so Python users get the R rendering.
-  Facet order and labels are decided here by :func:`histkit.plot.facet_levels`,
+  Facet order and labels are decided here by :func:`histkit.render.plot.facet_levels`,
   and the R side draws from plain tables: the embedded R never starts Python.
 - :func:`read_rds_history`: an R keras history saved with ``saveRDS()``
   (``keras_training_history``) or a data.frame, as a histkit table.
@@ -65,7 +65,7 @@ def r_package():
 
 
 def _as_frame(frame) -> pl.DataFrame:
-    from .history import _as_polars
+    from .readers.batch import _as_polars
 
     return _as_polars(frame)
 
@@ -192,7 +192,7 @@ def _keras_history(ro, obj, path: str) -> pl.DataFrame:
 
 def _r_tables(hist, lookup, segments, metrics, all_metrics=False, telemetry=()):
     """The R data.frames and facet levels the R package's plot code takes."""
-    from .plot import _base
+    from .render.plot import _base
 
     long, order, labels = _base(hist, lookup, metrics, all_metrics=all_metrics,
                                 telemetry=telemetry)
@@ -230,14 +230,14 @@ def render_r(hist, lookup=None, segments=None, base_size: float = 11, title: str
     """Draw one run with the R package's ggplot2 code and save it (PNG, PDF
     or SVG by suffix), atomically.
 
-    Arguments as :func:`histkit.plot.plot_run`: ``lookup`` is a dict or a
+    Arguments as :func:`histkit.render.plot.plot_run`: ``lookup`` is a dict or a
     labels file, ``segments`` a table with ``metric, data, epoch`` (e.g.
     :func:`histkit.early_stoppings`); title, subtitle and caption go on with
     ``patchwork::plot_annotation()`` as in the R workflow. The default size
-    fits the facet grid, as :func:`histkit.plot.save_plot` picks it.
+    fits the facet grid, as :func:`histkit.render.plot.save_plot` picks it.
     """
     from .files import atomic_target
-    from .plot import check_output
+    from .render.plot import check_output
 
     out = check_output(path)
     pkg = r_package()

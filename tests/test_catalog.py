@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 from conftest import RUN, run_path, write_history
 
-from histkit.catalog import RUN_COLUMNS, filter_runs, runs, select_runs
+from histkit.analysis.runs import RUN_COLUMNS, filter_runs, runs, select_runs
 from histkit.errors import OptionError
 
 
@@ -65,8 +65,8 @@ def test_select_and_sort_runs(tree):
 
 
 def test_read_in_chunks_gives_the_same_table(tree, monkeypatch):
-    from histkit import catalog, history
-
+    from histkit.analysis import runs as catalog
+    from histkit.readers import batch as history
     whole, _ = runs(tree)
     read = []
 
@@ -92,8 +92,8 @@ def test_a_missing_root_raises_or_becomes_a_problem(tmp_path):
 
 
 def test_the_cache_rereads_only_what_changed(tree, monkeypatch):
-    from histkit import catalog, history
-
+    from histkit.analysis import runs as catalog
+    from histkit.readers import batch as history
     read = []
 
     def spy(paths, **kw):
@@ -129,7 +129,7 @@ def test_the_cache_rereads_only_what_changed(tree, monkeypatch):
 
 def test_a_broken_or_unwritable_cache_still_gives_the_table(tree, monkeypatch, tmp_path):
     from histkit.errors import HistkitWarning
-    from histkit.runs_cache import RunsCache
+    from histkit.analysis.runs_cache import RunsCache
 
     monkeypatch.setenv("HISTKIT_CACHE_DIR", str(tmp_path / "cache"))
     fresh, _ = runs(tree)
@@ -149,7 +149,8 @@ def test_a_broken_or_unwritable_cache_still_gives_the_table(tree, monkeypatch, t
 
 
 def test_a_repaired_history_warns_on_every_run_with_the_cache(tree, monkeypatch):
-    from histkit import catalog, history
+    from histkit.analysis import runs as catalog
+    from histkit.readers import batch as history
     from histkit.errors import HistkitWarning
 
     resumed = next(tree.rglob("*_DR40.csv"))

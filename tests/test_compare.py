@@ -1,4 +1,4 @@
-"""histkit.compare: levels, paired effects and factor importance of a study."""
+"""histkit.analysis.compare: levels, paired effects and factor importance of a study."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import polars as pl
 import pytest
 
-from histkit.compare import compare_runs, default_metric
+from histkit.analysis.compare import compare_runs, default_metric
 from histkit.errors import OptionError
 
 
@@ -90,7 +90,7 @@ def test_default_metric_and_bad_input():
 
 
 def test_short_labels_come_from_the_settings_that_differ():
-    from histkit.compare import short_labels
+    from histkit.analysis.compare import short_labels
 
     fields = pl.DataFrame({"run": ["a", "b", "c"], "model": ["unet"] * 3,
                            "attention": [True, False, True], "dropout": [0.2, 0.2, 0.0],
@@ -104,7 +104,7 @@ def test_short_labels_come_from_the_settings_that_differ():
 
 
 def test_side_by_side_keeps_the_differing_settings_and_the_metric():
-    from histkit.compare import side_by_side
+    from histkit.analysis.compare import side_by_side
 
     s = _study().filter(pl.col("seed") == 0).head(3)
     table = side_by_side(s, "sdice")
@@ -126,8 +126,8 @@ def test_pairs_hold_the_factors_not_asked_about_equal_too():
 def test_read_summary_reads_a_tree_in_chunks_to_the_same_table(tmp_path, monkeypatch):
     from conftest import RUN, run_path, write_history
 
-    from histkit import history
-    from histkit.compare import read_summary
+    from histkit.readers import batch as history
+    from histkit.analysis.compare import read_summary
 
     write_history(run_path(tmp_path, RUN), epochs=10)
     write_history(run_path(tmp_path, RUN + "_DR20"), epochs=8)

@@ -1,4 +1,4 @@
-"""histkit.group_curves: the comparison curves, gathered chunk by chunk."""
+"""histkit.analysis.curves: the comparison curves, gathered chunk by chunk."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from histkit.group_curves import GroupCurves
+from histkit.analysis.curves import GroupCurves
 
 
 def study(runs: int = 11, epochs: int = 7, seed: int = 0) -> pl.DataFrame:

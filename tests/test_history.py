@@ -6,7 +6,7 @@ import pytest
 from conftest import write_history
 
 from histkit.errors import HistkitWarning, HistoryError
-from histkit.history import (find_histories, read_chunks, read_histories, read_history,
+from histkit.readers.batch import (find_histories, read_chunks, read_histories, read_history,
                              to_history)
 
 
@@ -164,7 +164,7 @@ def test_digests_hash_the_bytes_read_and_fingerprint_as_a_second_read_would(tmp_
     the fingerprint is the one a second read gives (no redraw after an upgrade)."""
     import hashlib
 
-    from histkit.sources import fingerprint
+    from histkit.readers import fingerprint
 
     paths = [str(write_history(tmp_path / f"r{i}.csv", epochs=3 + i)) for i in range(3)]
     (tmp_path / "odd.csv").write_text('epoch,loss\n0,"0.5"\n')  # the exact reader's file
@@ -177,7 +177,7 @@ def test_digests_hash_the_bytes_read_and_fingerprint_as_a_second_read_would(tmp_
 
 
 def test_owned_copies_every_column_with_its_type():
-    from histkit.history import owned
+    from histkit.readers.batch import owned
 
     frame = pl.DataFrame({"path": ["a/b.csv", "c/d.csv"], "epoch": [0, 1],
                           "value": [0.5, None], "tags": [["x"], []]}).with_columns(

@@ -4,9 +4,9 @@ from conftest import write_history
 from plotnine import ggplot, labs
 
 from histkit.errors import HistkitWarning, OptionError
-from histkit.history import read_history, to_history
-from histkit.plot import facet_levels, plot_history, plot_overlay, plot_telemetry, save_plot
-from histkit.stopping import early_stoppings
+from histkit.readers.batch import read_history, to_history
+from histkit.render.plot import facet_levels, plot_history, plot_overlay, plot_telemetry, save_plot
+from histkit.analysis.stops import early_stoppings
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, lab
     lib = subprocess.run(
         [sys.executable, "-c",
          "import sys\nfrom histkit import read_history\n"
-         "from histkit.plot import plot_run, save_plot\n"
+         "from histkit.render.plot import plot_run, save_plot\n"
          "save_plot(plot_run(read_history(sys.argv[1]), sys.argv[2], sys.argv[3]), sys.argv[4])\n"
          + _DOC_OF_SET, str(history_file), history_file.stem, str(labels_file), str(lib_png)],
         capture_output=True, text=True, check=True)
@@ -158,7 +158,7 @@ def test_png_drawn_once_is_what_plotnine_saves(hist, tmp_path):
     """save_plot draws a PNG once on the Agg canvas (bench/plot_speed.py):
     the same bytes as plotnine's save, which lays the figure out in a pass
     of its own; other formats go through plotnine."""
-    from histkit.plot import plot_run, save_plot
+    from histkit.render.plot import plot_run, save_plot
 
     fig = plot_run(hist, "run", {"loss": "Loss", "sdice": "Dice"})
     ours = save_plot(fig, tmp_path / "ours.png", width=6, height=4, dpi=72)

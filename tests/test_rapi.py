@@ -125,7 +125,7 @@ def _telemetry_wide(epochs: int = 6) -> pl.DataFrame:
 def test_facet_levels_are_plot_historys_facets(labels_file):
     """R's plot_history() gets from rapi.facet_levels exactly the facets
     Python's plot_history() draws, whatever the options."""
-    from histkit.plot import plot_history
+    from histkit.render.plot import plot_history
 
     wide = _telemetry_wide()
     lookup = str(labels_file)

@@ -1,4 +1,4 @@
-"""histkit.report and `histkit report`: end to end on generated histories."""
+"""histkit.render.report and `histkit report`: end to end on generated histories."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from histkit.errors import OptionError
 from histkit.names import parse_run_name
-from histkit.report import build_report
-from histkit.report_cli import report_command
+from histkit.render.report import build_report
+from histkit.cli.report import report_command
 
 METRICS = ("loss", "sdice", "vsat_dice")  # three facets keep the figures quick
 LABELS = {"loss": "Multilabel Balanced Dice Loss", "sdice": "Multilabel Dice <Score>",
@@ -122,9 +122,9 @@ def test_a_study_larger_than_pages_shows_its_best_and_failed_runs(tmp_path, monk
     comparison and the factor analysis still cover all nine runs."""
     import shutil
 
-    import histkit.report
+    import histkit.render.report.build
 
-    monkeypatch.setattr(histkit.report, "CHUNK", 3)
+    monkeypatch.setattr(histkit.render.report.build, "CHUNK", 3)
     for i in range(8):  # a lower rate learns faster: a lower best val_loss
         write_history(tmp_path, history_name(dropout=20 * (i % 2), extra=f"_seed{i}"),
                       rate=1.5 + i)
@@ -152,7 +152,7 @@ def test_a_study_larger_than_pages_shows_its_best_and_failed_runs(tmp_path, monk
     # the comparison covers every run, as a build that holds them all draws it
     table = rep.comparisons["dropout"]
     assert table["runs"].to_list() == [5, 4]
-    monkeypatch.setattr(histkit.report, "CHUNK", 2000)
+    monkeypatch.setattr(histkit.render.report.build, "CHUNK", 2000)
     whole = build_report(tmp_path / "run", tmp_path / "all", jobs=1, dpi=30, labels=LABELS,
                          group_by=["dropout"])
     assert whole.comparisons["dropout"].equals(table)
@@ -253,7 +253,7 @@ def test_no_runs_still_writes_a_report(tmp_path):
 
 
 def test_concurrent_builds_leave_a_consistent_report(study):
-    code = ("import sys; from histkit.report import build_report; "
+    code = ("import sys; from histkit.render.report import build_report; "
             "build_report(sys.argv[1], sys.argv[2], jobs=1, dpi=30, tolerance=float(sys.argv[3]), group_by=[])")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(study / "run"),
                                str(study / "out"), tol]) for tol in ("0.005", "0.01")]
@@ -538,7 +538,7 @@ def test_run_pages_are_incremental(pages_study):
 
 def test_probe_figures_pick_layers_and_refuse_empty_probes():
     from histkit.errors import OptionError
-    from histkit.plot_probes import (main_layers, plot_activations, plot_histograms,
+    from histkit.render.probe_plots import (main_layers, plot_activations, plot_histograms,
                                      plot_norms, plot_shares, representative_layers)
     from histkit.probes import RunProbes
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from histkit.report import build_report
+from histkit.render.report import build_report
 from test_report import history_name, probe_study, write_history
 
 CHROMIUM = "/usr/bin/chromium"

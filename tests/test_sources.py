@@ -12,9 +12,9 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from histkit import sources
+from histkit import readers as sources
 from histkit.errors import HistkitWarning, HistoryError, OptionError
-from histkit.history import find_histories, read_histories, read_history, to_history
+from histkit.readers.batch import find_histories, read_histories, read_history, to_history
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 LIGHTNING = FIX / "lightning"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from histkit import sources
+from histkit import readers as sources
 from histkit.errors import HistkitError
-from histkit.history import read_histories, read_history
+from histkit.readers.batch import read_histories, read_history
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 READERS = [None, "keras", "lightning", "tensorboard", "transformers", "fastai", "mlflow"]

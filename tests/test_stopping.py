@@ -5,8 +5,8 @@ import polars as pl
 import pytest
 
 from histkit.errors import OptionError
-from histkit.history import to_history
-from histkit.stopping import early_stoppings, is_loss_like, keras_stop, stops_at_last_epoch
+from histkit.readers.batch import to_history
+from histkit.analysis.stops import early_stoppings, is_loss_like, keras_stop, stops_at_last_epoch
 
 WIDE = pl.DataFrame({
     "epoch": [0, 1, 2, 3, 4, 5],

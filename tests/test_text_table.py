@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from histkit.text_table import markdown, write_markdown
+from histkit.render.text_table import markdown, write_markdown
 
 
 def polars_markdown(table: pl.DataFrame) -> str:

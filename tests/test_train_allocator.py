@@ -55,7 +55,7 @@ AFTER_TRAINING = """
 import sys
 from click.testing import CliRunner
 from histkit.train import TrainConfig, train
-from histkit.train.cli import train_command
+from histkit.cli.train import train_command
 args = sys.argv[2:]
 if sys.argv[1] == "cli":
     result = CliRunner().invoke(train_command, args)

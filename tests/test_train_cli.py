@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from histkit.train import TrainError
-from histkit.train.cli import train_command
+from histkit.cli.train import train_command
 
 TINY = ["--shape", "32x16x1", "--n-train", "6", "--n-val", "2", "--epochs", "2", "--levels", "2",
         "--base-filters", "4", "--threads", "1", "--date", "2026-11-23"]
@@ -14,8 +14,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def test_importing_the_cli_does_not_import_torch():
-    code = ("import sys, histkit.train, histkit.train.cli; "
-            "print('torch' in sys.modules, histkit.train.cli.train_command.name)")
+    code = ("import sys, histkit.train, histkit.cli.train; "
+            "print('torch' in sys.modules, histkit.cli.train.train_command.name)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "train"]
 

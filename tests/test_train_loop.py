@@ -265,7 +265,7 @@ def test_partial_history_without_checkpoint_is_refused(tmp_path):
 
 
 def test_early_stopping_uses_the_keras_rule(tmp_path):
-    pytest.importorskip("histkit.stopping")
+    pytest.importorskip("histkit.analysis.stops")
     logs = []
     path = train(_cfg(tmp_path, epochs=6, early_stop_patience=1, early_stop_min_delta=10.0),
                  log=logs.append)

@@ -1,4 +1,4 @@
-"""histkit.train.probes: what the trainer writes beside each history."""
+"""histkit.probes.recorder: what the trainer writes beside each history."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from histkit import read_history, read_probes  # noqa: E402
 from histkit.errors import HistoryError  # noqa: E402
 from histkit.train import TrainConfig, train  # noqa: E402
 from histkit.train.models import build_model  # noqa: E402
-from histkit.train.probes import BIN_EDGES  # noqa: E402
+from histkit.probes.recorder import BIN_EDGES  # noqa: E402
 
 TINY = dict(shape="32x16x1", n_train=8, n_val=4, levels=2, base_filters=4, epochs=4,
             batch_size=4, date="2026-11-23", threads=1, progress=False)
@@ -70,7 +70,7 @@ def test_every_epoch_has_its_probes(tmp_path):
     pred = got.images.filter(pl.col("kind") == "predictions")["path"][0]
     assert Image.open(pred).size == (16 * 3, 32 * 4)  # image | truth | prediction, 4 rows
     # thumbnails: a 256x128 run's images are at most 64 pixels a tile
-    from histkit.train.probes import _grid, _shrink
+    from histkit.probes.recorder import _grid, _shrink
     assert tuple(_shrink(torch.zeros(3, 256, 128)).shape) == (3, 64, 32)
     assert _grid(torch.rand(9, 256, 128)).shape == (3 * 64 + 4, 3 * 32 + 4)
 

@@ -1,3 +1,3 @@
-from .cli import main
+from ..cli.train import main
 
 main()

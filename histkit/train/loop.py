@@ -30,7 +30,7 @@ from .layout import FORMATS, choose_memory_format
 from .losses import class_dice, make_loss, probabilities
 from .models import build_model
 from .precision import check_precision, forward
-from .probes import Probes, probes_dir
+from ..probes.recorder import Probes, probes_dir
 
 __all__ = ["train"]
 
@@ -346,7 +346,7 @@ def _early_stop(rows: list[list[float]], config: TrainConfig) -> bool:
     if config.early_stop_patience is None:
         return False
     import polars as pl
-    from ..stopping import stops_at_last_epoch
+    from ..analysis.stops import stops_at_last_epoch
     hist = pl.DataFrame(rows, schema=list(COLUMNS), orient="row")
     return stops_at_last_epoch(hist, config.early_stop_patience, config.early_stop_min_delta)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .. import __version__
 
 EXIT_INPUT = 2
 EXIT_PIPE = 141  # the reader of stdout left: what a shell reports for a tool SIGPIPE killed
@@ -110,9 +110,9 @@ class _Group(click.Group):
 
     # commands that live beside their libraries, imported when first asked for
     # (they reuse this module's option decorators; none imports torch or plotnine)
-    LAZY = {"train": ("histkit.train.cli", "train_command"),
-            "report": ("histkit.report_cli", "report_command"),
-            "pipeline": ("histkit.report_cli", "pipeline_command")}
+    LAZY = {"train": ("histkit.cli.train", "train_command"),
+            "report": ("histkit.cli.report", "report_command"),
+            "pipeline": ("histkit.cli.report", "pipeline_command")}
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -153,7 +153,7 @@ class _Group(click.Group):
         sys.exit(EXIT_PIPE if code == 0 and self.pipe_broken else code)
 
     def invoke(self, ctx):
-        from .errors import HistkitError
+        from ..errors import HistkitError
 
         warnings.showwarning = _warn
         try:
@@ -257,8 +257,8 @@ def importing():
 
 
 def _tolerance(value):
-    from .errors import OptionError
-    from .stopping import check_tolerance
+    from ..errors import OptionError
+    from ..analysis.stops import check_tolerance
 
     try:
         return check_tolerance(value)
@@ -294,7 +294,7 @@ def labels_option(f):
 
 
 def source_option(f):
-    from .sources import SOURCES  # a dict of names; imports no reader
+    from ..readers import SOURCES  # a dict of names; imports no reader
 
     return click.option("--source", type=click.Choice(list(SOURCES)),
                         help="Read every input with this reader instead of recognising "
@@ -310,7 +310,7 @@ def telemetry_option(f):
 
 
 def _telemetry(value):
-    from .columns import parse_telemetry
+    from ..metrics import parse_telemetry
 
     return parse_telemetry(value)
 
@@ -332,7 +332,7 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
     """``table`` in ``fmt`` to ``output`` (written atomically), else to stdout
     as polars writes it: 100,000 runs make no 40 MB string in between."""
     if output is not None:
-        from .files import atomic_target, write_atomic
+        from ..files import atomic_target, write_atomic
 
         if fmt == "parquet":
             with atomic_target(output) as tmp:
@@ -359,7 +359,7 @@ def _echo_table(table, fmt: str, output: str | None = None) -> None:
             table.write_json(out)
             out.write(b"\n")
         else:
-            from .text_table import write_markdown
+            from ..render.text_table import write_markdown
 
             write_markdown(table, out)
 
@@ -369,7 +369,7 @@ def _table_text(table, fmt: str) -> str:
         return table.write_csv()
     if fmt == "json":
         return table.write_json() + "\n"
-    from .text_table import markdown
+    from ..render.text_table import markdown
 
     return markdown(table)
 
@@ -442,19 +442,19 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
       histkit plot tests/fixtures/sources/tensorboard/writer tests/fixtures/sources/tensorboard/add_scalars --overlay -o tensorboard.png
     """
     with importing():
-        from .plot import prepare_process
+        from ..render.plot import prepare_process
 
         prepare_process()
         from plotnine import labs
 
-        from .errors import HistkitError
-        from .history import find_histories, read_histories
-        from .labels import load_labels
-        from .names import run_from_path
+        from ..errors import HistkitError
+        from ..readers.batch import find_histories, read_histories
+        from ..labels import load_labels
+        from ..names import run_from_path
         import polars as pl
 
-        from .plot import plot_overlay, plot_run, plot_side_by_side, save_plot
-        from .stopping import early_stoppings
+        from ..render.plot import plot_overlay, plot_run, plot_side_by_side, save_plot
+        from ..analysis.stops import early_stoppings
 
     if overlay and side_by_side:
         raise click.UsageError("--overlay and --side-by-side are two ways of one figure: "
@@ -464,7 +464,7 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
         if one_figure:
             raise click.UsageError("--engine r draws one figure per run; drop --overlay "
                                    "and --side-by-side, or use --engine python")
-        from .rbridge import r_package
+        from ..rbridge import r_package
 
         r_package()  # rpy2, R and the R package are there, or one clear error
     problems: list = []
@@ -504,7 +504,7 @@ def plot(paths, output, labels, tolerance, no_stops, metrics, base_size, title, 
             try:
                 run = run_from_path(path, strict=strict, name=batch.name(path))
                 if engine == "r":
-                    from .rbridge import render_r
+                    from ..rbridge import render_r
 
                     segs = None if no_stops else early_stoppings(hist, tolerance,
                                                                  telemetry=telemetry)
@@ -529,8 +529,8 @@ def _short_labels(batch, strict: bool, fields=None) -> tuple[dict[str, str], str
     """Path -> a short label from the settings that differ between the runs,
     and a caption that gives each label its full run name (``fields``: the
     runs' name fields, when the caller has read them)."""
-    from .catalog import run_fields
-    from .compare import short_labels
+    from ..analysis.runs import run_fields
+    from ..analysis.compare import short_labels
 
     if fields is None:
         fields = run_fields(batch.paths, strict=strict, names=batch)
@@ -545,7 +545,7 @@ def _targets(output: str | None, n_inputs: int, overlay: bool, suffix: str, name
     """A function input path -> figure path, after checking ``-o`` once.
     Histories outside a run/ tree are named for their run (``name_of``), so
     two Lightning ``metrics.csv`` files do not land on one figure."""
-    from .plot import check_output
+    from ..render.plot import check_output
 
     if output is None:
         if overlay:
@@ -583,7 +583,7 @@ def _runs_of_paths(paths, batch, strict: bool):
     millions of rows holds an index per row, not a copy of the name."""
     import polars as pl
 
-    from .names import run_from_path
+    from ..names import run_from_path
 
     if not isinstance(paths.dtype, pl.Enum):
         paths = paths.cast(pl.String)
@@ -640,14 +640,14 @@ def _progress_callback(label: str, at_least: int = 1):
 def _reading():
     """The bar of histories read, for a tree read in more than one chunk
     (a few seconds or more; a smaller one is read before a bar would show)."""
-    from .history import CHUNK
+    from ..readers.batch import CHUNK
 
     return _progress_callback("reading", at_least=CHUNK + 1)
 
 
 def _read_in_chunks(paths: list[str], source: str | None):
     """:func:`histkit.read_chunks` of ``paths``, with the bar of :func:`_reading`."""
-    from .history import read_chunks
+    from ..readers.batch import read_chunks
 
     with _reading() as reading:
         yield from read_chunks(paths, source=source, progress=reading)
@@ -684,8 +684,8 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
     with importing():
         import polars as pl
 
-        from .history import find_histories
-        from .stopping import early_stoppings
+        from ..readers.batch import find_histories
+        from ..analysis.stops import early_stoppings
 
     problems: list = []
     parts = []
@@ -712,7 +712,7 @@ def stops(paths, tolerance, relative, fmt, telemetry, source, strict):
 
 
 def _rules(ctx, param, value):
-    from .diagnosis import RULES
+    from ..diagnosis import RULES
 
     if not value:
         return None
@@ -754,8 +754,8 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
     with importing():
         import polars as pl
 
-        from .diagnosis import diagnose, summarise
-        from .history import find_histories
+        from ..diagnosis import diagnose, summarise
+        from ..readers.batch import find_histories
 
     problems: list = []
     found, named = [], []
@@ -828,7 +828,7 @@ def runs_command(root, fmt, where, columns, sort, output, no_cache, tolerance, s
       histkit runs --format parquet -o runs.parquet
     """
     with importing():
-        from .catalog import filter_runs, runs, select_runs
+        from ..analysis.runs import filter_runs, runs, select_runs
 
     problems: list = []
     with _reading() as reading:
@@ -851,7 +851,7 @@ def runs_command(root, fmt, where, columns, sort, output, no_cache, tolerance, s
 def _resolve_runs(items, root: str, problems: list) -> list[str]:
     """Paths of the inputs: a file or directory as it is, else a run name
     looked up under ``root`` (every date that has it)."""
-    from .errors import OptionError
+    from ..errors import OptionError
 
     out = []
     for item in items:
@@ -902,17 +902,17 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
     with importing():
         import polars as pl
 
-        from .plot import prepare_process
+        from ..render.plot import prepare_process
 
         prepare_process()
         from plotnine import labs
 
-        from .catalog import run_fields, summarise
-        from .compare import side_by_side
-        from .history import find_histories, read_histories
-        from .labels import load_labels
-        from .plot import check_output, plot_overlay, save_plot
-        from .stopping import early_stoppings
+        from ..analysis.runs import run_fields, summarise
+        from ..analysis.compare import side_by_side
+        from ..readers.batch import find_histories, read_histories
+        from ..labels import load_labels
+        from ..render.plot import check_output, plot_overlay, save_plot
+        from ..analysis.stops import early_stoppings
 
     check_output(output)
     lookup = load_labels(labels)

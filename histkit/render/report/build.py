@@ -13,7 +13,7 @@ one output directory:
   update ratios per layer, weight and gradient histograms over epochs as
   ridgelines, activation statistics, predicted against true class shares
   (``runs/<run>.<norms|histograms|activations|shares>.png``, drawn by
-  :mod:`histkit.plot_probes`) and the probe images, copied into
+  :mod:`histkit.render.probe_plots`) and the probe images, copied into
   ``runs/<run>.probes/``. The index links each run to its page;
 - ``compare/<field>.<fmt>``: validation curves of every run, coloured by one
   hyperparameter (attention, dropout, ...), with a table of best values and
@@ -52,17 +52,17 @@ from typing import Callable, Iterable
 
 import polars as pl
 
-from . import __version__
-from .errors import HistkitError, OptionError
-from .files import locked, write_atomic
-from .group_curves import GroupCurves, moments, validation
-from .history import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
-from .labels import load_labels
-from .catalog import fields_table, summarise
-from .columns import metric_filter, parse_telemetry, telemetry_names
-from .names import FIELDS, RunName, run_from_path
-from .sources import fingerprint
-from .stopping import check_tolerance, early_stoppings, is_loss_like
+from ... import __version__
+from ...errors import HistkitError, OptionError
+from ...files import locked, write_atomic
+from ...analysis.curves import GroupCurves, moments, validation
+from ...readers.batch import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
+from ...labels import load_labels
+from ...analysis.runs import fields_table, summarise
+from ...metrics import metric_filter, parse_telemetry, telemetry_names
+from ...names import FIELDS, RunName, run_from_path
+from ...readers import fingerprint
+from ...analysis.stops import check_tolerance, early_stoppings, is_loss_like
 
 __all__ = ["build_report", "check_settings", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS",
            "REPORT_FORMATS", "PAGES"]
@@ -94,7 +94,7 @@ class Report:
     summary: pl.DataFrame
     problems: list[HistkitError]
     pages: list[str] = dataclasses.field(default_factory=list)  # runs whose page was written
-    factors: object = None  # histkit.compare.Comparison: which factor matters
+    factors: object = None  # histkit.analysis.compare.Comparison: which factor matters
     shown: list[str] = dataclasses.field(default_factory=list)  # runs with figures and a page
 
     @property
@@ -164,7 +164,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     more series that are telemetry (drawn in each run's telemetry figure, no
     stops, no ``best_`` columns). ``all_metrics``: figures draw the metrics
     the labels do not name too. ``source`` forces one reader. ``metric``:
-    the series the factor comparison reads (:func:`histkit.compare.compare_runs`;
+    the series the factor comparison reads (:func:`histkit.analysis.compare.compare_runs`;
     default: the validation series of the first labelled metric).
 
     ``pages``: the most runs that get figures, a page and a row in the
@@ -523,15 +523,16 @@ def _page_code() -> str:
     style sheet and the probe figures' code (a new histkit redraws pages)."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for f in ("templates/run.html.j2", "templates/report.css", "plot_probes.py"):
+    for f in (here / "templates/run.html.j2", here / "templates/report.css",
+              here.parent / "probe_plots.py"):
         with contextlib.suppress(OSError):
-            h.update((here / f).read_bytes())
+            h.update(f.read_bytes())
     return h.hexdigest()
 
 
 def _probe_digest(path: str) -> tuple[bool, str]:
     """Whether the history has probes beside it, and a content digest of them."""
-    from .probes import probes_dir
+    from ...probes import probes_dir
 
     if not path.endswith(".csv"):
         return False, ""
@@ -635,7 +636,7 @@ def _render(out: Path, tasks: list[dict], jobs, progress, problems) -> set[str]:
         for task in tasks:
             collect(task, _render_task(str(out), task))
         return done
-    from .plot import prepare_process
+    from ..plot import prepare_process
 
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
                              initializer=prepare_process) as pool:
@@ -653,13 +654,13 @@ def _render_task(out: str, task: dict):
     """Draw one figure in every format (in a worker); the error text or None.
     A page returns ``(error or None, the files it wrote)``."""
     if task["kind"] == "page":
-        from .report_page import render_page
+        from .page import render_page
 
         return render_page(out, task)
 
     from plotnine import labs
 
-    from .plot import plot_group_curves, plot_history, plot_telemetry, save_plot
+    from ..plot import plot_group_curves, plot_history, plot_telemetry, save_plot
 
     s: _Settings = task["settings"]
     lookup = dict(s.labels)
@@ -733,7 +734,7 @@ def _with_figures(summary: pl.DataFrame, manifest: dict) -> pl.DataFrame:
 def _findings(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
     """The study's diagnosis, once: the summary and every run page read it
     (a page diagnosing its own run took 0.06 of its 0.07 s)."""
-    from .diagnosis import diagnose
+    from ...diagnosis import diagnose
 
     return diagnose(long, by=["path"], telemetry=telemetry)
 
@@ -741,7 +742,7 @@ def _findings(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
 def _diagnosis(found: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
     """Per run: ``diagnosis`` (failed, suspect, advice or healthy), the rule
     ids that fired, and the first finding with what to try."""
-    from .diagnosis import summarise
+    from ...diagnosis import summarise
 
     table = summarise(found, long.select(pl.col("path").unique(maintain_order=True)
                                          .cast(pl.String)))
@@ -771,9 +772,9 @@ def _check_metric(have: set[str], metric: str | None) -> None:
 
 def _factors(summary: pl.DataFrame, metric: str | None, settings: _Settings,
              problems: list):
-    """Which factor matters (:mod:`histkit.compare`), or None with fewer than
+    """Which factor matters (:mod:`histkit.analysis.compare`), or None with fewer than
     two runs; a metric the runs lack is a problem of the report."""
-    from .compare import compare_runs
+    from ...analysis.compare import compare_runs
 
     if summary.height < 2:
         return None
@@ -796,7 +797,7 @@ def _comparison_table(summary: pl.DataFrame, field: str, metrics: list[str]) -> 
         aggs += [best.mean().alias(f"mean_val_{m}"), best.std().alias(f"std_val_{m}"),
                  (best.min() if is_loss_like(m) else best.max()).alias(f"best_val_{m}"),
                  pl.col(f"stop_val_{m}_epoch").median().alias(f"stop_val_{m}_epoch")]
-    from .catalog import COST
+    from ...analysis.runs import COST
 
     aggs += [getattr(pl.col(col), how)().alias(col) for col, (_, how) in COST.items()
              if col in summary.columns]
@@ -805,7 +806,7 @@ def _comparison_table(summary: pl.DataFrame, field: str, metrics: list[str]) -> 
 
 
 def _write_tables(out: Path, summary: pl.DataFrame) -> None:
-    from .files import atomic_target
+    from ...files import atomic_target
 
     with atomic_target(out / "summary.csv") as tmp:
         summary.write_csv(tmp)
@@ -822,7 +823,7 @@ def _write_index(out, summary, comparisons, manifest, problems, settings, *, tit
     """Render index.html from the jinja2 templates (autoescaped). The runs
     table lists the ``shown`` runs (default: all); ``selection`` says which
     they are when they are not all."""
-    from .report_page import template_env
+    from .page import template_env
 
     lookup = dict(settings.labels)
     metrics = _headline(summary, settings)

@@ -14,9 +14,9 @@ import math
 
 import polars as pl
 
-from .columns import metric_filter, parse_telemetry
-from .errors import OptionError
-from .history import _as_polars, to_history
+from ..metrics import metric_filter, parse_telemetry
+from ..errors import OptionError
+from ..readers.batch import _as_polars, to_history
 
 __all__ = ["early_stoppings", "keras_stop", "KerasStop", "is_loss_like", "check_tolerance",
            "LOSS_TOKENS", "STOP_COLUMNS"]
@@ -70,7 +70,7 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     fraction of ``|best|``; ``mode`` maps metric -> ``'min'``/``'max'``.
     ``by`` are extra key columns (default: ``path``/``run`` when present),
     which lead the result. Telemetry (learning rate, times, memory: see
-    :mod:`histkit.columns`, plus the ``telemetry`` names) gets no stop.
+    :mod:`histkit.metrics`, plus the ``telemetry`` names) gets no stop.
     """
     tol = check_tolerance(tolerance)
     long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..probes import probes_dir
+from .read import probes_dir
 from ..files import atomic_target, fsync_dir
-from .losses import probabilities
+from ..train.losses import probabilities
 
 __all__ = ["Probes", "probes_dir", "BIN_EDGES", "FIXED_IMAGES"]
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import polars as pl
 
-from . import __version__
-from .errors import HistkitWarning
-from .files import atomic_target
+from .. import __version__
+from ..errors import HistkitWarning
+from ..files import atomic_target
 
 __all__ = ["cache_dir", "RunsCache"]
 

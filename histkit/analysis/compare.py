@@ -1,7 +1,7 @@
 """Comparisons across a study: which factor matters, and by how much.
 
 ``compare_runs(summary)`` reads the per-run summary
-(:func:`histkit.catalog.summarise`: name fields, best value and stop epoch of
+(:func:`histkit.analysis.runs.summarise`: name fields, best value and stop epoch of
 every series) and answers, for one metric:
 
 - ``levels``: per factor and level, the number of runs, the mean and
@@ -30,7 +30,7 @@ import os
 
 import polars as pl
 
-from .errors import OptionError
+from ..errors import OptionError
 
 __all__ = ["compare_runs", "read_summary", "Comparison", "FACTORS", "METHOD", "default_metric", "differing",
            "short_labels", "side_by_side"]
@@ -77,10 +77,10 @@ def default_metric(summary: pl.DataFrame, lookup: dict | None = None) -> str:
 
 def read_summary(roots, tolerance: float = 0.005, *, strict: bool = False,
                  problems: list | None = None) -> pl.DataFrame:
-    """The per-run summary (:func:`histkit.catalog.summarise`) of the
+    """The per-run summary (:func:`histkit.analysis.runs.summarise`) of the
     histories under ``roots``; files that cannot be read go to ``problems``."""
-    from .catalog import run_fields, summarise
-    from .history import find_histories, read_chunks
+    from .runs import run_fields, summarise
+    from ..readers.batch import find_histories, read_chunks
 
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
     found: list = []
@@ -102,8 +102,8 @@ def compare_runs(summary, metric: str | None = None, *, factors: list[str] | Non
     :func:`read_summary` and ``tolerance``). ``metric`` is a series name
     (``val_sdice``, ``loss``) or a metric (``sdice``: its validation series);
     default: :func:`default_metric`, which reads ``lookup`` (labels)."""
-    from .labels import load_labels
-    from .stopping import is_loss_like
+    from ..labels import load_labels
+    from .stops import is_loss_like
 
     if not isinstance(summary, pl.DataFrame):
         summary = read_summary(summary, tolerance)
@@ -244,7 +244,7 @@ def _empty_effects() -> pl.DataFrame:
 
 def _token(field: str, value) -> str:
     """A setting as a short label: the run name's token where it has one."""
-    from .names import TOKENS, lr_token
+    from ..names import TOKENS, lr_token
 
     if value is None:
         return f"{field}=default"
@@ -261,7 +261,7 @@ def _token(field: str, value) -> str:
 
 def differing(fields: pl.DataFrame) -> list[str]:
     """The name fields whose values differ across these runs, in name order."""
-    from .names import FIELDS
+    from ..names import FIELDS
 
     return [f for f in (*FIELDS, "date") if f in fields.columns and f not in ("name", "run")
             and fields[f].n_unique() > 1]

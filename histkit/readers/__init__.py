@@ -5,7 +5,7 @@ source-blind.
 
 This package's top imports nothing heavy (the CLI lists :data:`SOURCES` in
 ``--help``); :func:`read`, :func:`detect`, :func:`find`, :func:`run_name`,
-:func:`fingerprint` and :func:`csv_source` live in :mod:`.dispatch`.
+:func:`fingerprint` and :func:`csv_source` live in :mod:`.registry`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def check_source(source: str | None) -> str | None:
 
 def __getattr__(name: str):
     if name in __all__:
-        value = getattr(importlib.import_module(f"{__name__}.dispatch"), name)
+        value = getattr(importlib.import_module(f"{__name__}.registry"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Read histories and reshape them into the long table.
 
-A history is what any source in :mod:`histkit.sources` reads: a wide table of
+A history is what any source in :mod:`histkit.readers` reads: a wide table of
 ``epoch`` and one column per series (``val_<m>`` is the validation series of
 ``<m>``). :func:`read_history` reads one; :func:`read_histories` reads
 thousands at once, parsing Keras-style CSV files that share a header with one
@@ -26,9 +26,10 @@ from typing import Callable, Iterable, Iterator
 
 import polars as pl  # numpy is imported where it is used: a cached `histkit runs` never is
 
-from . import sources
-from .errors import HistkitError, HistoryError
-from .sources.csvtext import POLARS_NULLS, sniff
+from . import registry
+from . import check_source
+from ..errors import HistkitError, HistoryError
+from .csvtext import POLARS_NULLS, sniff
 
 __all__ = ["read_history", "read_histories", "read_chunks", "to_history", "find_histories",
            "Batch"]
@@ -48,11 +49,11 @@ def read_history(path: str | os.PathLike, *, source: str | None = None) -> pl.Da
     ``path`` is a file or run directory of any source histkit reads (Keras
     CSVLogger or JSON, Lightning, TensorBoard, Hugging Face, fastai, MLflow,
     R keras RDS), recognised by its content; ``source`` forces one (see
-    :data:`histkit.sources.SOURCES`). Keeps the file's epoch numbers. Raises
+    :data:`histkit.readers.SOURCES`). Keeps the file's epoch numbers. Raises
     :class:`HistoryError` naming the file (and line and column where known);
     what a reader repaired or reduced is a :class:`HistkitWarning`.
     """
-    return sources.read(str(path), source)
+    return registry.read(str(path), source)
 
 
 # ---------------------------------------------------------------------------
@@ -163,9 +164,9 @@ class Batch:
 
     def name(self, path: str) -> str:
         """The run name of a history: its file stem, or what its framework
-        calls the run (:func:`histkit.sources.run_name`)."""
+        calls the run (:func:`histkit.readers.registry.run_name`)."""
         if path not in self.names:
-            self.names[path] = sources.run_name(path, is_dir=False if path in self.files
+            self.names[path] = registry.run_name(path, is_dir=False if path in self.files
                                                 else None)
         return self.names[path]
 
@@ -177,13 +178,13 @@ class Batch:
 def find_histories(paths: Iterable[str | os.PathLike], *,
                    problems: list | None = None) -> list[str]:
     """Expand files and directories into the histories under them (every
-    source: see :func:`histkit.sources.find`).
+    source: see :func:`histkit.readers.registry.find`).
 
     A path that does not exist, or a directory that holds no history, raises
     :class:`HistoryError`; or, when a ``problems`` list is given, is appended
     to it so the other paths are still expanded (batch work goes on).
     """
-    return sources.find(paths, problems=problems)
+    return registry.find(paths, problems=problems)
 
 
 def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = None,
@@ -200,7 +201,7 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     bytes of each plain file as it is read (:attr:`Batch.digests`), for a
     report that redraws only what changed without reading the files again.
     """
-    sources.check_source(source)
+    check_source(source)
     paths = [str(p) for p in paths]
     with ThreadPoolExecutor(threads or min(8, (os.cpu_count() or 1) * 2)) as pool:
         blobs = list(pool.map(_read_hashed if digests else _try_read, paths))
@@ -238,7 +239,7 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     by_columns: dict[tuple[str, ...], list[pl.DataFrame]] = {}
     for i in sorted(slow):
         try:
-            wide = sources.read(paths[i], source, data=blobs[i])
+            wide = registry.read(paths[i], source, data=blobs[i])
         except HistkitError as exc:
             problems[i] = exc
             continue
@@ -422,7 +423,7 @@ def _keras_header(header: bytes) -> tuple[str, int] | None:
     except UnicodeDecodeError:
         return None
     sep = sniff(text)
-    if sources.csv_source([c.strip() for c in text.split(sep)]) != "keras":
+    if registry.csv_source([c.strip() for c in text.split(sep)]) != "keras":
         return None
     return sep, text.count(sep) + 1
 

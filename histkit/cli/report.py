@@ -1,5 +1,5 @@
 """``histkit report`` and ``histkit pipeline``: thin click commands over
-:mod:`histkit.report` and :mod:`histkit.pipeline`.
+:mod:`histkit.render.report` and :mod:`histkit.pipeline`.
 
 Registered in :mod:`histkit.cli` with ``main.add_command``. A report with
 problems is still written; the command then exits 1 after naming each problem.
@@ -12,14 +12,14 @@ import sys
 
 import click
 
-from .cli import (_fail, _progress_callback, _reading, all_metrics_option, labels_option,
-                  source_option, strict_option, telemetry_option, tolerance_option)
+from . import (_fail, _progress_callback, _reading, all_metrics_option, labels_option,
+               source_option, strict_option, telemetry_option, tolerance_option)
 
 EXIT_PROBLEMS = 1
 
 
 def _formats(ctx, param, value: str) -> tuple[str, ...]:
-    from .report import REPORT_FORMATS
+    from ..render.report.build import REPORT_FORMATS
 
     formats = tuple(f.strip().lower().lstrip(".") for f in value.split(",") if f.strip())
     bad = [f for f in formats if f not in REPORT_FORMATS]
@@ -105,8 +105,8 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     """
     from pathlib import Path
 
-    from .plot import prepare_process
-    from .report import build_report
+    from ..render.plot import prepare_process
+    from ..render.report.build import build_report
 
     prepare_process()
     roots = roots or ("run",)
@@ -152,7 +152,7 @@ def pipeline_command(study, dry_run, only_report, jobs, train_command):
       histkit pipeline pipelines/fat_study.toml -j 4
       histkit pipeline pipelines/fat_study.toml --only-report
     """
-    from .pipeline import load_study, plan_study, run_pipeline
+    from ..pipeline import load_study, plan_study, run_pipeline
 
     spec = load_study(study)
     train = shlex.split(train_command) if train_command else None

@@ -28,12 +28,12 @@ import math
 
 import polars as pl
 
-from .errors import OptionError
+from ..errors import OptionError
 
 __all__ = ["main_layers", "representative_layers", "plot_norms", "plot_histograms",
            "plot_activations", "plot_shares", "histogram_size", "FIGURE_SIZES", "MAX_RIDGES"]
 
-#: width and height in inches of each figure, for :func:`histkit.plot.save_plot`
+#: width and height in inches of each figure, for :func:`histkit.render.plot.save_plot`
 FIGURE_SIZES = {"norms": (11.0, 3.6), "activations": (11.0, 3.4), "shares": (6.5, 3.4)}
 MAX_RIDGES = 25  # more epochs than this: that many ridges, evenly spread
 _CLASS_COLOURS = {"background": "#444444", "vat": "#E69F00", "sat": "#56B4E9"}

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import polars as pl
 
-from .columns import metric_filter, parse_telemetry
-from .errors import HistkitWarning, OptionError
-from .files import atomic_target
-from .history import _as_polars, to_history
-from .labels import load_labels
+from ..metrics import metric_filter, parse_telemetry
+from ..errors import HistkitWarning, OptionError
+from ..files import atomic_target
+from ..readers.batch import _as_polars, to_history
+from ..labels import load_labels
 
 __all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_group_curves", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "skip_artist_docstrings", "object_strings", "prepare_process", "FORMATS"]
 
@@ -146,7 +146,7 @@ def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, 
     ``hist``: long or wide table (polars or pandas). ``lookup_table``: labels
     (dict or file, see :func:`histkit.load_labels`): the figure has exactly
     the lookup's metrics, in its order, and ``all_metrics=True`` adds the
-    rest. Telemetry (``lr``, ``epoch_time_s``...: :mod:`histkit.columns`, plus
+    rest. Telemetry (``lr``, ``epoch_time_s``...: :mod:`histkit.metrics`, plus
     the ``telemetry`` names) is never a facet here; see
     :func:`plot_telemetry`. ``segments``: a table with ``metric, data, epoch``
     (e.g. :func:`histkit.early_stoppings`), drawn as dashed lines coloured
@@ -185,7 +185,7 @@ def plot_run(hist, run_name: str, lookup_table=None, *, tolerance: float | None 
     caption unless another is given, so a figure never carries a wrong name."""
     from plotnine import labs
 
-    from .stopping import early_stoppings
+    from ..analysis.stops import early_stoppings
 
     segments = None if tolerance is None else early_stoppings(hist, tolerance,
                                                               telemetry=telemetry)
@@ -272,7 +272,7 @@ def plot_groups(hist, by: str, lookup_table=None, base_size: float = 11, *,
     band of one standard deviation either side (``geom_ribbon``), a smaller
     group as its runs. ``hist`` is a long table with ``run`` (an id) and
     ``by`` columns."""
-    from .group_curves import GroupCurves
+    from ..analysis.curves import GroupCurves
 
     long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
     for col in (by, "run"):
@@ -286,7 +286,7 @@ def plot_groups(hist, by: str, lookup_table=None, base_size: float = 11, *,
 def plot_group_curves(curves, lookup_table=None, base_size: float = 11, *,
                       all_metrics: bool = False):
     """:func:`plot_groups` from curves gathered already
-    (:class:`histkit.group_curves.GroupCurves`, built chunk by chunk over a
+    (:class:`histkit.analysis.curves.GroupCurves`, built chunk by chunk over a
     study too large to hold)."""
     from plotnine import aes, facet_wrap, geom_line, geom_ribbon, ggplot, labs
 

@@ -20,10 +20,10 @@ from typing import Iterable
 
 import polars as pl
 
-from .columns import metric_filter, parse_telemetry
-from .errors import OptionError
-from .history import _as_polars, to_history
-from .stopping import LOSS_TOKENS
+from ..metrics import metric_filter, parse_telemetry
+from ..errors import OptionError
+from ..readers.batch import _as_polars, to_history
+from ..analysis.stops import LOSS_TOKENS
 
 __all__ = ["diagnose", "RULES", "SEVERITIES", "Thresholds", "THRESHOLDS", "FINDING_COLUMNS",
            "series_features", "double_softmax_floor", "infer_classes", "summarise"]
@@ -111,7 +111,7 @@ class Thresholds:
     val_better: float = 0.40         # val_better_than_train: 40% lower loss ...
     val_better_share: float = 0.5    # ... in half of the epochs or more
     min_epochs: int = 3              # no trend rule on fewer epochs
-    # rules on probes (histkit's trainer; see histkit.diagnosis_probes)
+    # rules on probes (histkit's trainer; see histkit.diagnosis.probe_rules)
     one_class_share: float = 0.99    # one_class_predictions: one class holds 99% of the
     one_class_true: float = 0.95     # ... predicted pixels but at most 95% of the true ones
     explode_grad: float = 100.0      # exploding_gradients: an epoch's gradient norm at 100
@@ -177,7 +177,7 @@ def _drop_repeated_epochs(long: pl.DataFrame) -> pl.DataFrame:
     series repeats, as the readers do with a resumed log; a warning says so."""
     import warnings
 
-    from .errors import HistkitWarning
+    from ..errors import HistkitWarning
 
     sid, e = pl.col("_sid"), pl.col("epoch")
     repeated = (sid == sid.shift(-1)) & (e == e.shift(-1))
@@ -288,7 +288,7 @@ def _run_hints(runs: list[str]) -> pl.DataFrame:
     """What a run's name says (histkit's grammar): its loss and dropout."""
     import warnings
 
-    from .names import parse_run_name
+    from ..names import parse_run_name
 
     rows = []
     for r in runs:
@@ -335,13 +335,13 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     errors first, then by epoch. No rows: nothing found. A series that
     repeats an epoch is diagnosed with the last row of it (a warning says so).
 
-    ``probes``: the probe rules (:mod:`histkit.diagnosis_probes`) read
+    ``probes``: the probe rules (:mod:`histkit.diagnosis.probe_rules`) read
     ``<run>.probes/`` beside each ``path`` that has one (``True``, the
     default); ``False`` reads the histories only; a
     :class:`~histkit.probes.RunProbes` gives a single run's, a dict maps a
     ``path`` or ``run`` value to its probes.
     """
-    from .stopping import is_loss_like
+    from ..analysis.stops import is_loss_like
 
     if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
                                 or classes < 2):
@@ -377,7 +377,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     if "run" in by:
         names = runs["run"].cast(pl.String).to_list()
     elif "path" in by:
-        from .sources import run_name
+        from ..readers import run_name
 
         names = [run_name(p) for p in runs["path"].cast(pl.String).to_list()]
     else:
@@ -656,7 +656,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
             pl.format("{} {} was within 2% of its best by epoch {}; the {} epochs after it "
                       "added nothing", d, m, pl.col("stop"), pl.col("after")), keys))
 
-    from .diagnosis_probes import PROBE_RULES
+    from .probe_rules import PROBE_RULES
 
     if probes is not False and any(r in chosen for r in PROBE_RULES):
         rows = _probe_rows(runs, by, probes, t, chosen)
@@ -695,9 +695,9 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
 def _probe_rows(runs: pl.DataFrame, by: list[str], probes, t: Thresholds,
                 chosen: list[str]) -> pl.DataFrame | None:
     """Findings of the probe rules, keyed like the history's (``_rid``)."""
-    from .diagnosis_probes import probe_findings
-    from .errors import HistoryError
-    from .probes import RunProbes, has_probes, read_probes
+    from .probe_rules import probe_findings
+    from ..errors import HistoryError
+    from ..probes import RunProbes, has_probes, read_probes
 
     rows = []
     for rid, *key in runs.select("_rid", *by).iter_rows():
@@ -713,7 +713,7 @@ def _probe_rows(runs: pl.DataFrame, by: list[str], probes, t: Thresholds,
             except HistoryError as exc:  # they do not hide the history's findings
                 import warnings
 
-                from .errors import HistkitWarning
+                from ..errors import HistkitWarning
                 warnings.warn(f"{exc}; diagnosed from the history alone", HistkitWarning,
                               stacklevel=3)
                 got = None

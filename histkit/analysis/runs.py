@@ -9,10 +9,10 @@ from typing import Callable, Iterable
 
 import polars as pl
 
-from .errors import HistkitError, HistkitWarning, OptionError
-from .history import Batch, find_histories, read_chunks
-from .names import RunName, run_from_path
-from .stopping import early_stoppings
+from ..errors import HistkitError, HistkitWarning, OptionError
+from ..readers.batch import Batch, find_histories, read_chunks
+from ..names import RunName, run_from_path
+from .stops import early_stoppings
 
 __all__ = ["runs", "run_fields", "fields_table", "summarise", "filter_runs", "select_runs",
            "RUN_COLUMNS", "COST"]
@@ -59,7 +59,7 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     raises :class:`HistoryError`, or with a ``problems`` list is appended to
     it, as :func:`histkit.find_histories` does. The tree is read in chunks
     (:func:`histkit.read_chunks`), so its size does not bound memory.
-    ``cache=True`` keeps the table on disk (:mod:`histkit.runs_cache`) and
+    ``cache=True`` keeps the table on disk (:mod:`histkit.analysis.runs_cache`) and
     rereads only the files that changed since; ``histkit runs`` does.
     ``progress(done, total)`` follows the files to read (:func:`histkit.read_chunks`).
     """
@@ -166,7 +166,7 @@ def filter_runs(table: pl.DataFrame, where: Iterable[str]) -> pl.DataFrame:
     (``optimizer=adam``), numbers as numbers, and the name's own spelling
     (``dropout=DR20``, ``attention=ag``, ``lr=LR1e-3``, ``seed=S1``; a dropout
     of 1 or more is a percentage, as DR writes it)."""
-    from .names import TOKENS
+    from ..names import TOKENS
 
     for cond in where:
         field, eq, value = cond.partition("=")

@@ -1,11 +1,11 @@
 """One run's page of a report: ``runs/<stem>.html``.
 
-Called by :mod:`histkit.report` in a worker process for each run whose page
+Called by :mod:`histkit.render.report` in a worker process for each run whose page
 is out of date. The page shows the run's history and telemetry figures
 (drawn by the report's run task, linked by name), all its settings (the
 fields of its name and its sidecar JSON), its stops, its diagnosis findings
 and, when ``histkit train`` wrote probes beside the history, four probe
-figures (:mod:`histkit.plot_probes`) and the probe images, copied into
+figures (:mod:`histkit.render.probe_plots`) and the probe images, copied into
 ``runs/<stem>.probes/`` so the report stays self-contained. Links are
 relative and every name is escaped (jinja2 autoescape).
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
-from . import __version__
-from .errors import HistkitError, OptionError
-from .files import write_atomic
+from ... import __version__
+from ...errors import HistkitError, OptionError
+from ...files import write_atomic
 
 __all__ = ["render_page", "PROBE_FIGURES"]
 
@@ -54,9 +54,9 @@ def template_env():
     index."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    from .report import _num
+    from .build import _num
 
-    env = Environment(loader=PackageLoader("histkit", "templates"), autoescape=True,
+    env = Environment(loader=PackageLoader("histkit.render.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
     return env
@@ -84,8 +84,8 @@ def render_page(out: str, task: dict) -> tuple[str | None, list[str] | None]:
 
 
 def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> dict:
-    from .diagnosis import diagnose
-    from .stopping import early_stoppings
+    from ...diagnosis import diagnose
+    from ...analysis.stops import early_stoppings
 
     s = task["settings"]
     lookup = dict(s.labels)
@@ -94,7 +94,7 @@ def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> di
     stops = early_stoppings(hist, s.tolerance, telemetry=s.telemetry)
     probes, probe_note = None, None
     if task["probes"]:
-        from .probes import read_probes
+        from ...probes import read_probes
 
         try:
             probes = read_probes(task["key"])
@@ -146,8 +146,8 @@ def _stops(stops: pl.DataFrame, lookup: dict) -> list[dict]:
 
 def _probes(out: Path, task: dict, probes, context: dict, errors: list[str],
             written: list[str]) -> None:
-    from . import plot_probes as pp
-    from .plot import save_plot
+    from .. import probe_plots as pp
+    from ..plot import save_plot
 
     s = task["settings"]
     stem = task["stem"]

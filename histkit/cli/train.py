@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .config import TrainConfig, settings_of
+from ..train.config import TrainConfig, settings_of
 
 __all__ = ["train_command"]
 
@@ -66,7 +66,7 @@ def train_command(quiet: bool, **options) -> None:
     progress bar over the epoch's batches. The last line on stdout is the
     history's path.
     """
-    from . import allocator, train
+    from ..train import allocator, train
 
     allocator.keep_freed_memory()  # this process only trains: reuse freed blocks
     if options["n_train"] is None and options["data"] is None:

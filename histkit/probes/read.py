@@ -3,7 +3,7 @@
 ``run/.../<run>.csv`` has its probes in ``run/.../<run>.probes/``: one Parquet
 file per table and epoch (``scalars/0003.parquet``) and PNG images
 (``images/0003_predictions.png``). What each table holds is described in
-:mod:`histkit.train.probes`, which writes them.
+:mod:`histkit.probes.recorder`, which writes them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import HistoryError
+from ..errors import HistoryError
 
 __all__ = ["read_probes", "RunProbes", "probes_dir", "has_probes", "TABLES"]
 
@@ -59,7 +59,7 @@ def read_probes(history: str | os.PathLike) -> RunProbes:
     epoch's probes but before its row has them once the epoch is trained again.
     A run without probes raises :class:`HistoryError`.
     """
-    from .history import read_history
+    from ..readers.batch import read_history
 
     history = Path(history)
     if history.suffix == ".probes":

@@ -1,0 +1,1 @@
+"""Rendering: figures of histories and probes, terminal tables, the report."""
