@@ -17,9 +17,9 @@ and prints what each gains: the CLI spares matplotlib the signatures and
 property lists of the Artist ``set()`` methods
 (histkit.render.plot.skip_artist_docstrings), has pandas make plotnine's string
 columns object arrays (histkit.render.plot.object_strings), imports its libraries
-with the cycle collector paused and then frozen (histkit.cli.importing),
+with the cycle collector paused and then frozen (histkit.cli.process.importing),
 the `histkit` program leaves a quick command without the interpreter's
-teardown (histkit.cli.run), and a PNG is drawn once on the Agg canvas
+teardown (histkit.cli.process.leave), and a PNG is drawn once on the Agg canvas
 instead of savefig's layout pass and render pass (histkit.render.plot.save_png).
 
 The Python processes write and reuse their bytecode caches as a user's
@@ -78,9 +78,11 @@ DOCSTRINGS_ON = ("import histkit.render.plot\nhistkit.render.plot.skip_artist_do
                  "from histkit.cli import run\nrun()")
 ARROW_STRINGS = ("import histkit.render.plot\nhistkit.render.plot.object_strings = lambda: None\n"
                  "from histkit.cli import run\nrun()")
-COLLECTOR_ON = ("import contextlib, histkit.cli\nhistkit.cli.importing = contextlib.nullcontext\n"
-                "histkit.cli.run()")
-TEARDOWN_ON = "import histkit.cli\nhistkit.cli.main.program = True\nhistkit.cli.main()"
+COLLECTOR_ON = ("import contextlib, histkit.cli.process\n"
+                "histkit.cli.process.importing = contextlib.nullcontext\n"
+                "from histkit.cli import run\nrun()")
+TEARDOWN_ON = ("import histkit.cli.process\nhistkit.cli.process.PROGRAM.on = True\n"
+               "from histkit.cli import main\nmain()")
 DRAWN_TWICE = ("import histkit.render.plot\nhistkit.render.plot.save_png = lambda plot, target, *, width, "
                "height, dpi: plot.save(target, width=width, height=height, dpi=dpi, "
                "verbose=False)\nfrom histkit.cli import run\nrun()")
@@ -91,7 +93,7 @@ t = [time.perf_counter()]
 import gc
 import histkit.cli  # noqa: F401  what `histkit` imports before it parses options
 t.append(time.perf_counter())
-gc.disable()  # as histkit.cli.importing does
+gc.disable()  # as histkit.cli.process.importing does
 from histkit.render.plot import prepare_process  # with polars, matplotlib and pandas
 prepare_process()  # as `histkit plot` does
 t.append(time.perf_counter())

@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "file_mode", "locked"]
+__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "file_mode", "locked",
+           "safe_name"]
 
 _MODE: int | None = None
 
@@ -98,3 +100,11 @@ def locked(path: str | os.PathLike, *, wait: bool = True):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def safe_name(name: str, limit: int = 120) -> str:
+    """A run name as a file name that is safe in any file system and in a
+    URL: each run of other characters than letters, digits, ``.``, ``_`` and
+    ``-`` becomes one ``_``, at most ``limit`` characters, ``run`` when
+    nothing is left."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:limit].strip("._") or "run"

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import RUN, SEED_LABELS_R, run_path, write_history
 
-from histkit.cli import default_output, main
+from histkit.cli import main
+from histkit.cli.plot import default_output
 
 
 def histkit(*args, cwd=None, env=None):

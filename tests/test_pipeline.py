@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from histkit.pipeline import PipelineError, load_study, plan_study, run_pipeline
-from histkit.cli.report import pipeline_command
+from histkit.cli.pipeline import pipeline_command
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -276,7 +276,7 @@ def test_cli_exit_code_and_output(study):
     runner = CliRunner()
     res = runner.invoke(report_command, [str(study / "run"), "-o", str(study / "out"),
                                          "-j", "1", "--dpi", "30", "-g", "dropout"])
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 2, res.output
     assert res.stdout.strip() == str(study / "out" / "index.html")
     assert "broken.csv" in res.stderr and "oops" in res.stderr
     (study / "run/2021-03-10/unet_2d_mdice/fat_96x48x1/broken.csv").unlink()

@@ -107,7 +107,7 @@ def test_module_entry_point_gives_one_line_and_exit_2(tmp_path):
                           "--shape", "768by384"], capture_output=True, text=True, env=ENV)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "Error: shape '768by384' is not HxWxC with positive integers, e.g. 768x384x1"]
+        "histkit: error: shape '768by384' is not HxWxC with positive integers, e.g. 768x384x1"]
 
 
 def test_bf16_without_native_support_is_refused_before_training(tmp_path):
@@ -118,7 +118,7 @@ def test_bf16_without_native_support_is_refused_before_training(tmp_path):
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "Error: --precision bf16 needs a CPU with AMX or AVX512-BF16; this CPU would emulate "
+        "histkit: error: --precision bf16 needs a CPU with AMX or AVX512-BF16; this CPU would emulate "
         "bfloat16, several times slower than fp32 (use --precision fp32)"]
     assert list(tmp_path.iterdir()) == []
 

@@ -32,8 +32,8 @@ import polars as pl
 
 from ..errors import OptionError
 
-__all__ = ["compare_runs", "read_summary", "Comparison", "FACTORS", "METHOD", "default_metric", "differing",
-           "short_labels", "side_by_side"]
+__all__ = ["compare_runs", "read_summary", "Comparison", "FACTORS", "METHOD", "default_metric",
+           "differing", "short_labels", "legend", "side_by_side"]
 
 #: name fields that may be factors of a study, in the order they are shown
 FACTORS = ("model", "loss", "attention", "optimizer", "dataset", "dropout", "batch_size",
@@ -281,6 +281,16 @@ def short_labels(fields: pl.DataFrame) -> list[str]:
         seen[label] = seen.get(label, 0) + 1
         out.append(label if labels.count(label) == 1 else f"{label} #{seen[label]}")
     return out
+
+
+def legend(fields: pl.DataFrame) -> tuple[dict[str, str], str]:
+    """Path -> the :func:`short_labels` label of each run of ``fields`` (its
+    ``path`` and name fields), and a caption that gives each label its full
+    run name: what a figure of several runs shows."""
+    labels = short_labels(fields)
+    full = "\n".join(f"{label}: {name}" if label != name else name
+                      for label, name in zip(labels, fields["run"].to_list()))
+    return dict(zip(fields["path"].to_list(), labels)), full
 
 
 def side_by_side(summary: pl.DataFrame, metric: str | None = None,

@@ -1,8 +1,7 @@
-"""``histkit report`` and ``histkit pipeline``: thin click commands over
-:mod:`histkit.render.report` and :mod:`histkit.pipeline`.
+"""``histkit report``: a browsable report of every run of a study.
 
-Registered in :mod:`histkit.cli` with ``main.add_command``. A report with
-problems is still written; the command then exits 1 after naming each problem.
+A report with problems (a history that cannot be read) is still written;
+the command then names each problem and exits 2, as for any bad input.
 """
 
 from __future__ import annotations
@@ -12,14 +11,15 @@ import sys
 
 import click
 
-from . import (_fail, _progress_callback, _reading, all_metrics_option, labels_option,
-               source_option, strict_option, telemetry_option, tolerance_option)
+from .options import (all_metrics_option, jobs_option, labels_option, source_option,
+                      strict_option, telemetry_option, tolerance_option)
+from .output import finish, progress_callback, reading
 
-EXIT_PROBLEMS = 1
+__all__ = ["report_command", "command_line"]
 
 
 def _formats(ctx, param, value: str) -> tuple[str, ...]:
-    from ..render.report.build import REPORT_FORMATS
+    from ..render.report import REPORT_FORMATS
 
     formats = tuple(f.strip().lower().lstrip(".") for f in value.split(",") if f.strip())
     bad = [f for f in formats if f not in REPORT_FORMATS]
@@ -29,21 +29,9 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
     return formats
 
 
-def jobs_option(f):
-    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                        help="Worker processes for the figures [default: CPU count].")(f)
-
-
-def _command_line() -> str:
+def command_line() -> str:
     """The command as typed, for the report's "Command" section."""
     return shlex.join(["histkit", *sys.argv[1:]])
-
-
-def _report_problems(problems) -> None:
-    for exc in problems:
-        _fail(str(exc))
-    if problems:
-        sys.exit(EXIT_PROBLEMS)
 
 
 @click.command("report")
@@ -91,7 +79,7 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     beside it, weight and gradient norms, histograms over epochs, activation
     statistics, class shares and the probe images. Unchanged runs are not
     drawn again. A history that cannot be read is listed under "Problems"
-    and the command exits 1; the rest of the report is written. A study of
+    and the command exits 2; the rest of the report is written. A study of
     more runs than --pages is read in chunks, in bounded memory.
 
     \b
@@ -106,68 +94,23 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     from pathlib import Path
 
     from ..render.plot import prepare_process
-    from ..render.report.build import build_report
+    from ..render.report import build_report
 
     prepare_process()
     roots = roots or ("run",)
     if output is None:
         output = str(Path("reports") / (Path(roots[0]).resolve().name or "report"))
-    with _reading() as reading, _progress_callback("rendering") as progress:
+    with reading() as bar, progress_callback("rendering") as progress:
         report = build_report(roots, output, labels=labels, tolerance=tolerance,
                               group_by=list(group_by) or None, jobs=jobs, title=title,
                               formats=formats, dpi=dpi, base_size=base_size, strict=strict,
                               telemetry=telemetry, all_metrics=all_metrics, source=source,
-                              metric=metric, command=_command_line(), progress=progress,
-                              pages=pages, reading=reading)
+                              metric=metric, command=command_line(), progress=progress,
+                              pages=pages, reading=bar)
     shown = ("" if len(report.shown) == report.summary.height
              else f" ({len(report.shown)} shown with figures and pages)")
     click.echo(f"{len(report.summary)} runs{shown}: {len(report.rendered)} drawn, "
                f"{len(report.skipped)} unchanged, {len(report.removed)} removed, "
                f"{len(report.pages)} pages written, {len(report.problems)} problems", err=True)
     click.echo(report.index)
-    _report_problems(report.problems)
-
-
-@click.command("pipeline")
-@click.argument("study", type=click.Path(dir_okay=False))
-@click.option("--dry-run", "-n", is_flag=True,
-              help="List what would be trained and reported; change nothing.")
-@click.option("--only-report", is_flag=True, help="Do not train; build the report only.")
-@jobs_option
-@click.option("--train-command", envvar="HISTKIT_TRAIN_COMMAND", metavar="COMMAND",
-              help="The trainer to call, options appended [default: python -m histkit "
-                   "train]. Also read from $HISTKIT_TRAIN_COMMAND.")
-def pipeline_command(study, dry_run, only_report, jobs, train_command):
-    """Train what a study file declares is missing or partial, then build its report.
-
-    STUDY is a TOML file (see pipelines/README.md): a grid of training runs
-    and the report settings. Complete runs are left alone; partial ones are
-    resumed by the trainer; the report is then built as `histkit report`
-    would, and its index.html printed. Exits 1 when a run fails to train or
-    the report has problems.
-
-    \b
-    Examples:
-      histkit pipeline pipelines/fat_study.toml --dry-run
-      histkit pipeline pipelines/fat_study.toml -j 4
-      histkit pipeline pipelines/fat_study.toml --only-report
-    """
-    from ..pipeline import load_study, plan_study, run_pipeline
-
-    spec = load_study(study)
-    train = shlex.split(train_command) if train_command else None
-    plan = plan_study(spec, train_command=train)
-    if dry_run:
-        for line in plan.describe(only_report=only_report):
-            click.echo(line)
-        return
-
-    def announce(i, n, run):
-        click.echo(f"[{i}/{n}] {run.action} {run.name} ({run.epochs_logged}/{run.epochs} "
-                   "epochs logged)", err=True)
-
-    with _progress_callback("rendering") as progress:
-        result = run_pipeline(spec, plan, only_report=only_report, jobs=jobs,
-                              command=_command_line(), on_train=announce, progress=progress)
-    click.echo(result.report.index)
-    _report_problems(result.problems)
+    finish(report.problems)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -77,18 +76,3 @@ def train_command(quiet: bool, **options) -> None:
                  log=None if quiet else (lambda msg: click.echo(msg, err=True)))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 answers
         click.echo(str(path))
-
-
-def main() -> None:
-    """Entry point of ``python -m histkit.train`` (errors as one line, exit 2)."""
-    from ..errors import HistkitError
-    try:
-        train_command.main(standalone_mode=False)
-    except HistkitError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)

@@ -170,6 +170,24 @@ class Batch:
                                                 else None)
         return self.names[path]
 
+    def run_column(self, paths: pl.Series, *, strict: bool = False) -> pl.Series:
+        """The run name (:func:`histkit.names.run_from_path`) of each row of a
+        column of this batch's paths, as an Enum: a column of millions of
+        rows holds an index per row, not a copy of the name."""
+        from ..names import run_from_path
+
+        if not isinstance(paths.dtype, pl.Enum):
+            paths = paths.cast(pl.String)
+            paths = paths.cast(pl.Enum(paths.unique(maintain_order=True).drop_nulls()))
+        # a name per file, not per row: the path Enum's codes pick from them
+        codes = paths.to_physical()
+        files = paths.dtype.categories
+        names = {i: run_from_path(files[i], strict=strict, name=self.name(files[i])).name
+                 for i in codes.unique(maintain_order=True)}
+        per_code = pl.Series([names.get(i) for i in range(len(files))],
+                             dtype=pl.Enum(list(dict.fromkeys(names.values()))))
+        return per_code.gather(codes)
+
     @property
     def ok(self) -> bool:
         return not self.problems

@@ -1,3 +1,7 @@
-from ..cli.train import main
+"""``python -m histkit.train`` (and ``torchrun -m histkit.train``): ``histkit train``."""
 
-main()
+import sys
+
+from ..cli.app import main
+
+main(["train", *sys.argv[1:]], prog_name="histkit")

@@ -54,7 +54,7 @@ import polars as pl
 
 from ... import __version__
 from ...errors import HistkitError, OptionError
-from ...files import locked, write_atomic
+from ...files import locked, safe_name, write_atomic
 from ...analysis.curves import GroupCurves, moments, validation
 from ...readers.batch import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from ...labels import load_labels
@@ -368,8 +368,7 @@ def _gather(curves: dict[str, GroupCurves], long: pl.DataFrame, fields: pl.DataF
 
 def _stem(name: str, path: str) -> str:
     """A file-system and URL safe figure name, unique per input path."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120].strip("._") or "run"
-    return f"{safe}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+    return f"{safe_name(name)}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
 
 
 def _fields(runs: dict[str, _Run]) -> pl.DataFrame:
