@@ -101,7 +101,7 @@ import plotnine  # noqa: F401
 gc.freeze()
 gc.enable()
 t.append(time.perf_counter())
-from histkit.readers.batch import read_history
+from histkit.readers import read_history
 from histkit.render.plot import plot_run, save_plot
 hist = read_history(sys.argv[1])
 p = plot_run(hist, "run", sys.argv[3])

@@ -68,7 +68,7 @@ def baseline(paths: list[Path], out: Path, dpi: int) -> None:
     """What one would write by hand: read, stop, plot, save, one run at a time."""
     from plotnine import labs
 
-    from histkit.readers.batch import read_history, to_history
+    from histkit.readers import read_history, to_history
     from histkit.render.plot import plot_history, save_plot
     from histkit.analysis.stops import early_stoppings
 

@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 _API = {
     "RunName": "names", "parse_run_name": "names", "format_run_name": "names",
     "run_from_path": "names", "loss_weights": "names",
-    "read_history": "readers.batch", "read_histories": "readers.batch",
-    "read_chunks": "readers.batch", "to_history": "readers.batch",
-    "find_histories": "readers.batch", "Batch": "readers.batch", "runs": "analysis.runs",
+    "read_history": "readers", "read_histories": "readers",
+    "read_chunks": "readers", "to_history": "readers",
+    "find_histories": "readers", "Batch": "readers", "runs": "analysis.runs",
     "early_stoppings": "analysis.stops", "keras_stop": "analysis.stops",
     "KerasStop": "analysis.stops", "is_loss_like": "analysis.stops",
     "load_labels": "labels", "diagnose": "diagnosis", "read_probes": "probes",

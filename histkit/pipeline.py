@@ -273,7 +273,7 @@ def _grid_values(key: str, values, path: str) -> list:
 def _read_quietly(path: Path):
     """The wide history, or None when it cannot be read (the trainer resumes or
     restarts it)."""
-    from .readers.batch import read_history
+    from .readers import read_history
 
     try:
         with warnings.catch_warnings():

@@ -187,7 +187,7 @@ def info() -> dict:
 @_boundary
 def to_history(table: dict, keep=None) -> dict:
     """:func:`histkit.to_history` of an R data.frame; factors in keras order."""
-    from .readers.batch import to_history as _to_history
+    from .readers import to_history as _to_history
 
     frame = _numeric_text(decode(table))
     long = _to_history(frame, keep=_as_list(keep))
@@ -198,7 +198,7 @@ def to_history(table: dict, keep=None) -> dict:
 def read_history(path: str, source=None) -> dict:
     """The wide table of one history (:func:`histkit.read_history`);
     ``source`` (a name of :data:`histkit.readers.SOURCES`) forces a reader."""
-    from .readers.batch import read_history as _read_history
+    from .readers import read_history as _read_history
 
     return encode(_read_history(str(path), source=None if source is None else str(source)))
 
@@ -225,7 +225,7 @@ def early_stoppings(table: dict, tolerance=0.005, relative=False, mode=None,
                     telemetry=None) -> dict:
     """:func:`histkit.early_stoppings` of an R data.frame (long or wide);
     telemetry (built-in and ``telemetry``) gets no stop."""
-    from .readers.batch import to_history as _to_history
+    from .readers import to_history as _to_history
     from .analysis.stops import early_stoppings as _early_stoppings
 
     long = _to_history(_numeric_text(decode(table)))

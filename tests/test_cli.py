@@ -450,7 +450,7 @@ def _on_a_terminal(*args, cwd=None):
 
 @pytest.mark.parametrize("cmd", ["stops", "diagnose", "runs", "report"])
 def test_a_tree_of_more_than_one_chunk_shows_reading_on_a_terminal_only(tmp_path, cmd):
-    from histkit.readers.batch import CHUNK
+    from histkit.readers import CHUNK
 
     tree = tmp_path / "sweep"
     tree.mkdir()

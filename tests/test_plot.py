@@ -4,7 +4,7 @@ from conftest import write_history
 from plotnine import ggplot, labs
 
 from histkit.errors import HistkitWarning, OptionError
-from histkit.readers.batch import read_history, to_history
+from histkit.readers import read_history, to_history
 from histkit.render.plot import facet_levels, plot_history, plot_overlay, plot_telemetry, save_plot
 from histkit.analysis.stops import early_stoppings
 

@@ -1,4 +1,5 @@
-"""histkit.rbridge: tables to and from R, R keras histories, the R rendering.
+"""histkit.rbridge (tables to and from R), readers.rds (R keras histories) and
+render.r_plot (the R rendering).
 
 Needs rpy2 (extra [r]) and, for the rendering, the R package installed with
 ``R CMD INSTALL r`` (``make test`` does both)."""
@@ -14,6 +15,8 @@ pytest.importorskip("rpy2.robjects")
 
 from histkit import early_stoppings, read_history, to_history  # noqa: E402
 from histkit import rbridge  # noqa: E402
+from histkit.readers import rds  # noqa: E402
+from histkit.render import r_plot  # noqa: E402
 from histkit.errors import HistoryError, OptionError  # noqa: E402
 from conftest import run_path, write_history  # noqa: E402
 
@@ -86,7 +89,7 @@ def test_read_rds_keras_history(ro, tmp_path):
         metrics = list(loss = c(0.9, 0.5, 0.4), acc = c(0.5, 0.7, 0.8),
                        val_loss = c(1.0, 0.6, NA), val_acc = c(0.4, 0.6, 0.7))),
         class = "keras_training_history"), "{path}")''')
-    wide = rbridge.read_rds_history(path)
+    wide = rds.read(str(path))
     assert wide.columns == ["epoch", "loss", "acc", "val_loss", "val_acc"]
     assert wide["epoch"].to_list() == [1, 2, 3]  # R keras numbers epochs from 1
     assert wide["val_loss"].to_list() == [1.0, 0.6, None]
@@ -101,23 +104,23 @@ def test_read_rds_data_frame_and_errors(ro, tmp_path):
     long_path = tmp_path / "long.rds"
     ro.r(f'saveRDS(data.frame(epoch = 1:2, value = c(0.5, NA), metric = factor("loss"), '
          f'data = factor(c("training", "training"))), "{long_path}")')
-    long = rbridge.read_rds_history(long_path)
+    long = rds.read(str(long_path))
     assert long.columns == ["epoch", "value", "metric", "data"]
     assert long["value"].to_list() == [0.5, None]
     other = tmp_path / "other.rds"
     ro.r(f'saveRDS(list(a = 1), "{other}")')
     with pytest.raises(HistoryError, match="class list; expected a keras training history"):
-        rbridge.read_rds_history(other)
+        rds.read(str(other))
     with pytest.raises(HistoryError, match="no such file"):
-        rbridge.read_rds_history(tmp_path / "missing.rds")
+        rds.read(str(tmp_path / "missing.rds"))
     text = tmp_path / "text.rds"
     text.write_text("epoch,loss\n")
     with pytest.raises(HistoryError, match="not an R data file"):
-        rbridge.read_rds_history(text)
+        rds.read(str(text))
 
 
 def test_plot_r_is_the_r_package_figure(ro, r_package, hist):
-    p = rbridge.plot_r(hist, LABELS, early_stoppings(hist), base_size=12)
+    p = r_plot.plot_r(hist, LABELS, early_stoppings(hist), base_size=12)
     r = ro.r
     assert list(r("function(p) levels(p$data$metric)")(p)) == list(LABELS.values())
     assert list(r("function(p) vapply(p$layers, function(l) class(l$geom)[1], '')")(p)) == [
@@ -125,17 +128,17 @@ def test_plot_r_is_the_r_package_figure(ro, r_package, hist):
     assert r("function(p) p$theme$text$size")(p)[0] == 12
     assert r("function(p) p$facet$params$free$y")(p)[0]
     # exactly the labelled metrics
-    p2 = rbridge.plot_r(hist, {"sdice": "Dice"})
+    p2 = r_plot.plot_r(hist, {"sdice": "Dice"})
     assert list(r("function(p) levels(p$data$metric)")(p2)) == ["Dice"]
 
 
 def test_render_r_writes_the_figure_without_starting_python_in_r(ro, r_package, hist,
                                                                   tmp_path):
-    out = rbridge.render_r(hist, LABELS, early_stoppings(hist), 12, title="T",
+    out = r_plot.render_r(hist, LABELS, early_stoppings(hist), 12, title="T",
                            subtitle="S", caption="C", path=tmp_path / "fig.png", dpi=20)
     # 5 facets -> 3 x 2 grid -> (3.2*3 + 1.2) x (2.6*2 + 1.6) inches, as save_plot sizes it
     assert png_size(out) == (round(10.8 * 20), round(6.8 * 20))
-    sized = rbridge.render_r(hist, path=tmp_path / "fig.pdf", width=4, height=3)
+    sized = r_plot.render_r(hist, path=tmp_path / "fig.pdf", width=4, height=3)
     assert sized.read_bytes()[:4] == b"%PDF"
     assert not list(tmp_path.glob(".*tmp*"))  # written atomically
     assert not ro.r("reticulate::py_available(initialize = FALSE)")[0]
@@ -143,14 +146,14 @@ def test_render_r_writes_the_figure_without_starting_python_in_r(ro, r_package, 
 
 def test_render_r_errors(r_package, hist, tmp_path):
     with pytest.raises(OptionError, match="suffix should be one of"):
-        rbridge.render_r(hist, path=tmp_path / "fig.jpg")
+        r_plot.render_r(hist, path=tmp_path / "fig.jpg")
     with pytest.raises(OptionError, match="metric 'acc' is not in the history"):
-        rbridge.render_r(hist, path=tmp_path / "fig.png", metrics=["acc"])
+        r_plot.render_r(hist, path=tmp_path / "fig.png", metrics=["acc"])
     with pytest.raises(OptionError, match="segments need the columns"):
-        rbridge.render_r(hist, segments=pl.DataFrame({"epoch": [1]}),
+        r_plot.render_r(hist, segments=pl.DataFrame({"epoch": [1]}),
                          path=tmp_path / "fig.png")
     with pytest.raises(rbridge.RBridgeError, match="R failed while drawing"):
-        rbridge.render_r(hist, path=tmp_path / "fig.png", dpi=0)
+        r_plot.render_r(hist, path=tmp_path / "fig.png", dpi=0)
     assert not (tmp_path / "fig.png").exists()
 
 

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from histkit.errors import OptionError
-from histkit.readers.batch import to_history
+from histkit.readers import to_history
 from histkit.analysis.stops import early_stoppings, is_loss_like, keras_stop, stops_at_last_epoch
 
 WIDE = pl.DataFrame({

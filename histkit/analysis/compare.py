@@ -80,7 +80,7 @@ def read_summary(roots, tolerance: float = 0.005, *, strict: bool = False,
     """The per-run summary (:func:`histkit.analysis.runs.summarise`) of the
     histories under ``roots``; files that cannot be read go to ``problems``."""
     from .runs import run_fields, summarise
-    from ..readers.batch import find_histories, read_chunks
+    from ..readers import find_histories, read_chunks
 
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
     found: list = []

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 import polars as pl
 
 from ..errors import HistkitError, HistkitWarning, OptionError
-from ..readers.batch import Batch, find_histories, read_chunks
+from ..readers import Batch, find_histories, read_chunks
 from ..names import RunName, run_from_path
 from .stops import early_stoppings
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from ..metrics import metric_filter, parse_telemetry
 from ..errors import OptionError
-from ..readers.batch import _as_polars, to_history
+from ..readers import as_polars, to_history
 
 __all__ = ["early_stoppings", "keras_stop", "KerasStop", "is_loss_like", "check_tolerance",
            "LOSS_TOKENS", "STOP_COLUMNS"]
@@ -73,7 +73,7 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     :mod:`histkit.metrics`, plus the ``telemetry`` names) gets no stop.
     """
     tol = check_tolerance(tolerance)
-    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
+    long = metric_filter(to_history(as_polars(hist)), parse_telemetry(telemetry))
     if by is None:
         by = [c for c in ("path", "run") if c in long.columns]
     metrics = long["metric"].unique(maintain_order=True).to_list()
@@ -126,7 +126,7 @@ def keras_stop(hist, monitor: str = "val_loss", min_delta: float = 0.0, patience
     reported are the file's own. Rows with a missing monitor value are
     skipped, as Keras skips them.
     """
-    frame = _as_polars(hist)
+    frame = as_polars(hist)
     if "metric" in frame.columns:
         data = "validation" if monitor.startswith("val_") else "training"
         name = monitor[4:] if data == "validation" else monitor
@@ -173,7 +173,7 @@ def stops_at_last_epoch(hist, patience: int, min_delta: float = 0.0,
     trainer asks it after each epoch; a study plan asks it of a history that
     ended before its planned epochs, to tell a run that stopped early from one
     that was cut off. A history without the monitor column never stops."""
-    frame = _as_polars(hist)
+    frame = as_polars(hist)
     if monitor not in frame.columns:
         return False
     stop = keras_stop(frame, monitor=monitor, min_delta=min_delta, patience=patience)

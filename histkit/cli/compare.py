@@ -75,7 +75,7 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
         from ..analysis.runs import run_fields, summarise
         from ..analysis.stops import early_stoppings
         from ..labels import load_labels
-        from ..readers.batch import find_histories, read_histories
+        from ..readers import find_histories, read_histories
         from ..render.plot import check_output, plot_overlay, save_plot
 
     check_output(output)

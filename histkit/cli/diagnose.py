@@ -55,7 +55,7 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
         import polars as pl
 
         from ..diagnosis import diagnose, summarise
-        from ..readers.batch import find_histories
+        from ..readers import find_histories
 
     problems: list = []
     found, named = [], []

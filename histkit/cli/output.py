@@ -209,14 +209,14 @@ def progress_callback(label: str, at_least: int = 1):
 def reading():
     """The bar of histories read, for a tree read in more than one chunk
     (a few seconds or more; a smaller one is read before a bar would show)."""
-    from ..readers.batch import CHUNK
+    from ..readers import CHUNK
 
     return progress_callback("reading", at_least=CHUNK + 1)
 
 
 def read_in_chunks(paths: list[str], source: str | None):
     """:func:`histkit.read_chunks` of ``paths``, with the bar of :func:`reading`."""
-    from ..readers.batch import read_chunks
+    from ..readers import read_chunks
 
     with reading() as bar:
         yield from read_chunks(paths, source=source, progress=bar)

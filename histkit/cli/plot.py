@@ -94,7 +94,7 @@ def plot_command(paths, output, labels, tolerance, no_stops, metrics, base_size,
         import plotnine  # noqa: F401  imported here, under the paused collector
 
         from ..labels import load_labels
-        from ..readers.batch import find_histories, read_histories
+        from ..readers import find_histories, read_histories
         from ..render import plot  # noqa: F401
 
     if engine == "r":
@@ -169,7 +169,7 @@ def _each_run(batch, target, engine: str, strict: bool, tolerance, drawn: dict, 
                 run = run_from_path(path, strict=strict, name=batch.name(path))
                 caption = run.name if text["caption"] is None else text["caption"]
                 if engine == "r":
-                    from ..rbridge import render_r
+                    from ..render.r_plot import render_r
 
                     segs = None if tolerance is None else early_stoppings(
                         hist, tolerance, telemetry=drawn["telemetry"])

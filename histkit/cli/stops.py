@@ -39,7 +39,7 @@ def stops_command(paths, tolerance, relative, fmt, telemetry, source, strict):
         import polars as pl
 
         from ..analysis.stops import early_stoppings
-        from ..readers.batch import find_histories
+        from ..readers import find_histories
 
     problems: list = []
     parts = []

@@ -22,7 +22,7 @@ import polars as pl
 
 from ..metrics import metric_filter, parse_telemetry
 from ..errors import OptionError
-from ..readers.batch import _as_polars, to_history
+from ..readers import as_polars, to_history
 from ..analysis.stops import LOSS_TOKENS
 
 __all__ = ["diagnose", "RULES", "SEVERITIES", "Thresholds", "THRESHOLDS", "FINDING_COLUMNS",
@@ -351,7 +351,7 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     if unknown:
         raise OptionError(f"unknown rule {unknown[0]!r}; the rules are {', '.join(RULES)}")
     t = thresholds
-    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
+    long = metric_filter(to_history(as_polars(hist)), parse_telemetry(telemetry))
     if by is None:
         by = [c for c in ("path", "run") if c in long.columns]
     lead = [c for c in by if c not in FINDING_COLUMNS]

@@ -59,7 +59,7 @@ def read_probes(history: str | os.PathLike) -> RunProbes:
     epoch's probes but before its row has them once the epoch is trained again.
     A run without probes raises :class:`HistoryError`.
     """
-    from ..readers.batch import read_history
+    from ..readers import read_history
 
     history = Path(history)
     if history.suffix == ".probes":

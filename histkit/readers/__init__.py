@@ -1,11 +1,22 @@
-"""One reader per framework, and the dispatch that recognises which one a
-path is for: every source yields the same wide table (``epoch``, then one
-column per series, ``val_<m>`` for validation), so everything downstream is
-source-blind.
+"""Readers: one module per framework behind one contract (:mod:`.registry`),
+each giving the same wide table (``epoch``, then one column per series,
+``val_<m>`` for validation), so everything downstream is source-blind.
+
+- :mod:`.registry`: which reader a history is for, and reading one
+  (:func:`read_history`); :mod:`.contract` the types readers share;
+- :mod:`.locate`: the histories under a directory (:func:`find_histories`),
+  a run's name, whether a history changed;
+- :mod:`.batch`: many histories at once (:func:`read_histories`,
+  :func:`read_chunks`);
+- :mod:`.long`: the long table (:func:`to_history`);
+- the readers: :mod:`.keras`, :mod:`.lightning`, :mod:`.tensorboard`,
+  :mod:`.transformers`, :mod:`.fastai`, :mod:`.mlflow`, :mod:`.rds`, over
+  :mod:`.csvtext` (the one CSV parser), :mod:`.series` (naming and reducing
+  logged series) and :mod:`.wide` (the epoch column).
 
 This package's top imports nothing heavy (the CLI lists :data:`SOURCES` in
-``--help``); :func:`read`, :func:`detect`, :func:`find`, :func:`run_name`,
-:func:`fingerprint` and :func:`csv_source` live in :mod:`.registry`.
+``--help``); the functions below are imported from their modules when first
+asked for.
 """
 
 from __future__ import annotations
@@ -14,8 +25,15 @@ import importlib
 
 from ..errors import OptionError
 
-__all__ = ["SOURCES", "check_source", "read", "detect", "find", "run_name", "fingerprint",
-           "csv_source"]
+#: public name -> the module of this package that holds it
+_HOMES = {
+    "read_history": "registry", "detect": "registry", "csv_source": "registry",
+    "find_histories": "locate", "run_name": "locate", "fingerprint": "locate",
+    "read_histories": "batch", "read_chunks": "batch", "Batch": "batch", "CHUNK": "batch",
+    "owned": "batch",
+    "to_history": "long", "as_polars": "long", "LONG_SCHEMA": "long",
+}
+__all__ = ["SOURCES", "check_source", *_HOMES]
 
 #: source name -> what a user points at (the README's "What it reads" table)
 SOURCES = {
@@ -40,8 +58,8 @@ def check_source(source: str | None) -> str | None:
 
 
 def __getattr__(name: str):
-    if name in __all__:
-        value = getattr(importlib.import_module(f"{__name__}.registry"), name)
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,16 +1,12 @@
-"""Read histories and reshape them into the long table.
+"""Many histories at once: a tree of any size read into one long table.
 
-A history is what any source in :mod:`histkit.readers` reads: a wide table of
-``epoch`` and one column per series (``val_<m>`` is the validation series of
-``<m>``). :func:`read_history` reads one; :func:`read_histories` reads
-thousands at once, parsing Keras-style CSV files that share a header with one
-polars call and handing every other file (and any the fast path does not
-accept) to its source's exact reader, so both give the same tables and the
-same errors.
-
-The long table has exactly the columns of R keras' ``as.data.frame(history)``:
-``epoch`` (int), ``value`` (float), ``metric`` (str, ``val_`` stripped) and
-``data`` (``training`` | ``validation``).
+:func:`read_histories` reads thousands of files in threads; Keras-style CSV
+files that share a header are parsed together by one polars call
+(:func:`histkit.readers.keras.read_many`), every other file (and any the
+shared parse cannot vouch for) by its own reader
+(:func:`histkit.readers.registry.read_history`), so both give the same
+tables and the same errors. :func:`read_chunks` walks a sweep
+:data:`CHUNK` files at a time, in the memory of one chunk.
 """
 
 from __future__ import annotations
@@ -21,128 +17,17 @@ import io
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import polars as pl  # numpy is imported where it is used: a cached `histkit runs` never is
 
-from . import registry
-from . import check_source
 from ..errors import HistkitError, HistoryError
-from .csvtext import POLARS_NULLS, sniff
+from . import check_source, keras
+from .locate import run_name
+from .long import LONG_SCHEMA, metric_order, stack, to_history
+from .registry import csv_source, read_history
 
-__all__ = ["read_history", "read_histories", "read_chunks", "to_history", "find_histories",
-           "Batch"]
-
-_VAL = "val_"
-LONG_SCHEMA = {"epoch": pl.Int64, "value": pl.Float64, "metric": pl.String, "data": pl.String}
-
-
-# ---------------------------------------------------------------------------
-# one history
-
-
-def read_history(path: str | os.PathLike, *, source: str | None = None) -> pl.DataFrame:
-    """Read one history into a wide table: ``epoch`` then one column per series
-    (``val_<m>`` is the validation series of ``<m>``).
-
-    ``path`` is a file or run directory of any source histkit reads (Keras
-    CSVLogger or JSON, Lightning, TensorBoard, Hugging Face, fastai, MLflow,
-    R keras RDS), recognised by its content; ``source`` forces one (see
-    :data:`histkit.readers.SOURCES`). Keeps the file's epoch numbers. Raises
-    :class:`HistoryError` naming the file (and line and column where known);
-    what a reader repaired or reduced is a :class:`HistkitWarning`.
-    """
-    return registry.read(str(path), source)
-
-
-# ---------------------------------------------------------------------------
-# wide -> long
-
-
-def _as_polars(frame) -> pl.DataFrame:
-    if isinstance(frame, pl.DataFrame):
-        return frame
-    if isinstance(frame, pl.LazyFrame):
-        return frame.collect()
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pd = None
-    if pd is not None and isinstance(frame, pd.DataFrame):
-        return pl.from_pandas(frame)
-    if isinstance(frame, dict):
-        return pl.DataFrame(frame)
-    raise HistkitError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
-
-
-def _metric_order(columns: Iterable[str]) -> list[tuple[str, str, str]]:
-    """(column, metric, data) in long-table order: metric by first appearance,
-    training before validation."""
-    cols = [c for c in columns if c != "epoch"]
-    present = set(cols)
-    order: list[str] = []
-    for c in cols:
-        m = c[len(_VAL):] if c.startswith(_VAL) else c
-        if m not in order:
-            order.append(m)
-    out = []
-    for m in order:
-        if m in present:
-            out.append((m, m, "training"))
-        if _VAL + m in present:
-            out.append((_VAL + m, m, "validation"))
-    return out
-
-
-def to_history(wide, *, keep: Iterable[str] = ()) -> pl.DataFrame:
-    """Reshape a wide history (polars or pandas) into the long table.
-
-    Columns ``epoch, value, metric, data`` (plus the ``keep`` columns first,
-    e.g. ``path`` for many runs at once); rows ordered by metric (first
-    appearance), data (training first), epoch. A table that is already long
-    is returned as it is.
-    """
-    frame = _as_polars(wide)
-    keep = list(keep)
-    if {"metric", "value", "data"} <= set(frame.columns):
-        return frame
-    if "epoch" not in frame.columns:
-        frame = frame.with_row_index("epoch", offset=1)
-    order = _metric_order(c for c in frame.columns if c not in keep)
-    bad = [c for c, *_ in order if not frame.schema[c].is_numeric()]
-    if bad:
-        raise HistoryError(f"column {bad[0]!r} is not numeric ({frame.schema[bad[0]]}); "
-                           "every column but epoch must be a metric")
-    long = _stack(frame, keep, order)
-    # stacking goes column by column; a stable sort restores run-major order
-    return long.sort(keep, maintain_order=True) if keep else long
-
-
-def _stack(frame: pl.DataFrame, keep: list[str], order, text=pl.String) -> pl.DataFrame:
-    """One block of rows per metric column, in ``order`` (metric-major)."""
-    if not order:
-        return pl.DataFrame(schema={**{k: frame.schema[k] for k in keep}, **LONG_SCHEMA}
-                            ).with_columns(pl.col("metric", "data").cast(text))
-    epoch = pl.col("epoch").cast(pl.Int64)
-    return pl.concat([
-        frame.select(*keep, epoch, pl.col(c).cast(pl.Float64).fill_nan(None).alias("value"),
-                     metric=pl.lit(m, text), data=pl.lit(d, text))
-        for c, m, d in order], how="vertical")
-
-
-def _file_major(frame: pl.DataFrame, order) -> pl.DataFrame:
-    """Long table of a frame whose rows are grouped by ``__file``: the stacked
-    blocks are gathered back into file-major order with one index, which is
-    much cheaper than sorting millions of rows."""
-    import numpy as np
-
-    _, starts, lengths = _runs_of(frame["__file"])
-    n = frame.height
-    block_src = (np.tile(np.arange(len(order)) * n, len(lengths))  # blocks: (file, column)
-                 + np.repeat(starts, len(order)))
-    return _gather_blocks(_stack(frame, ["__file"], order, pl.Categorical), block_src,
-                          np.repeat(lengths, len(order)))
+__all__ = ["read_histories", "read_chunks", "Batch", "CHUNK", "owned"]
 
 
 # ---------------------------------------------------------------------------
@@ -164,10 +49,9 @@ class Batch:
 
     def name(self, path: str) -> str:
         """The run name of a history: its file stem, or what its framework
-        calls the run (:func:`histkit.readers.registry.run_name`)."""
+        calls the run (:func:`histkit.readers.locate.run_name`)."""
         if path not in self.names:
-            self.names[path] = registry.run_name(path, is_dir=False if path in self.files
-                                                else None)
+            self.names[path] = run_name(path, is_dir=False if path in self.files else None)
         return self.names[path]
 
     def run_column(self, paths: pl.Series, *, strict: bool = False) -> pl.Series:
@@ -193,25 +77,13 @@ class Batch:
         return not self.problems
 
 
-def find_histories(paths: Iterable[str | os.PathLike], *,
-                   problems: list | None = None) -> list[str]:
-    """Expand files and directories into the histories under them (every
-    source: see :func:`histkit.readers.registry.find`).
-
-    A path that does not exist, or a directory that holds no history, raises
-    :class:`HistoryError`; or, when a ``problems`` list is given, is appended
-    to it so the other paths are still expanded (batch work goes on).
-    """
-    return registry.find(paths, problems=problems)
-
-
 def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = None,
                    source: str | None = None, digests: bool = False) -> Batch:
     """Read many history files into one long table with a ``path`` column.
 
     Files that share a header are parsed together by one multi-threaded
-    polars call; any file the fast path cannot vouch for (quotes, ragged or
-    blank lines, odd cells, repeated epochs) is re-read by
+    polars call; any file that shared parse cannot vouch for (quotes, ragged
+    or blank lines, odd cells, repeated epochs) is read by
     :func:`read_history`, whose error then lands in ``problems``. Rows are in
     input order, then long-table order. ``path`` is an Enum and ``metric`` and
     ``data`` are Categorical: millions of rows stay small and group fast.
@@ -227,37 +99,67 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     if digests:
         hashes = {p: blob[1] for p, blob in zip(paths, blobs) if blob[1] is not None}
         blobs = [blob[0] for blob in blobs]
-    groups: dict[tuple[bytes, str], list[tuple[int, bytes]]] = {}
-    slow: list[int] = []
-    problems: dict[int, HistkitError] = {}
-    headers: dict[bytes, tuple[str, int] | None] = {}
     files = frozenset(p for p, blob in zip(paths, blobs) if isinstance(blob, bytes))
+    problems = {i: blob for i, blob in enumerate(blobs) if isinstance(blob, HistkitError)}
+    longs, alone = _read_together(blobs, source)
+    longs += _read_alone(paths, blobs, alone, source, problems)
+    if longs:
+        long = _order_by_file(pl.concat(longs, how="vertical"))
+    else:
+        long = pl.DataFrame(schema={"__file": pl.Int32, **LONG_SCHEMA}).with_columns(
+            pl.col("metric", "data").cast(pl.Categorical))
+    lookup = pl.Series("path", paths, dtype=pl.Enum(list(dict.fromkeys(paths))))
+    long = long.select(lookup.gather(long["__file"]).alias("path"),
+                       "epoch", "value", "metric", "data")
+    return Batch(long, [problems[i] for i in sorted(problems)], paths, files=files,
+                 digests=hashes)
+
+
+def _read_together(blobs: list, source: str | None) -> tuple[list[pl.DataFrame], list[int]]:
+    """The long tables of the plain Keras CSV files among ``blobs`` (one
+    polars parse per header), and the indices of the files to read alone.
+    The bodies taken are freed from ``blobs`` as they are grouped."""
+    groups: dict[bytes, list[tuple[int, bytes]]] = {}
+    headers: dict[bytes, tuple[str, list[str]] | None] = {}
+    alone: list[int] = []
     for i, blob in enumerate(blobs):
         if isinstance(blob, HistkitError):
-            problems[i] = blob
             continue
-        split = (None if blob is None or source not in (None, "keras")
-                 else _fast_split(blob, headers))
-        if split is None:
-            slow.append(i)
-        else:
-            groups.setdefault(split[0], []).append((i, split[1]))
-            blobs[i] = None  # the body is all the fast path needs; free the rest early
-
-    longs: list[pl.DataFrame] = []
-    for (header, sep), members in groups.items():
-        wide = _parse_group(header, sep, members)
+        split = None if blob is None or source not in (None, "keras") else keras.plain_csv(blob)
+        if split is not None:
+            header, body = split
+            if header not in headers:  # a sweep's files share a few: each decoded once
+                layout = keras.csv_layout(header)
+                headers[header] = (layout if layout and csv_source(layout[1]) == "keras"
+                                   else None)
+            layout = headers[header]
+            if layout and body.count(layout[0].encode()) == \
+                    (len(layout[1]) - 1) * (body.count(b"\n") + 1):  # no ragged row
+                groups.setdefault(header, []).append((i, body))
+                blobs[i] = None  # the body is all that is needed; free the rest early
+                continue
+        alone.append(i)
+    longs = []
+    for header, members in groups.items():
+        sep, names = headers[header]
+        wide = keras.read_many(names, sep, members)
         if wide is None:
-            slow += [i for i, _ in members]
+            alone += [i for i, _ in members]
         else:
-            longs.append(_file_major(wide, _metric_order(wide.columns[1:])))  # [0]: __file
-    del groups
-    # files read one by one are stacked together per column set, as the
-    # fast path does: one reshape for a thousand event files, not a thousand
+            longs.append(_file_major(wide, metric_order(wide.columns[1:])))  # [0]: __file
+    return longs, sorted(alone)
+
+
+def _read_alone(paths: list[str], blobs: list, alone: list[int], source: str | None,
+                problems: dict) -> list[pl.DataFrame]:
+    """The long tables of the files read one by one (their errors go to
+    ``problems``), stacked together per column set as the shared parse
+    does: one reshape for a thousand event files, not a thousand."""
+    longs = []
     by_columns: dict[tuple[str, ...], list[pl.DataFrame]] = {}
-    for i in sorted(slow):
+    for i in alone:
         try:
-            wide = registry.read(paths[i], source, data=blobs[i])
+            wide = read_history(paths[i], source=source, data=blobs[i])
         except HistkitError as exc:
             problems[i] = exc
             continue
@@ -276,17 +178,22 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
             wide.select(pl.lit(i, pl.Int32).alias("__file"), pl.col("epoch").cast(pl.Int64),
                         pl.exclude("epoch").cast(pl.Float64)))
     for columns, wides in by_columns.items():
-        longs.append(_file_major(pl.concat(wides, how="vertical"), _metric_order(columns[1:])))
-    if longs:
-        long = _order_by_file(pl.concat(longs, how="vertical"))
-    else:
-        long = pl.DataFrame(schema={"__file": pl.Int32, **LONG_SCHEMA}).with_columns(
-            pl.col("metric", "data").cast(pl.Categorical))
-    lookup = pl.Series("path", paths, dtype=pl.Enum(list(dict.fromkeys(paths))))
-    long = long.select(lookup.gather(long["__file"]).alias("path"),
-                       "epoch", "value", "metric", "data")
-    return Batch(long, [problems[i] for i in sorted(problems)], paths, files=files,
-                 digests=hashes)
+        longs.append(_file_major(pl.concat(wides, how="vertical"), metric_order(columns[1:])))
+    return longs
+
+
+def _file_major(frame: pl.DataFrame, order) -> pl.DataFrame:
+    """Long table of a frame whose rows are grouped by ``__file``: the stacked
+    blocks are gathered back into file-major order with one index, which is
+    much cheaper than sorting millions of rows."""
+    import numpy as np
+
+    _, starts, lengths = _runs_of(frame["__file"])
+    n = frame.height
+    block_src = (np.tile(np.arange(len(order)) * n, len(lengths))  # blocks: (file, column)
+                 + np.repeat(starts, len(order)))
+    return _gather_blocks(stack(frame, ["__file"], order, pl.Categorical), block_src,
+                          np.repeat(lengths, len(order)))
 
 
 #: files per chunk of :func:`read_chunks`: about 100 MB of long table for
@@ -408,72 +315,3 @@ def _read_hashed(path: str):
     hashlib lets go of the GIL, so the pool's threads hash side by side."""
     blob = _try_read(path)
     return blob, hashlib.sha256(blob).digest() if isinstance(blob, bytes) else None
-
-
-def _fast_split(blob: bytes, headers: dict):
-    """((header, separator), body) when the fast parser can take the file as it
-    is. ``headers`` keeps what each header line allows (a sweep's files share
-    a few), so each is decoded and sniffed once."""
-    if blob.startswith(b"\xef\xbb\xbf"):
-        blob = blob[3:]
-    if b"\r" in blob:
-        blob = blob.replace(b"\r\n", b"\n")
-    blob = blob.rstrip(b"\n")
-    cut = blob.find(b"\n")
-    if cut <= 0 or b'"' in blob or b"\0" in blob or b"\n\n" in blob or b"\r" in blob:
-        return None
-    header, body = blob[:cut], blob[cut + 1:]
-    if header not in headers:
-        headers[header] = _keras_header(header)
-    if headers[header] is None:
-        return None
-    sep, ncols = headers[header]
-    sb = sep.encode()
-    if body.count(sb) != (ncols - 1) * (body.count(b"\n") + 1):
-        return None
-    return (header, sep), body
-
-
-def _keras_header(header: bytes) -> tuple[str, int] | None:
-    """(separator, number of columns) of a Keras-style header line, else None."""
-    try:
-        text = header.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    sep = sniff(text)
-    if registry.csv_source([c.strip() for c in text.split(sep)]) != "keras":
-        return None
-    return sep, text.count(sep) + 1
-
-
-def _parse_group(header: bytes, sep: str, members: list[tuple[int, bytes]]):
-    """One polars parse for every file sharing ``header``; None if any cell is odd."""
-    names = [c.strip() for c in header.decode("utf-8").split(sep)]
-    if (len(set(names)) != len(names) or not all(names) or "__file" in names
-            or names == ["epoch"]):
-        return None
-    sb = sep.encode()
-    chunks = []
-    for i, body in members:
-        prefix = str(i).encode() + sb
-        chunks.append(prefix + body.replace(b"\n", b"\n" + prefix))
-    try:
-        frame = pl.read_csv(b"\n".join(chunks), has_header=False, separator=sep,
-                            schema={"__file": pl.Int32, **{n: pl.Float64 for n in names}},
-                            null_values=POLARS_NULLS, quote_char=None)
-    except pl.exceptions.PolarsError:  # an odd cell somewhere: the exact reader explains
-        return None
-    frame = frame.with_columns(pl.col(n).fill_nan(None) for n in names)
-    if "epoch" in names:
-        ep = pl.col("epoch")
-        good = frame.select(
-            (ep.is_not_null() & (ep == ep.floor())).all()
-            & (ep.diff().over("__file").fill_null(1) > 0).all()
-        ).item()
-        if not good:
-            return None
-        frame = frame.with_columns(ep.cast(pl.Int64))
-    else:
-        frame = frame.with_columns(
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("__file").alias("epoch"))
-    return frame.select("__file", "epoch", pl.exclude("__file", "epoch"))

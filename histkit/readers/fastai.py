@@ -12,13 +12,21 @@ import polars as pl
 
 from ..errors import HistoryError
 from .csvtext import parse_csv
-from .keras import finish
+from .wide import finish
 
-__all__ = ["read", "is_fastai_header"]
+__all__ = ["detect", "read", "is_header", "READS_FILES"]
+
+READS_FILES = True
 
 
-def is_fastai_header(names: list[str]) -> bool:
+def is_header(names: list[str]) -> bool:
+    """fastai's CSVLogger writes ``train_loss`` and ``valid_loss``."""
     return "train_loss" in names and "valid_loss" in names
+
+
+def detect(probe) -> bool:
+    """A CSV file whose header has ``train_loss`` and ``valid_loss``."""
+    return not probe.is_dir and probe.header is not None and is_header(probe.header)
 
 
 def read(path: str, data: bytes) -> pl.DataFrame:

@@ -25,14 +25,21 @@ from ..errors import HistkitWarning, HistoryError
 from .csvtext import parse_columns
 from .series import per_epoch
 
-__all__ = ["read", "is_lightning_header"]
+__all__ = ["detect", "read", "is_header", "READS_FILES"]
+
+READS_FILES = True
 
 _IGNORED_PREFIXES = ("test_", "test/")
 
 
-def is_lightning_header(names: list[str]) -> bool:
+def is_header(names: list[str]) -> bool:
     """Lightning's CSVLogger always writes both ``epoch`` and ``step``."""
     return "epoch" in names and "step" in names
+
+
+def detect(probe) -> bool:
+    """A CSV file whose header has ``epoch`` and ``step``."""
+    return not probe.is_dir and probe.header is not None and is_header(probe.header)
 
 
 def read(path: str, data: bytes) -> pl.DataFrame:

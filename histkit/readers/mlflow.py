@@ -20,17 +20,50 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import HistoryError
+from .contract import SEP, Found
 from .series import epochs_from_steps, per_epoch
 
-__all__ = ["read", "is_run_dir", "run_dirs", "db_runs", "run_name", "SQLITE_MAGIC", "SEP"]
+__all__ = ["detect", "read", "whole", "find", "is_run_dir", "db_runs", "run_name",
+           "SQLITE_MAGIC", "SEP"]
 
 SQLITE_MAGIC = b"SQLite format 3\0"
-SEP = "::"  # mlflow.db::<run id>: one run of a SQLite store
 _FIELD = re.compile(r"^(\w+):[ \t]*(.*?)\s*$", re.M)
 
 
 def is_run_dir(p: Path) -> bool:
+    """A file-store run: ``meta.yaml`` and a ``metrics/`` directory."""
     return (p / "meta.yaml").is_file() and (p / "metrics").is_dir()
+
+
+def detect(probe) -> bool:
+    """One run of a SQLite store, a run directory, or a SQLite store file."""
+    if probe.store:
+        return True
+    if probe.is_dir:
+        return is_run_dir(probe.path)
+    return probe.head.startswith(SQLITE_MAGIC)
+
+
+#: a run directory is one history: a walk does not look inside it
+whole = is_run_dir
+
+
+def find(folder) -> list:
+    """Each live run of the SQLite stores (``*.db``) in a folder (run
+    directories are found whole: :data:`whole`)."""
+    out = []
+    for name in folder.files:
+        if name.lower().endswith(".db") and _is_sqlite(folder.path / name):
+            out += [Found(run, name) for run in db_runs(str(folder.path / name))]
+    return out
+
+
+def _is_sqlite(f: Path) -> bool:
+    try:
+        with open(f, "rb") as fh:
+            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def _meta(p: Path) -> dict[str, str]:
@@ -41,18 +74,6 @@ def _meta(p: Path) -> dict[str, str]:
     except OSError:
         return {}
     return {k: v.strip("'\"") for k, v in _FIELD.findall(text)}
-
-
-def run_dirs(root: Path) -> list[Path]:
-    """The live run directories under a file store (or an experiment) directory."""
-    out = []
-    for meta in sorted(root.rglob("meta.yaml")):
-        run = meta.parent
-        if ".trash" in run.parts or not is_run_dir(run):
-            continue
-        if _meta(run).get("lifecycle_stage", "active") != "deleted":
-            out.append(run)
-    return out
 
 
 def run_name(locator: str) -> str:
@@ -88,8 +109,17 @@ def db_runs(db: str) -> list[str]:
     return [f"{db}{SEP}{r[0]}" for r in rows]
 
 
-def read(locator: str) -> pl.DataFrame:
-    """One MLflow run (a run directory, or ``<db>::<run id>``) as the wide table."""
+def read(locator: str, data: bytes | None = None) -> pl.DataFrame:
+    """One MLflow run (a run directory, ``<db>::<run id>``, or a store that
+    holds one run) as the wide table."""
+    p = Path(locator)
+    if SEP not in locator and p.is_file():
+        runs = db_runs(locator)
+        if len(runs) > 1:
+            raise HistoryError(f"the store holds {len(runs)} runs; point at a directory "
+                               f"holding it to read them all, or at one run as "
+                               f"{runs[0]}", path=locator)
+        locator = runs[0]
     if SEP in locator:
         long = _db_metrics(*locator.rsplit(SEP, 1), locator)
     else:

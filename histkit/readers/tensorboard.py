@@ -27,10 +27,11 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import HistoryError
+from .contract import Found
 from .series import epochs_from_steps, per_epoch
 
-__all__ = ["read", "is_event_file", "looks_like_events", "event_files", "child_runs",
-           "scalars"]
+__all__ = ["detect", "read", "find", "is_event_file", "looks_like_events", "event_files",
+           "child_runs", "scalars", "PREFIX"]
 
 PREFIX = "events.out.tfevents"
 _PIP = "pip install 'histkit[tensorboard]'"
@@ -38,6 +39,36 @@ _PIP = "pip install 'histkit[tensorboard]'"
 
 def is_event_file(path: str | os.PathLike) -> bool:
     return Path(path).name.startswith(PREFIX)
+
+
+def detect(probe) -> bool:
+    """An event file (by name or by its first record's frame), or a run
+    directory: event files in it, or children that belong to its run."""
+    if probe.store:
+        return False
+    if probe.is_dir:
+        return bool(event_files(probe.path) or child_runs(probe.path))
+    return is_event_file(probe.path) or looks_like_events(probe.head)
+
+
+def find(folder) -> list:
+    """The folder itself when it is a run directory, unless it is a child of
+    a run found above it (``add_scalars`` and Keras' train/ validation/)."""
+    tree = folder.tree
+    children = tree.notes.setdefault(__name__, set())
+    if folder.path in children:
+        return []
+
+    def events(d: Path) -> list[Path]:  # from the walk's listing, not another scan
+        names = tree.files(d)
+        return event_files(d) if names is None else [d / n for n in names
+                                                      if n.startswith(PREFIX)]
+
+    kids = child_runs(folder.path, events, folder.subdirs)
+    children.update(child for child, _ in kids)
+    if kids or any(n.startswith(PREFIX) for n in folder.files):
+        return [Found(folder.dirpath)]
+    return []
 
 
 def _crc_table():

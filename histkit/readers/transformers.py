@@ -14,20 +14,48 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import polars as pl
 
 from ..errors import HistoryError
+from .contract import Found
 from .series import per_epoch
 
-__all__ = ["read", "is_trainer_state"]
+__all__ = ["detect", "read", "find", "READS_FILES"]
 
+READS_FILES = True
+STATE = "trainer_state.json"
 _SUMMARY = "train_runtime"
 _NOT_SERIES = {"epoch", "step", "total_flos"}
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def is_trainer_state(obj) -> bool:
-    return isinstance(obj, dict) and "log_history" in obj
+def detect(probe) -> bool:
+    """JSON with a ``log_history``, or a file named ``trainer_state.json``."""
+    return (not probe.is_dir and probe.json
+            and (b'"log_history"' in probe.head or probe.path.name == STATE))
+
+
+def find(folder) -> list[Found]:
+    """A Trainer output directory's ``trainer_state.json``, else the one of
+    its latest ``checkpoint-N``: one history per output directory, listed
+    after the walk."""
+    if STATE not in (name.lower() for name in folder.files):
+        return []
+    state = next(n for n in folder.files if n.lower() == STATE)
+    here = folder.path
+    m = _CHECKPOINT.match(here.name)
+    if m:
+        parent = folder.tree.files(here.parent) or []
+        if STATE in (n.lower() for n in parent):
+            return []  # the output directory's own state is the run's
+        others = [int(c.group(1)) for d in folder.tree.subdirs(here.parent)
+                  if (c := _CHECKPOINT.match(d))
+                  and STATE in (n.lower() for n in folder.tree.files(here.parent / d) or [])]
+        if int(m.group(1)) < max(others, default=-1):
+            return []
+    return [Found(str(here / state), state, late=True)]
 
 
 def read(path: str, data: bytes) -> pl.DataFrame:

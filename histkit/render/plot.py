@@ -19,7 +19,7 @@ import polars as pl
 from ..metrics import metric_filter, parse_telemetry
 from ..errors import HistkitWarning, OptionError
 from ..files import atomic_target
-from ..readers.batch import _as_polars, to_history
+from ..readers import as_polars, to_history
 from ..labels import load_labels
 
 __all__ = ["plot_history", "plot_run", "plot_overlay", "plot_groups", "plot_group_curves", "plot_side_by_side", "plot_telemetry", "save_plot", "check_output", "facet_levels", "skip_artist_docstrings", "object_strings", "prepare_process", "FORMATS"]
@@ -111,8 +111,11 @@ def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
     return df
 
 
-def _base(hist, lookup_table, metrics=None, *, all_metrics=False, telemetry=()):
-    long = to_history(_as_polars(hist))
+def facets(hist, lookup_table, metrics=None, *, all_metrics=False, telemetry=()):
+    """What a figure of one or more runs draws: the long table of ``hist``
+    (its metrics, or exactly the series ``metrics``), the facet order and the
+    label of each facet (:func:`facet_levels`)."""
+    long = to_history(as_polars(hist))
     if metrics is None:
         long = metric_filter(long, parse_telemetry(telemetry))
     else:
@@ -155,7 +158,7 @@ def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, 
     """
     from plotnine import aes, facet_wrap, geom_line, geom_point, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, metrics, all_metrics=all_metrics,
+    long, order, labels = facets(hist, lookup_table, metrics, all_metrics=all_metrics,
                                 telemetry=telemetry)
     df = _labelled(long.drop_nulls("value"), order, labels)
     p = ggplot(df, aes("epoch", "value", colour="data"))
@@ -164,7 +167,7 @@ def plot_history(hist, lookup_table=None, segments=None, base_size: float = 11, 
     if points:
         p += geom_point(size=1.5)
     if segments is not None:
-        seg = _as_polars(segments)
+        seg = as_polars(segments)
         if not {"metric", "data", "epoch"} <= set(seg.columns):
             raise OptionError("segments need the columns metric, data and epoch "
                               "(as early_stoppings() returns them)")
@@ -205,7 +208,7 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
     """
     from plotnine import aes, facet_wrap, geom_line, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, metrics, all_metrics=all_metrics,
+    long, order, labels = facets(hist, lookup_table, metrics, all_metrics=all_metrics,
                                 telemetry=telemetry)
     if by not in long.columns:
         raise OptionError(f"cannot overlay by {by!r}: the table has columns "
@@ -222,7 +225,7 @@ def plot_overlay(hist, by: str = "run", lookup_table=None, data: str | None = "v
         mapping = aes("epoch", "value", colour=by, linetype="data", group="series")
     p = ggplot(df, mapping) + geom_line()
     if segments is not None:
-        seg = _as_polars(segments)
+        seg = as_polars(segments)
         if data is not None:
             seg = seg.filter(pl.col("data") == data)
         seg = _labelled(seg.with_columns(pl.col(by).cast(pl.String))
@@ -244,7 +247,7 @@ def plot_side_by_side(hist, by: str = "run", lookup_table=None, segments=None,
     import pandas as pd
     from plotnine import aes, facet_grid, geom_line, geom_point, geom_vline, ggplot, labs
 
-    long, order, labels = _base(hist, lookup_table, metrics, all_metrics=all_metrics,
+    long, order, labels = facets(hist, lookup_table, metrics, all_metrics=all_metrics,
                                 telemetry=telemetry)
     if by not in long.columns:
         raise OptionError(f"cannot put runs side by side by {by!r}: the table has columns "
@@ -255,7 +258,7 @@ def plot_side_by_side(hist, by: str = "run", lookup_table=None, segments=None,
     df[by] = pd.Categorical(df[by], categories=columns, ordered=True)
     p = ggplot(df, aes("epoch", "value", colour="data")) + geom_line() + geom_point(size=1)
     if segments is not None:
-        seg = _as_polars(segments).with_columns(pl.col(by).cast(pl.String))
+        seg = as_polars(segments).with_columns(pl.col(by).cast(pl.String))
         seg = _labelled(seg.select(by, "metric", "data", "epoch").drop_nulls(), order, labels)
         if len(seg):
             seg[by] = pd.Categorical(seg[by], categories=columns, ordered=True)
@@ -274,7 +277,7 @@ def plot_groups(hist, by: str, lookup_table=None, base_size: float = 11, *,
     ``by`` columns."""
     from ..analysis.curves import GroupCurves
 
-    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry))
+    long = metric_filter(to_history(as_polars(hist)), parse_telemetry(telemetry))
     for col in (by, "run"):
         if col not in long.columns:
             raise OptionError(f"cannot group by {by!r}: the table has no {col!r} column")
@@ -323,7 +326,7 @@ def plot_telemetry(hist, base_size: float = 11, *, telemetry=()):
     :class:`OptionError` when the history has none."""
     from plotnine import aes, facet_wrap, geom_line, geom_point, ggplot, labs
 
-    long = metric_filter(to_history(_as_polars(hist)), parse_telemetry(telemetry),
+    long = metric_filter(to_history(as_polars(hist)), parse_telemetry(telemetry),
                          telemetry=True).drop_nulls("value")
     if long.is_empty():
         raise OptionError("the history has no telemetry (learning rate, epoch time, memory)")

@@ -174,7 +174,7 @@ plot_telemetry <- function(hist, base_size = 11, telemetry = character()) {
 }
 
 # Draw and save one figure from plain tables; the rpy2 bridge
-# (histkit/rbridge.py, `histkit plot --engine r`) calls this in an R embedded
+# (histkit/render/r_plot.py, `histkit plot --engine r`) calls this in an R embedded
 # in Python, so it must not start Python itself.
 .render_frames <- function(long, segments, order, labels, base_size = 11, title = NULL,
                            subtitle = NULL, caption = NULL, path, width = NULL,

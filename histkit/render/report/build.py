@@ -56,7 +56,7 @@ from ... import __version__
 from ...errors import HistkitError, OptionError
 from ...files import locked, safe_name, write_atomic
 from ...analysis.curves import GroupCurves, moments, validation
-from ...readers.batch import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
+from ...readers import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from ...labels import load_labels
 from ...analysis.runs import fields_table, summarise
 from ...metrics import metric_filter, parse_telemetry, telemetry_names

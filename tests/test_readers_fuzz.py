@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from histkit import readers as sources
 from histkit.errors import HistkitError
-from histkit.readers.batch import read_histories, read_history
+from histkit.readers import read_histories, read_history
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 READERS = [None, "keras", "lightning", "tensorboard", "transformers", "fastai", "mlflow"]
@@ -113,6 +113,6 @@ def test_directories_cut_short(tmp_path):
         shutil.copytree(d, copy)
         for f in sorted(p for p in copy.rglob("*") if p.is_file()):
             f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
-        for loc in sources.find([copy], problems=[]) or [str(copy)]:
+        for loc in sources.find_histories([copy], problems=[]) or [str(copy)]:
             check(Path(loc) if "::" not in loc else loc)
         shutil.rmtree(copy)

@@ -6,7 +6,7 @@ import pytest
 from conftest import write_history
 
 from histkit.errors import HistkitWarning, HistoryError
-from histkit.readers.batch import (find_histories, read_chunks, read_histories, read_history,
+from histkit.readers import (find_histories, read_chunks, read_histories, read_history,
                              to_history)
 
 
@@ -177,7 +177,7 @@ def test_digests_hash_the_bytes_read_and_fingerprint_as_a_second_read_would(tmp_
 
 
 def test_owned_copies_every_column_with_its_type():
-    from histkit.readers.batch import owned
+    from histkit.readers import owned
 
     frame = pl.DataFrame({"path": ["a/b.csv", "c/d.csv"], "epoch": [0, 1],
                           "value": [0.5, None], "tags": [["x"], []]}).with_columns(

@@ -14,7 +14,7 @@ import pytest
 
 from histkit import readers as sources
 from histkit.errors import HistkitWarning, HistoryError, OptionError
-from histkit.readers.batch import find_histories, read_histories, read_history, to_history
+from histkit.readers import find_histories, read_histories, read_history, to_history
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 LIGHTNING = FIX / "lightning"
@@ -320,7 +320,7 @@ def test_mlflow_file_store_and_sqlite_store_agree():
     for loc in file_runs:
         by_name[sources.run_name(loc)] = read_history(loc)
     assert set(by_name) == {"logreg_seed0", "logreg_seed1"}
-    db = sources.find([FIX / "mlflow"])
+    db = sources.find_histories([FIX / "mlflow"])
     db = [loc for loc in db if "::" in loc]
     assert len(db) == 2
     for loc in db:
