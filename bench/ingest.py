@@ -72,7 +72,7 @@ def run_histkit(root: Path) -> int:
 def run_pandas(root: Path, every: int = 1) -> int:
     import pandas as pd
 
-    from histkit.analysis.stops import is_loss_like
+    from histkit.metrics import is_loss_like
 
     rows = []
     for f in sorted(root.rglob("*.csv"))[::every]:

@@ -17,7 +17,7 @@ _API = {
     "read_chunks": "readers", "to_history": "readers",
     "find_histories": "readers", "Batch": "readers", "runs": "analysis.runs",
     "early_stoppings": "analysis.stops", "keras_stop": "analysis.stops",
-    "KerasStop": "analysis.stops", "is_loss_like": "analysis.stops",
+    "KerasStop": "analysis.stops", "is_loss_like": "metrics",
     "load_labels": "labels", "diagnose": "diagnosis", "read_probes": "probes",
     "compare_runs": "analysis.compare",
     "plot_history": "render.plot", "plot_overlay": "render.plot", "save_plot": "render.plot",

@@ -1,4 +1,4 @@
-"""Which series are metrics and which are telemetry.
+"""What a series name says: a metric or telemetry, loss-like or not.
 
 Not every logged column is a metric: the learning rate, epoch times, memory,
 step counters, throughputs and runtimes describe *how* a run trained, not how
@@ -17,7 +17,17 @@ from typing import Iterable
 import polars as pl
 
 __all__ = ["TELEMETRY", "is_telemetry", "telemetry_names", "parse_telemetry",
-           "metric_filter"]
+           "metric_filter", "LOSS_TOKENS", "is_loss_like"]
+
+#: a metric is minimised when one ``_``-separated token of its name is one of these
+LOSS_TOKENS = frozenset({"loss", "error", "mse", "mae", "rmse", "crossentropy"})
+
+
+def is_loss_like(metric: str) -> bool:
+    """True when some ``_``-separated token of the name is a loss word
+    (``val_loss``, ``binary_crossentropy``; not ``background_dice``): such a
+    metric is better lower, any other higher."""
+    return any(t in LOSS_TOKENS for t in metric.lower().split("_"))
 
 #: exact names (after ``val_`` is stripped), compared without case
 TELEMETRY = frozenset({

@@ -126,7 +126,7 @@ def test_pairs_hold_the_factors_not_asked_about_equal_too():
 def test_read_summary_reads_a_tree_in_chunks_to_the_same_table(tmp_path, monkeypatch):
     from conftest import RUN, run_path, write_history
 
-    from histkit.readers import batch as history
+    from histkit import readers
     from histkit.analysis.compare import read_summary
 
     write_history(run_path(tmp_path, RUN), epochs=10)
@@ -135,14 +135,14 @@ def test_read_summary_reads_a_tree_in_chunks_to_the_same_table(tmp_path, monkeyp
     telemetry.write_text("epoch,loss,val_loss,epoch_time_s\n0,0.9,1.0,3.1\n1,0.5,0.6,3.0\n")
     whole = read_summary(tmp_path / "run")
     chunks = []
-    real = history.read_chunks
+    real = readers.read_chunks
 
     def one_by_one(paths, **kw):
         for batch in real(paths, chunk=1, **kw):
             chunks.append(batch.paths)
             yield batch
 
-    monkeypatch.setattr(history, "read_chunks", one_by_one)
+    monkeypatch.setattr(readers, "read_chunks", one_by_one)
     chunked = read_summary(tmp_path / "run")
     assert len(chunks) == 3
     assert chunked.columns == whole.columns and chunked.equals(whole)

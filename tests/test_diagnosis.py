@@ -17,7 +17,7 @@ import pytest
 
 from histkit import read_histories, read_history, to_history
 from histkit.diagnosis import (FINDING_COLUMNS, RULES, diagnose, double_softmax_floor,
-                              infer_classes, summarise)
+                              infer_classes, verdicts)
 from histkit.errors import HistkitWarning, OptionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,11 +222,11 @@ def test_one_pass_over_many_runs_equals_one_run_at_a_time():
     assert batch.height >= 4 and batch.equals(one_by_one)
 
 
-def test_summarise_gives_every_run_a_line():
+def test_verdicts_give_every_run_a_line():
     paths = [dev_run("stuck_ce_sgd_lr1e-6"), DEMO[1]]
     long = read_histories(paths).histories
     found = diagnose(long, by=["path"])
-    table = summarise(found, long.select("path").unique(maintain_order=True))
+    table = verdicts(found, long.select("path").unique(maintain_order=True))
     assert table["verdict"].to_list() == ["failed", "healthy"]
     assert table["rules"][0] == "stuck"
 

@@ -6,7 +6,8 @@ import pytest
 
 from histkit.errors import OptionError
 from histkit.readers import to_history
-from histkit.analysis.stops import early_stoppings, is_loss_like, keras_stop, stops_at_last_epoch
+from histkit.analysis.stops import early_stoppings, keras_stop, stops_at_last_epoch
+from histkit.metrics import is_loss_like
 
 WIDE = pl.DataFrame({
     "epoch": [0, 1, 2, 3, 4, 5],

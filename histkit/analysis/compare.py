@@ -103,7 +103,7 @@ def compare_runs(summary, metric: str | None = None, *, factors: list[str] | Non
     (``val_sdice``, ``loss``) or a metric (``sdice``: its validation series);
     default: :func:`default_metric`, which reads ``lookup`` (labels)."""
     from ..labels import load_labels
-    from .stops import is_loss_like
+    from ..metrics import is_loss_like
 
     if not isinstance(summary, pl.DataFrame):
         summary = read_summary(summary, tolerance)

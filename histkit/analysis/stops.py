@@ -14,21 +14,14 @@ import math
 
 import polars as pl
 
-from ..metrics import metric_filter, parse_telemetry
+from ..metrics import is_loss_like, metric_filter, parse_telemetry
 from ..errors import OptionError
 from ..readers import as_polars, to_history
 
-__all__ = ["early_stoppings", "keras_stop", "KerasStop", "is_loss_like", "check_tolerance",
-           "LOSS_TOKENS", "STOP_COLUMNS"]
+__all__ = ["early_stoppings", "keras_stop", "KerasStop", "check_tolerance", "STOP_COLUMNS",
+           "stops_at_last_epoch"]
 
-LOSS_TOKENS = frozenset({"loss", "error", "mse", "mae", "rmse", "crossentropy"})
 STOP_COLUMNS = ("metric", "data", "epoch", "value", "best_epoch", "best_value")
-
-
-def is_loss_like(metric: str) -> bool:
-    """True when some ``_``-separated token of the name is a loss word
-    (``val_loss``, ``binary_crossentropy``; not ``background_dice``)."""
-    return any(t in LOSS_TOKENS for t in metric.lower().split("_"))
 
 
 def check_tolerance(tolerance) -> float:

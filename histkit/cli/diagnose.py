@@ -54,7 +54,7 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
     with importing():
         import polars as pl
 
-        from ..diagnosis import diagnose, summarise
+        from ..diagnosis import diagnose, verdicts
         from ..readers import find_histories
 
     problems: list = []
@@ -70,7 +70,7 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
     findings, runs = pl.concat(found), pl.concat(named)
     shared = runs["run"].n_unique() < runs.height
     if fmt == "table":
-        table = summarise(findings, runs)
+        table = verdicts(findings, runs)
         table = table.select("run", *(["path"] if shared else []), "verdict", "rules",
                              "diagnosis", "advice")
     else:

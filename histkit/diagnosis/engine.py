@@ -20,13 +20,13 @@ from typing import Iterable
 
 import polars as pl
 
-from ..metrics import metric_filter, parse_telemetry
+from ..metrics import is_loss_like, metric_filter, parse_telemetry
 from ..errors import OptionError
 from ..readers import as_polars, to_history
-from ..analysis.stops import LOSS_TOKENS
 
 __all__ = ["diagnose", "RULES", "SEVERITIES", "Thresholds", "THRESHOLDS", "FINDING_COLUMNS",
-           "series_features", "double_softmax_floor", "infer_classes", "summarise"]
+           "series_features", "double_softmax_floor", "infer_classes", "verdicts",
+           "VERDICTS"]
 
 SEVERITIES = ("error", "warning", "info")
 FINDING_COLUMNS = ("run", "rule", "severity", "epoch", "metric", "data", "evidence", "advice")
@@ -341,7 +341,6 @@ def diagnose(hist, classes: int | None = None, *, rules: Iterable[str] | None = 
     :class:`~histkit.probes.RunProbes` gives a single run's, a dict maps a
     ``path`` or ``run`` value to its probes.
     """
-    from ..analysis.stops import is_loss_like
 
     if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
                                 or classes < 2):
@@ -729,15 +728,18 @@ def _probe_rows(runs: pl.DataFrame, by: list[str], probes, t: Thresholds,
                         orient="row")
 
 
-def summarise(findings: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+#: a run's verdict from the severity of its worst finding (no finding: healthy)
+VERDICTS = {"error": "failed", "warning": "suspect", "info": "advice"}
+
+
+def verdicts(findings: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
     """One line per run: ``verdict`` (failed, suspect, advice or healthy, from
-    its worst finding), the rule ids in order, and its first finding's
-    evidence and advice. ``runs`` holds every run (its key columns), so
-    healthy runs get a line too."""
+    its worst finding: :data:`VERDICTS`), the rule ids in order, and its
+    first finding's evidence and advice. ``runs`` holds every run (its key
+    columns), so healthy runs get a line too."""
     keys = list(runs.columns)
-    verdict = {"error": "failed", "warning": "suspect", "info": "advice"}
     per_run = findings.group_by(keys, maintain_order=True).agg(
-        verdict=pl.col("severity").first().replace_strict(verdict, return_dtype=pl.String),
+        verdict=pl.col("severity").first().replace_strict(VERDICTS, return_dtype=pl.String),
         rules=pl.col("rule").str.join(", "),
         diagnosis=pl.format("{} (epoch {}): {}", pl.col("rule"), pl.col("epoch"),
                             pl.col("evidence")).first(),

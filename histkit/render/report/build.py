@@ -59,10 +59,10 @@ from ...analysis.curves import GroupCurves, moments, validation
 from ...readers import CHUNK, Batch, find_histories, owned, read_chunks, read_histories
 from ...labels import load_labels
 from ...analysis.runs import fields_table, summarise
-from ...metrics import metric_filter, parse_telemetry, telemetry_names
+from ...metrics import is_loss_like, metric_filter, parse_telemetry, telemetry_names
 from ...names import FIELDS, RunName, run_from_path
 from ...readers import fingerprint
-from ...analysis.stops import check_tolerance, early_stoppings, is_loss_like
+from ...analysis.stops import check_tolerance, early_stoppings
 
 __all__ = ["build_report", "check_settings", "Report", "DEFAULT_GROUP_BY", "GROUP_FIELDS",
            "REPORT_FORMATS", "PAGES"]
@@ -741,9 +741,9 @@ def _findings(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
 def _diagnosis(found: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
     """Per run: ``diagnosis`` (failed, suspect, advice or healthy), the rule
     ids that fired, and the first finding with what to try."""
-    from ...diagnosis import summarise
+    from ...diagnosis import verdicts
 
-    table = summarise(found, long.select(pl.col("path").unique(maintain_order=True)
+    table = verdicts(found, long.select(pl.col("path").unique(maintain_order=True)
                                          .cast(pl.String)))
     return table.select("path", pl.col("verdict").alias("diagnosis"),
                         pl.col("rules").alias("diagnosis_rules"),

@@ -44,7 +44,6 @@ PROBE_FIGURES = (
      "Predicted (solid) against true (dashed) share of each class on the validation set: a "
      "network that predicts one class only holds one line at 1."),
 )
-_VERDICT = {"error": "failed", "warning": "suspect", "info": "advice"}
 
 
 @functools.cache
@@ -84,7 +83,7 @@ def render_page(out: str, task: dict) -> tuple[str | None, list[str] | None]:
 
 
 def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> dict:
-    from ...diagnosis import diagnose
+    from ...diagnosis import VERDICTS, diagnose
     from ...analysis.stops import early_stoppings
 
     s = task["settings"]
@@ -119,7 +118,7 @@ def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> di
         "sidecar_name": task["sidecar_path"].name if task["sidecar_path"] else None,
         "stops": _stops(stops, lookup),
         "findings": findings.to_dicts(),
-        "verdict": _VERDICT.get(findings["severity"][0], "healthy") if findings.height
+        "verdict": VERDICTS.get(findings["severity"][0], "healthy") if findings.height
         else "healthy",
         "has_probes": bool(task["probes"]), "probe_note": probe_note, "probe_figures": [],
         "images": [],
