@@ -104,7 +104,7 @@ def score(runs, found) -> tuple[pl.DataFrame, dict]:
 def print_features(runs) -> None:
     """The probe features of each run that has probes, one line each: where
     the probe thresholds come from."""
-    from histkit.diagnosis.probe_rules import probe_features
+    from histkit.diagnosis.probe_features import probe_features
     from histkit.probes import probes_dir, read_probes
 
     def num(x):

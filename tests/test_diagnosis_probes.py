@@ -1,4 +1,4 @@
-"""histkit.diagnosis.probe_rules: the diagnosis rules that read a run's probes."""
+"""histkit.diagnosis: the rules that read a run's probes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from histkit import diagnose, read_histories, read_history, to_history
 from histkit.diagnosis import RULES, THRESHOLDS
-from histkit.diagnosis.probe_rules import PROBE_RULES, probe_features, probe_findings
+from histkit.diagnosis import PROBE_RULES, probe_findings
+from histkit.diagnosis.probe_features import probe_features
 from histkit.probes import RunProbes
 
 LAYERS = ["enc.0.weight", "enc.3.weight", "out.weight"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..diagnosis.registry import ORDER
+from ..errors import HistkitError
 from .options import format_option, source_option, strict_option, telemetry_option
 from .output import EXIT_FAILED, echo_table, finish, read_in_chunks
 from .process import importing
@@ -23,14 +25,30 @@ def _rules(ctx, param, value):
     return chosen
 
 
+def _explain(ctx, param, value):
+    """``--explain RULE``: print the rule's documentation and stop."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from ..diagnosis import explain
+
+    try:
+        click.echo(explain(value))
+    except HistkitError as exc:
+        raise click.BadParameter(str(exc)) from None
+    ctx.exit(0)
+
+
 @click.command("diagnose")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_DIR...")
+@click.argument("paths", nargs=-1, metavar="PATH_OR_DIR...")
 @click.option("--classes", "-k", type=click.IntRange(min=2), default=None,
               help="Number of classes K, for the ln K (chance) and double-softmax checks "
                    "[default: from per-class metric names such as background_dice].")
 @click.option("--rules", callback=_rules, metavar="RULE,...",
-              help="Only these rules (diverged, stuck, double_softmax, collapse_to_background, "
-                   "overfitting, oscillating, val_better_than_train, too_slow, wasted_epochs).")
+              help=f"Only these rules: {', '.join(ORDER)}.")
+@click.option("--explain", metavar="RULE", callback=_explain, expose_value=False,
+              is_eager=True,
+              help="Print what RULE detects, why it matters, an example, its thresholds "
+                   "and its advice, and exit.")
 @format_option("table", "csv", "json")
 @telemetry_option
 @source_option
@@ -42,7 +60,8 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
     healthy), the rules that fired, the first finding with its numbers and
     what to try. --format csv or json gives the findings themselves, one row
     each (run, rule, severity, epoch, metric, data, evidence, advice). Exit
-    code 0 when no run failed, 1 when one did, 2 on bad input.
+    code 0 when no run failed, 1 when one did, 2 on bad input. --explain
+    RULE says what a rule looks for.
 
     \b
     Examples:
@@ -50,7 +69,11 @@ def diagnose_command(paths, classes, rules, fmt, telemetry, source, strict):
       histkit diagnose bench/diagnose_dev/runs/stuck_ce_sgd_lr1e-6
       histkit diagnose bench/diagnose_dev/keras/double_softmax.csv --classes 4
       histkit diagnose run/ --format csv > findings.csv
+      histkit diagnose --explain double_softmax
     """
+    if not paths:
+        raise click.UsageError("give one history or directory or more (PATH_OR_DIR...), "
+                               "or --explain RULE")
     with importing():
         import polars as pl
 
