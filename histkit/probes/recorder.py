@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,9 +37,8 @@ from torch import nn
 
 from .read import probes_dir
 from ..files import atomic_target, fsync_dir
-from ..train.losses import probabilities
 
-__all__ = ["Probes", "probes_dir", "BIN_EDGES", "FIXED_IMAGES"]
+__all__ = ["Probes", "BIN_EDGES", "FIXED_IMAGES"]
 
 FIXED_IMAGES = 4
 _POWERS = np.arange(-8.0, 1.01, 0.5)
@@ -54,10 +54,10 @@ class Probes:
     every call a no-op (other ranks under torchrun, ``--no-probes``)."""
 
     def __init__(self, model: nn.Module, directory: Path, x_val: torch.Tensor,
-                 y_val: torch.Tensor, *, loss: str, every: int, epochs: int,
-                 enabled: bool = True):
+                 y_val: torch.Tensor, *, probabilities: Callable[[torch.Tensor], torch.Tensor],
+                 every: int, epochs: int, enabled: bool = True):
         self.enabled = enabled
-        self.loss = loss
+        self.probabilities = probabilities  # logits (N, K, H, W) -> class probabilities
         self.dir = Path(directory)
         self.every, self.epochs = max(1, every), epochs
         self.model = model
@@ -192,7 +192,7 @@ class Probes:
             for name in self.relus:
                 a = outputs[name].detach().float()
                 _stat(acts, epoch, name, a, zeros=float((a == 0).float().mean()), saturated=0.0)
-            probs = probabilities(logits.detach().float(), self.loss)
+            probs = self.probabilities(logits.detach().float())
             _stat(acts, epoch, "output", probs, zeros=float((probs == 0).float().mean()),
                   saturated=float(((probs < 1e-3) | (probs > 1 - 1e-3)).float().mean()))
         images = {}

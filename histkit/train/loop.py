@@ -30,7 +30,8 @@ from .layout import FORMATS, choose_memory_format
 from .losses import class_dice, make_loss, probabilities
 from .models import build_model
 from .precision import check_precision, forward
-from ..probes.recorder import Probes, probes_dir
+from ..probes import probes_dir
+from ..probes.recorder import Probes
 
 __all__ = ["train"]
 
@@ -81,22 +82,7 @@ def _train(config: TrainConfig, data, rank: int, world: int, device, log) -> Pat
     """Train or resume the run under its lock; see :func:`train`."""
     (x_train, y_train), (x_val, y_val) = data
     path, ckpt_path = config.history_path, config.checkpoint_path
-    if rank == 0:
-        remove_stale_temps(path, ckpt_path)
-        if config.force:
-            path.unlink(missing_ok=True)
-            ckpt_path.unlink(missing_ok=True)
-    _barrier(world)
-
-    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
-    done = _completed_epochs(path, state, config)
-    if state is not None:
-        _check_same_settings(state.get("config"), config, ckpt_path,
-                             "finished" if done is not None else "partial")
-    elif done is not None:  # a kept run without its checkpoint (a fresh clone of run/)
-        recorded = read_sidecar(path)
-        _check_same_settings((recorded or {}).get("settings"), config, sidecar_path(path),
-                             "finished")
+    state, done = _existing(config, rank, world)
     if done is not None:
         log(f"run {config.name} is complete ({done}/{config.epochs} epochs); "
             f"use --force to train it again")
@@ -126,7 +112,8 @@ def _train(config: TrainConfig, data, rank: int, world: int, device, log) -> Pat
         path.parent.mkdir(parents=True, exist_ok=True)
         write_history(path, rows)  # drops a partial or repeated last row of a killed run
         record = _start_record(path, config, device, layout, resumed=state is not None)
-    probes = Probes(model, probes_dir(path), x_val, y_val, loss=config.loss,
+    probes = Probes(model, probes_dir(path), x_val, y_val,
+                    probabilities=lambda logits: probabilities(logits, config.loss),
                     every=config.image_every, epochs=config.epochs,
                     enabled=config.probes and rank == 0)
     if world > 1:
@@ -140,23 +127,11 @@ def _train(config: TrainConfig, data, rank: int, world: int, device, log) -> Pat
             torch.cuda.reset_peak_memory_stats(device)
         lr = optimizer.param_groups[0]["lr"]
 
-        model.train()
         probes.start_epoch()
-        sums = torch.zeros(5, device=device)  # loss, dice bg/VAT/SAT, images
-        n_batches = -(-len(x_train[rank::world]) // config.batch_size)
-        with _progress(show and rank == 0, n_batches, f"epoch {epoch + 1}/{config.epochs}") as bar:
-            for x, y in batches(x_train, y_train, config.batch_size,
-                                shuffle_seed=config.seed * 100_003 + epoch, rank=rank, world=world):
-                x, y = _to(x, device, memory_format), _to(y, device, memory_format)
-                logits = forward(model, x, config.precision)
-                loss = loss_fn(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                probes.after_backward()
-                optimizer.step()
-                sums += _batch_sums(loss.detach(), logits.detach(), y, config.loss)
-                bar.update(1)
-        train_m = _reduce(sums, world)
+        with _progress(show and rank == 0, -(-len(x_train[rank::world]) // config.batch_size),
+                       f"epoch {epoch + 1}/{config.epochs}") as bar:
+            train_m = _train_epoch(model, optimizer, loss_fn, probes, x_train, y_train, config,
+                                   epoch, rank, world, device, memory_format, bar)
         val_m, shares = _evaluate(model, loss_fn, x_val, y_val, config, device, memory_format,
                                   rank, world)
 
@@ -191,6 +166,50 @@ def _train(config: TrainConfig, data, rank: int, world: int, device, log) -> Pat
         write_sidecar(path, record)
     _shutdown(world)
     return path
+
+
+def _existing(config: TrainConfig, rank: int, world: int) -> tuple[dict | None, int | None]:
+    """What is there of the run already: its checkpoint (None for a fresh
+    start), and its number of epochs when it is finished (else None). With
+    ``force`` it is removed first; a run trained with other settings is
+    refused."""
+    path, ckpt_path = config.history_path, config.checkpoint_path
+    if rank == 0:
+        remove_stale_temps(path, ckpt_path)
+        if config.force:
+            path.unlink(missing_ok=True)
+            ckpt_path.unlink(missing_ok=True)
+    _barrier(world)
+    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    done = _completed_epochs(path, state, config)
+    if state is not None:
+        _check_same_settings(state.get("config"), config, ckpt_path,
+                             "finished" if done is not None else "partial")
+    elif done is not None:  # a kept run without its checkpoint (a fresh clone of run/)
+        recorded = read_sidecar(path)
+        _check_same_settings((recorded or {}).get("settings"), config, sidecar_path(path),
+                             "finished")
+    return state, done
+
+
+def _train_epoch(model, optimizer, loss_fn, probes, x_train, y_train, config: TrainConfig,
+                 epoch: int, rank: int, world: int, device, memory_format, bar) -> list[float]:
+    """One epoch of training steps on this rank's share of the shuffled
+    training set; the epoch's training metrics over every rank's images."""
+    model.train()
+    sums = torch.zeros(5, device=device)  # loss, dice bg/VAT/SAT, images
+    for x, y in batches(x_train, y_train, config.batch_size,
+                        shuffle_seed=config.seed * 100_003 + epoch, rank=rank, world=world):
+        x, y = _to(x, device, memory_format), _to(y, device, memory_format)
+        logits = forward(model, x, config.precision)
+        loss = loss_fn(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        probes.after_backward()
+        optimizer.step()
+        sums += _batch_sums(loss.detach(), logits.detach(), y, config.loss)
+        bar.update(1)
+    return _reduce(sums, world)
 
 
 def epoch_line(row: list, epochs: int) -> str:
