@@ -6,7 +6,7 @@ pay for polars, pandas or plotnine.
 
 from __future__ import annotations
 
-import importlib
+from .lazy import exports
 
 __version__ = "0.1.0"
 
@@ -28,12 +28,7 @@ _API = {
 __all__ = sorted(_API) + ["__version__"]
 
 
-def __getattr__(name: str):
-    if name in _API:
-        value = getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'histkit' has no attribute {name!r}")
+__getattr__ = exports(__name__, _API)
 
 
 def __dir__():

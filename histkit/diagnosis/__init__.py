@@ -14,7 +14,7 @@ command line can list the rules (:data:`.registry.ORDER`) without polars.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import exports
 
 #: public name -> the module of this package that holds it
 _HOMES = {
@@ -27,9 +27,4 @@ _HOMES = {
 __all__ = list(_HOMES)
 
 
-def __getattr__(name: str):
-    if name in _HOMES:
-        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = exports(__name__, _HOMES)

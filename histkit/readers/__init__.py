@@ -21,7 +21,7 @@ asked for.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import exports
 
 from ..errors import OptionError
 
@@ -55,11 +55,4 @@ def check_source(source: str | None) -> str | None:
     return source
 
 
-
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = exports(__name__, _HOMES)
