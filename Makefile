@@ -11,12 +11,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 DEB_PACKAGES := r-base-core r-cran-reticulate r-cran-ggplot2 r-cran-patchwork \
                 r-cran-dplyr r-cran-readr r-cran-testthat chromium
 
-.PHONY: demo test system-deps train-demo bench clean help
+.PHONY: demo test check-r system-deps train-demo bench clean help
 
 help:
 	@echo "make demo   build .venv, install histkit, render run/ into reports/"
 	@echo "make test   install test dependencies (R, Chromium included) and run all tests"
 	@echo "make train-demo   retrain the demo study in run/ with histkit train"
+	@echo "make check-r  R CMD check the built R package (its tests use this checkout's .venv)"
 	@echo "make bench  run every benchmark in bench/"
 
 $(BIN)/python:
@@ -61,6 +62,13 @@ demo: $(VENV)/.core
 test: $(VENV)/.test $(VENV)/.rpkg
 	$(BIN)/python -m pytest -q
 	tests/r/run_testthat.sh $(CURDIR)/$(BIN)/python
+
+# R CMD check of the built R package, outside the checkout (as CRAN would run it)
+check-r: $(VENV)/.test $(VENV)/.rpkg
+	rm -rf build/r-check && mkdir -p build/r-check
+	cd build/r-check && R CMD build $(CURDIR)/r && \
+	  HISTKIT_PYTHON=$(CURDIR)/$(BIN)/python RETICULATE_PYTHON=$(CURDIR)/$(BIN)/python \
+	  R CMD check --no-manual histkit_*.tar.gz
 
 # retrain the demo study in run/ (about 30 minutes on 2 cores; finished runs are skipped)
 train-demo: $(VENV)/.test

@@ -151,7 +151,7 @@ KERAS: dict[str, Case] = {
 }
 
 
-def make_folder(kind: str, n: int = 40, size: int = 64) -> Path:
+def make_folder(kind: str, n: int = 40, size: int = 64, parent: Path | None = None) -> Path:
     """A data folder of phantom slices (PNG) with a fault in the masks.
 
     ``sparse``: foreground labelled on 3% of its pixels only, the rest of the
@@ -159,13 +159,15 @@ def make_folder(kind: str, n: int = 40, size: int = 64) -> Path:
     foreground). ``noisy``: 20% of the pixels get a label drawn at random.
     ``outlier``: clean masks, but each image (NIfTI, float) has one hot pixel
     at 500 times the tissue's brightness, as a spike artefact gives; the
-    trainer's min-max scaling then squeezes the anatomy into 0.2% of the range."""
+    trainer's min-max scaling then squeezes the anatomy into 0.2% of the range.
+    The folder is ``<parent>/<kind>`` (default parent: the dev set's data/;
+    tests/fixtures/make_diagnosis.py makes its own)."""
     import numpy as np
     from PIL import Image
 
     from histkit.train.phantom import phantoms
 
-    folder = DEV / "data" / kind
+    folder = (DEV / "data" if parent is None else parent) / kind
     if (folder / "done").exists():
         return folder
     (folder / "images").mkdir(parents=True, exist_ok=True)

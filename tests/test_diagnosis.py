@@ -1,8 +1,11 @@
 """histkit.diagnosis (histkit.diagnose) and `histkit diagnose`, on real trainings.
 
-The faulty and healthy histories come from bench/diagnose_devset.py (histkit's
-trainer with faults reachable from its options) and bench/keras_seed002.py
-(seed 002 with Keras' CSVLogger); the demo study in run/ is healthy.
+The histories are the tests' own, in tests/fixtures/diagnosis/ (made by
+tests/fixtures/make_diagnosis.py; its README says how): faulty and healthy
+runs of histkit's trainer, with faults reachable from its options, as the
+cases of bench/diagnose_devset.py; a small healthy study (study/, the demo
+study of run/ at a tiny size); and seed 002's double-softmax run with Keras'
+CSVLogger (copied from bench/diagnose_dev/keras/, made by bench/keras_seed002.py).
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from histkit.diagnosis import (FINDING_COLUMNS, RULES, diagnose, double_softmax_
 from histkit.errors import HistkitWarning, OptionError
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT / "bench" / "diagnose_dev"
-DEMO = sorted(ROOT.glob("run/*/*/*/*.csv"))
+DEV = ROOT / "tests" / "fixtures" / "diagnosis"
+DEMO = sorted((DEV / "study").glob("*/*/*/*.csv"))  # a healthy study; DEMO[1]: no finding
 
 
 def dev_run(case: str) -> Path:
     found = sorted((DEV / "runs" / case).glob("*/*/*/*.csv"))
-    assert found, f"no history for {case}: run bench/diagnose_devset.py"
+    assert found, f"no history for {case}: run tests/fixtures/make_diagnosis.py"
     return found[0]
 
 
@@ -56,7 +59,7 @@ def test_demo_study_has_no_error_or_warning():
     ("stuck_ce_sgd_lr1e-6", "stuck"),
     ("stuck_mdice_sgd_lr1e-6", "stuck"),
     ("overfit_noisy_n4", "overfitting"),
-    ("oscillating_adam_lr0.05", "oscillating"),
+    ("oscillating_mdice_adam_lr0.1", "oscillating"),
 ])
 def test_faulty_trainings_are_diagnosed_first_by_their_fault(case, first):
     out = diagnose(read_history(dev_run(case)), run=case)

@@ -110,7 +110,9 @@ def test_diagnose_takes_probes_as_an_object_or_a_dict():
 # ---------------------------------------------------------------------------
 # real trainings
 
-DEV = Path(__file__).resolve().parent.parent / "bench" / "diagnose_dev" / "runs"
+# the tests' own trainings: tests/fixtures/make_diagnosis.py (the cases of
+# bench/diagnose_devset.py of the same names, made again with their probes)
+DEV = Path(__file__).resolve().parent / "fixtures" / "diagnosis" / "runs"
 
 
 @pytest.mark.parametrize("case, first, also", [

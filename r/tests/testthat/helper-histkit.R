@@ -30,7 +30,10 @@ skip_without_python <- function() {
   err <- tryCatch({ histkit::histkit_python(); NULL }, error = function(e) e)
   if (is.null(err)) return(invisible())
   if (nzchar(Sys.getenv("HISTKIT_TEST_REQUIRE_PYTHON"))) stop(err)
-  skip(paste("the Python package histkit is not importable:", conditionMessage(err)))
+  # as in a built package checked outside a checkout: say what is missing, in a line
+  why <- sub("[.] Point R at .*$", "", sub("^histkit: ", "", conditionMessage(err)))
+  skip(paste0("needs the Python package histkit (set HISTKIT_PYTHON to a Python that has ",
+              "it, such as a histkit checkout's .venv/bin/python): ", why))
 }
 
 METRICS <- c("background_dice", "loss", "scat_dice", "sdice", "vsat_dice")

@@ -2,26 +2,26 @@
 # runs. The finding texts and thresholds belong to Python and may change, so
 # nothing here spells them out: every table is compared with Python's.
 
-DEV_RUNS <- "bench/diagnose_dev/runs"
-HEALTHY_DEMO <- "run/2026-11-23/unet_2d_mdice/fat_256x128x1/unet_2d_mdice_AdaDelta_fat_256x128x1_N96_E24_L4_FBL16.csv"
 FINDING_COLUMNS <- c("run", "rule", "severity", "epoch", "metric", "data", "evidence",
                      "advice")
 
-# A file of the checkout (tests run from r/tests/testthat or from the root).
-checkout_file <- function(path) {
-  for (up in c("../../..", "../..", "..", ".")) {
-    p <- file.path(up, path)
-    if (file.exists(p)) return(normalizePath(p))
-  }
-  stop("not in this checkout: ", path)
-}
+# The tests' own histories, in fixtures/: copies of real `histkit train` runs
+# made by the checkout's tests/fixtures/make_diagnosis.py (the cases of
+# bench/diagnose_devset.py of the same names; fixtures/README.md says which),
+# so that the built package carries them.
+DEV_RUNS <- c(
+  "stuck_ce_sgd_lr1e-6" = "unet_2d_ce_SGD_fat_64x64x1_N32_E20_L3_FBL8_LR1e-6.csv",
+  "diverged_sgd_lr100" = "unet_2d_ce_SGD_fat_64x64x1_N32_E20_L3_FBL8_LR1e2.csv",
+  "slow_ce_sgd_lr1e-4" = "unet_2d_ce_SGD_fat_64x64x1_N32_E30_L3_FBL8_LR1e-4.csv",
+  # healthy: no finding at all
+  "healthy_unet_mdice" = "unet_2d_mdice_AdaDelta_fat_64x64x1_N32_E30_L3_FBL8.csv"
+)
 
-# The one history of a labelled dev run (bench/diagnose_dev/runs/<label>/...).
+# The one history of a labelled run.
 dev_run <- function(label) {
-  dir <- checkout_file(file.path(DEV_RUNS, label))
-  csv <- list.files(dir, pattern = "\\.csv$", recursive = TRUE, full.names = TRUE)
-  stopifnot(length(csv) == 1)
-  csv
+  path <- test_path("fixtures", DEV_RUNS[[label]])
+  if (!file.exists(path)) stop("missing test fixture ", path)
+  normalizePath(path)
 }
 
 # Python's findings, read by Python itself (histkit.read_history) and handed
@@ -97,9 +97,9 @@ test_that("a diverged run gives Python's findings, errors first", {
   expect_identical(r$severity[1], "error")
 })
 
-test_that("a healthy demo run gives no rows, with the same columns", {
+test_that("a healthy run gives no rows, with the same columns", {
   skip_without_python()
-  path <- checkout_file(HEALTHY_DEMO)
+  path <- dev_run("healthy_unet_mdice")
   r <- diagnose(read_quietly(path), run = "healthy")
   expect_same_findings(r, python_findings(path, run = "healthy"))
   expect_identical(nrow(r), 0L)
@@ -117,7 +117,7 @@ test_that("a healthy demo run gives no rows, with the same columns", {
 test_that("a long table of several runs keyed by run gives Python's findings", {
   skip_without_python()
   paths <- c(stuck = dev_run("stuck_ce_sgd_lr1e-6"),
-             healthy = checkout_file(HEALTHY_DEMO),
+             healthy = dev_run("healthy_unet_mdice"),
              diverged = dev_run("diverged_sgd_lr100"),
              slow = dev_run("slow_ce_sgd_lr1e-4"))
   long <- do.call(rbind, lapply(names(paths), function(n) {

@@ -152,7 +152,8 @@ source_fixture <- function(...) {
   path <- test_path("..", "..", "..", "tests", "fixtures", "sources", ...)
   if (!file.exists(path)) {
     if (nzchar(Sys.getenv("HISTKIT_TEST_REQUIRE_PYTHON"))) stop("missing fixture ", path)
-    skip(paste("not in a histkit checkout:", path))
+    skip(paste("needs a histkit checkout's tests/fixtures/sources (the built package",
+               "does not carry them); not found:", path))
   }
   path
 }
