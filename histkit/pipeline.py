@@ -216,7 +216,7 @@ def _read_toml(path: str) -> dict:
 def _check_report(report: dict, path: str) -> None:
     """Catch bad report settings now, not after hours of training: the report's
     own checks (formats, tolerance, the labels file), run before any training."""
-    from .render.report.build import GROUP_FIELDS, check_settings
+    from .render.report import GROUP_FIELDS, check_settings
 
     bad = [v for v in report["group_by"] or [] if v not in GROUP_FIELDS]
     if bad:
@@ -372,7 +372,7 @@ def run_pipeline(study: Study, plan: Plan | None = None, *, only_report: bool = 
     the other runs and the report still go ahead. The trainer's output goes
     to stderr. ``jobs`` is the report's worker count.
     """
-    from .render.report.build import build_report
+    from .render.report import build_report
 
     plan = plan or plan_study(study)
     problems: list[HistkitError] = []

@@ -370,7 +370,7 @@ def report(roots, output, labels=None, tolerance=0.005, group_by=None, jobs=None
            title=None, formats=("png",), dpi=100, base_size=11.0, strict=False,
            pages=None) -> dict:
     """:func:`histkit.render.report.build_report`, its result as plain values."""
-    from .render.report.build import build_report
+    from .render.report import build_report
 
     rep = build_report(
         [str(r) for r in _as_list(roots)], str(output), labels=labels,

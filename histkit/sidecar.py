@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .errors import HistoryError
 
-__all__ = ["sidecar_path", "read_sidecar", "write_sidecar", "setting_differences"]
+__all__ = ["sidecar_path", "read_sidecar", "write_sidecar", "setting_differences",
+           "flat_settings"]
 
 
 def sidecar_path(history_path: str | os.PathLike) -> Path:
@@ -43,6 +44,22 @@ def write_sidecar(history_path: str | os.PathLike, data: dict) -> Path:
 
     text = json.dumps(data, indent=1, sort_keys=False, default=str) + "\n"
     return write_atomic(sidecar_path(history_path), text.encode("utf-8"), durable=True)
+
+
+def flat_settings(record: dict) -> dict[str, str]:
+    """A sidecar's record as ``{key: text}``, nested keys dotted
+    (``device.name``), every value but text as its JSON: what a run page lists."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix, v):
+        if isinstance(v, dict) and v:
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        else:
+            flat[prefix] = v if isinstance(v, str) else json.dumps(v)
+
+    walk("", record)
+    return flat
 
 
 def setting_differences(recorded: dict, wanted: dict, keys) -> list[tuple[str, object, object]]:

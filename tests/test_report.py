@@ -122,9 +122,9 @@ def test_a_study_larger_than_pages_shows_its_best_and_failed_runs(tmp_path, monk
     comparison and the factor analysis still cover all nine runs."""
     import shutil
 
-    import histkit.render.report.build
+    import histkit.render.report.study
 
-    monkeypatch.setattr(histkit.render.report.build, "CHUNK", 3)
+    monkeypatch.setattr(histkit.render.report.study, "CHUNK", 3)
     for i in range(8):  # a lower rate learns faster: a lower best val_loss
         write_history(tmp_path, history_name(dropout=20 * (i % 2), extra=f"_seed{i}"),
                       rate=1.5 + i)
@@ -152,7 +152,7 @@ def test_a_study_larger_than_pages_shows_its_best_and_failed_runs(tmp_path, monk
     # the comparison covers every run, as a build that holds them all draws it
     table = rep.comparisons["dropout"]
     assert table["runs"].to_list() == [5, 4]
-    monkeypatch.setattr(histkit.render.report.build, "CHUNK", 2000)
+    monkeypatch.setattr(histkit.render.report.study, "CHUNK", 2000)
     whole = build_report(tmp_path / "run", tmp_path / "all", jobs=1, dpi=30, labels=LABELS,
                          group_by=["dropout"])
     assert whole.comparisons["dropout"].equals(table)
@@ -509,11 +509,14 @@ def test_run_pages_are_incremental(pages_study):
     assert "No settings file" in page_of(out, trained).read_text()
     trained.with_suffix(".json").unlink()
 
-    # unreadable probes: a problem, a page without them, tried again next time
+    # unreadable probes: a problem, a page without them, tried again next time,
+    # also when the run's figure is drawn in the same build (they share a key)
     scalars = trained.with_suffix(".probes") / "scalars" / "0001.parquet"
     good = scalars.read_bytes()
     scalars.write_bytes(b"not parquet")
+    (out / "runs" / f"{stem}.png").unlink()
     broken = build(root)
+    assert broken.rendered == [str(trained)] and broken.pages == []
     assert [p.path for p in broken.problems] == [str(trained)]
     assert "probes cannot be read" in str(broken.problems[0])
     page = page_of(out, trained)

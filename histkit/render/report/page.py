@@ -1,29 +1,35 @@
-"""One run's page of a report: ``runs/<stem>.html``.
+"""One run's page of a report: ``runs/<stem>.html``, and what it is drawn from.
 
-Called by :mod:`histkit.render.report` in a worker process for each run whose page
-is out of date. The page shows the run's history and telemetry figures
-(drawn by the report's run task, linked by name), all its settings (the
-fields of its name and its sidecar JSON), its stops, its diagnosis findings
-and, when ``histkit train`` wrote probes beside the history, four probe
-figures (:mod:`histkit.render.probe_plots`) and the probe images, copied into
-``runs/<stem>.probes/`` so the report stays self-contained. Links are
-relative and every name is escaped (jinja2 autoescape).
+A :class:`RunPage` task is drawn in a worker process for each run whose
+page is out of date. The page shows the run's history and telemetry figures
+(drawn by its :class:`~.figures.RunFigure`, linked by name), all its
+settings (the fields of its name and its sidecar JSON), its stops, its
+diagnosis findings and, when ``histkit train`` wrote probes beside the
+history, four probe figures (:mod:`histkit.render.probe_plots`) and the probe
+images, copied into ``runs/<stem>.probes/`` so the report stays
+self-contained. Links are relative and every name is escaped (jinja2
+autoescape).
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import json
 import re
 import warnings
 from pathlib import Path
+from typing import ClassVar
 
 import polars as pl
 
 from ... import __version__
 from ...errors import HistkitError, OptionError
 from ...files import write_atomic
+from ...sidecar import flat_settings, sidecar_path
+from .settings import Settings
+from .templating import template_env
 
-__all__ = ["render_page", "PROBE_FIGURES"]
+__all__ = ["RunPage", "render_page", "run_settings", "PROBE_FIGURES"]
 
 #: probe figures of a page: file kind, section title, what it shows
 PROBE_FIGURES = (
@@ -46,28 +52,42 @@ PROBE_FIGURES = (
 )
 
 
-@functools.cache
-def template_env():
-    """The jinja2 environment of the report's templates (autoescaped), one
-    per process, so each template is compiled once for all pages and the
-    index."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+@dataclasses.dataclass
+class RunPage:
+    """One run's page: what it shows, gathered when it is planned (the run's
+    history, name fields, sidecar settings and diagnosis findings; its
+    probes are read when it is drawn)."""
 
-    from .build import _num
+    part: ClassVar[str] = "pages"  # its section of the manifest
+    key: str  # the history's path
+    entry: dict  # its manifest entry: digest, files, probes
+    name: str
+    stem: str  # of its files: runs/<stem>.html, ...
+    hist: pl.DataFrame
+    settings: Settings
+    probes: bool  # whether probes lie beside the history
+    sidecar: dict | None  # its settings file, flat, or None
+    sidecar_path: Path | None
+    fields: dict  # its name's fields
+    figures: list[str]  # the run figure's files, linked
+    telemetry: list[str]  # its telemetry figure, if any
+    findings: pl.DataFrame | None = None  # the study's; None: diagnosed here
+    written: bool = False  # set when the page was written, even with a problem
 
-    env = Environment(loader=PackageLoader("histkit.render.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = _num
-    return env
+    def draw(self, out: str) -> tuple[str | None, list[str] | None]:
+        """Write the page: :func:`render_page`."""
+        return render_page(out, self)
 
+    def problem(self, error: str) -> HistkitError:
+        return HistkitError(f"run page: {error}", path=self.key)
 
-def render_page(out: str, task: dict) -> tuple[str | None, list[str] | None]:
+def render_page(out: str, task: RunPage) -> tuple[str | None, list[str] | None]:
     """Write the page of one run; ``(problem or None, the files written)``.
 
     Unreadable probes or a probe figure that fails are a problem, but the page
     is still written (without them); ``files`` is None when it was not."""
     out = Path(out)
-    stem = task["stem"]
+    stem = task.stem
     errors: list[str] = []
     written: list[str] = []
     try:
@@ -82,45 +102,47 @@ def render_page(out: str, task: dict) -> tuple[str | None, list[str] | None]:
     return ("; ".join(errors) or None), [page, *written]
 
 
-def _context(out: Path, task: dict, errors: list[str], written: list[str]) -> dict:
+def _context(out: Path, task: RunPage, errors: list[str], written: list[str]) -> dict:
+    """What the page template reads; draws the probe figures and copies the
+    probe images on the way (``written``), noting what failed (``errors``)."""
     from ...diagnosis import VERDICTS, diagnose
     from ...analysis.stops import early_stoppings
 
-    s = task["settings"]
+    s = task.settings
     lookup = dict(s.labels)
-    hist = task["hist"]
-    name = task["name"]
+    hist = task.hist
+    name = task.name
     stops = early_stoppings(hist, s.tolerance, telemetry=s.telemetry)
     probes, probe_note = None, None
-    if task["probes"]:
+    if task.probes:
         from ...probes import read_probes
 
         try:
-            probes = read_probes(task["key"])
+            probes = read_probes(task.key)
         except HistkitError as exc:
             probe_note = f"the probes cannot be read: {exc.message}"
             errors.append(probe_note)
-    findings = task.get("findings")  # the study's, planned by build_report
+    findings = task.findings  # the study's diagnosis, planned with the page
     if findings is None:
         findings = diagnose(hist, run=name, telemetry=s.telemetry,
                             probes=probes if probes is not None else False).drop("run")
-    figures = task["figures"]
+    figures = task.figures
     image = next((f for f in figures if f.endswith((".png", ".svg"))), None)
     context = {
-        "run": name, "path": task["key"], "version": __version__,
+        "run": name, "path": task.key, "version": __version__,
         "tolerance": s.tolerance,
         "epochs": hist["epoch"].n_unique() if "epoch" in hist.columns else 0,
         "figure": _here(image), "figures": [_here(f) for f in figures],
-        "telemetry": _here(task["telemetry"][0]) if task["telemetry"] else None,
+        "telemetry": _here(task.telemetry[0]) if task.telemetry else None,
         "fields": {k: (str(v).lower() if isinstance(v, bool) else v)
-                   for k, v in task["fields"].items() if v not in (None, "")},
-        "sidecar": task["sidecar"],
-        "sidecar_name": task["sidecar_path"].name if task["sidecar_path"] else None,
+                   for k, v in task.fields.items() if v not in (None, "")},
+        "sidecar": task.sidecar,
+        "sidecar_name": task.sidecar_path.name if task.sidecar_path else None,
         "stops": _stops(stops, lookup),
         "findings": findings.to_dicts(),
         "verdict": VERDICTS.get(findings["severity"][0], "healthy") if findings.height
         else "healthy",
-        "has_probes": bool(task["probes"]), "probe_note": probe_note, "probe_figures": [],
+        "has_probes": bool(task.probes), "probe_note": probe_note, "probe_figures": [],
         "images": [],
     }
     if probes is not None:
@@ -143,13 +165,15 @@ def _stops(stops: pl.DataFrame, lookup: dict) -> list[dict]:
     return [{**r, "label": lookup.get(r["metric"], r["metric"])} for r in rows]
 
 
-def _probes(out: Path, task: dict, probes, context: dict, errors: list[str],
+def _probes(out: Path, task: RunPage, probes, context: dict, errors: list[str],
             written: list[str]) -> None:
+    """The probe figures (:data:`PROBE_FIGURES`) and images of the page; a
+    figure that cannot be drawn leaves a note in its place."""
     from .. import probe_plots as pp
     from ..plot import save_plot
 
-    s = task["settings"]
-    stem = task["stem"]
+    s = task.settings
+    stem = task.stem
     draw = {"norms": pp.plot_norms, "histograms": pp.plot_histograms,
             "activations": pp.plot_activations, "shares": pp.plot_shares}
     for kind, title, about in PROBE_FIGURES:
@@ -194,3 +218,23 @@ def _copy_images(out: Path, stem: str, images: pl.DataFrame, written: list[str])
             row[r["kind"]].append({"file": _here(f),
                                    "label": names[i] if i < len(names) else f"ReLU {i}"})
     return [rows[e] for e in sorted(rows)]
+
+
+def run_settings(path: str, problems: list) -> tuple[dict | None, bytes]:
+    """The settings of a ``<run>.csv`` history from its sidecar, as a flat
+    ``{key: text}`` (:func:`histkit.sidecar.flat_settings`), and the
+    sidecar's bytes; none for another kind of history or a run without one.
+    A sidecar that is not a JSON object is a problem of the report."""
+    side = sidecar_path(path) if Path(path).suffix.lower() == ".csv" else None
+    if side is None or not side.is_file():
+        return None, b""
+    try:
+        data = side.read_bytes()
+        value = json.loads(data)
+        if not isinstance(value, dict):
+            raise ValueError(f"a JSON object was expected, not {type(value).__name__}")
+    except (OSError, ValueError) as exc:
+        problems.append(HistkitError(f"the run's settings file cannot be read: {exc}",
+                                     path=str(side)))
+        return None, b""
+    return flat_settings(value), data
