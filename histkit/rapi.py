@@ -32,8 +32,8 @@ import polars as pl
 
 # the modules every R session needs, imported when R starts Python
 # (library(histkit)) rather than by the first call
-for _module in ("analysis.runs", "readers.batch", "labels", "names", "render.plot",
-                "analysis.stops"):
+for _module in ("analysis.runs", "analysis.summary", "analysis.stops", "readers.batch",
+                "labels", "names", "render.plot"):
     importlib.import_module(f"{__package__}.{_module}")
 from .errors import HistkitError, OptionError
 
@@ -324,7 +324,7 @@ def telemetry_names(metrics, telemetry=None) -> list[str]:
 def parse_run_name(names, strict=False) -> dict:
     """Parsed fields of run names, one row per name; a path
     (``run/<date>/.../<name>.csv``) adds its ``date``."""
-    from .analysis.runs import _SCHEMA
+    from .analysis.summary import FIELD_SCHEMA
     from .names import FIELDS, parse_run_name as _parse, run_from_path
 
     rows = []
@@ -333,7 +333,7 @@ def parse_run_name(names, strict=False) -> dict:
         run = (run_from_path if is_path else _parse)(name, strict=bool(strict))
         rows.append({**run.as_dict(), "valid": run.valid})
     schema = {"date": pl.String, "name": pl.String,
-              **{f: _SCHEMA[f] for f in FIELDS if f not in ("date", "name")},
+              **{f: FIELD_SCHEMA[f] for f in FIELDS if f not in ("date", "name")},
               "valid": pl.Boolean}
     return encode(pl.DataFrame(rows, schema=schema, orient="row") if rows
                   else pl.DataFrame(schema=schema))

@@ -1,7 +1,7 @@
 """Comparisons across a study: which factor matters, and by how much.
 
 ``compare_runs(summary)`` reads the per-run summary
-(:func:`histkit.analysis.runs.summarise`: name fields, best value and stop epoch of
+(:func:`histkit.analysis.summary.summarise`: name fields, best value and stop epoch of
 every series) and answers, for one metric:
 
 - ``levels``: per factor and level, the number of runs, the mean and
@@ -77,9 +77,9 @@ def default_metric(summary: pl.DataFrame, lookup: dict | None = None) -> str:
 
 def read_summary(roots, tolerance: float = 0.005, *, strict: bool = False,
                  problems: list | None = None) -> pl.DataFrame:
-    """The per-run summary (:func:`histkit.analysis.runs.summarise`) of the
+    """The per-run summary (:func:`histkit.analysis.summary.summarise`) of the
     histories under ``roots``; files that cannot be read go to ``problems``."""
-    from .runs import run_fields, summarise
+    from .summary import run_fields, summarise
     from ..readers import find_histories, read_chunks
 
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)

@@ -72,7 +72,7 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
         from plotnine import labs
 
         from ..analysis.compare import legend, side_by_side
-        from ..analysis.runs import run_fields, summarise
+        from ..analysis.summary import run_fields, summarise
         from ..analysis.stops import early_stoppings
         from ..labels import load_labels
         from ..readers import find_histories, read_histories

@@ -129,7 +129,7 @@ def _one_figure(batch, path: Path, side_by_side: bool, strict: bool, tolerance, 
     from plotnine import labs
 
     from ..analysis.compare import legend
-    from ..analysis.runs import run_fields
+    from ..analysis.summary import run_fields
     from ..analysis.stops import early_stoppings
     from ..render.plot import plot_overlay, plot_side_by_side, save_plot
 

@@ -18,7 +18,7 @@ import os
 import polars as pl
 
 from ...analysis.curves import GroupCurves, moments, validation
-from ...analysis.runs import fields_table, summarise
+from ...analysis.summary import fields_table, summarise
 from ...errors import HistkitError
 from ...files import safe_name
 from ...metrics import metric_filter, telemetry_names

@@ -76,7 +76,7 @@ def comparison_table(summary: pl.DataFrame, field: str, metrics: list[str]) -> p
         aggs += [best.mean().alias(f"mean_val_{m}"), best.std().alias(f"std_val_{m}"),
                  (best.min() if is_loss_like(m) else best.max()).alias(f"best_val_{m}"),
                  pl.col(f"stop_val_{m}_epoch").median().alias(f"stop_val_{m}_epoch")]
-    from ...analysis.runs import COST
+    from ...analysis.summary import COST
 
     aggs += [getattr(pl.col(col), how)().alias(col) for col, (_, how) in COST.items()
              if col in summary.columns]
