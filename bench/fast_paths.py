@@ -1,4 +1,4 @@
-"""What each special path of histkit's trainer gains on this machine.
+"""What the special path of histkit's trainer gains on this machine.
 
     .venv/bin/python bench/fast_paths.py [--repeats 5] [--steps 6] [--threads 2]
     ONEDNN_MAX_CPU_ISA=AVX2 .venv/bin/python bench/fast_paths.py   # an AVX2-only CPU
@@ -12,15 +12,11 @@ its range, and warns when the range is wide. The models are ``histkit train``'s
 at the demo's shape (batch 2, 1x192x384): the UNet with 5 levels and the
 attention UNet with 4, 24 base filters, Multilabel Dice loss, Adadelta.
 
-Paths:
-  batchnorm   histkit.train.norm.BatchNorm2d's channels_last backward, against
-              torch's nn.BatchNorm2d (both in channels_last)
-  split_merge ConvBlock.forward_cat's split first convolution, against the
-              concatenation (channels_last)
-  layout      channels_last against contiguous tensors, each with every other
-              path as the trainer runs it: what the memory-format probe decides
-  allocator   glibc mallopt (histkit.train.allocator), against glibc's defaults:
-              two child processes take turns (mallopt is process-wide)
+The one path left is the memory-format probe: channels_last against
+contiguous tensors, which ``histkit train`` decides by timing a step of each
+when a run starts. The batch-norm channels_last backward, the split merge
+convolution and glibc's mallopt were measured here too and removed, their
+gains within the noise (bench/README.md, "What each special path gains").
 """
 
 from __future__ import annotations
@@ -29,11 +25,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
-PATHS = ("batchnorm", "split_merge", "layout", "allocator")
+PATHS = ("layout",)
 MODELS = ("unet", "attention")
 WIDE = 0.10  # warn when a range spans more than this
 
@@ -44,22 +38,6 @@ def _model(name: str):
     if name == "unet":
         return UNet(1, 3, levels=5, base_filters=24)
     return UNet(1, 3, levels=4, base_filters=24, attention=True)
-
-
-def _without(path: str, model):
-    """``model`` with ``path`` switched off, in place."""
-    import torch
-    from torch import nn
-
-    from histkit.train.norm import BatchNorm2d
-    from histkit.train.unet import ConvBlock
-
-    for m in model.modules():
-        if path == "batchnorm" and isinstance(m, BatchNorm2d):
-            m.__class__ = nn.BatchNorm2d
-        if path == "split_merge" and isinstance(m, ConvBlock):
-            m.forward_cat = lambda skip, up, m=m: m(torch.cat([skip, up], dim=1))
-    return model
 
 
 def _stepper(model, layout: str):
@@ -96,9 +74,7 @@ def _pair(path: str, name: str):
     torch.manual_seed(0)
     on = _model(name)
     off = copy.deepcopy(on)
-    if path == "layout":
-        return _stepper(on, "channels_last"), _stepper(off, "contiguous")
-    return _stepper(on, "channels_last"), _stepper(_without(path, off), "channels_last")
+    return _stepper(on, "channels_last"), _stepper(off, "contiguous")
 
 
 def _ratios(on, off, repeats: int, steps: int) -> list[float]:
@@ -113,40 +89,6 @@ def _ratios(on, off, repeats: int, steps: int) -> list[float]:
     return out
 
 
-def _child(mode: str, name: str, steps: int) -> None:
-    """One allocator turn: median step time of ``steps`` steps, as JSON."""
-    if mode == "keep":
-        from histkit.train.allocator import keep_freed_memory
-        assert keep_freed_memory()
-    import resource
-
-    import torch
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    step = _stepper(_model(name), "channels_last")
-    step()
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    times = [step() for _ in range(steps)]
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
-    print(json.dumps({"median": statistics.median(times), "faults": faults}))
-
-
-def _allocator_ratios(name: str, repeats: int, steps: int, threads: int):
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-
-    def turn(mode):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--model", name,
-                              "--steps", str(steps)], env=env, capture_output=True, text=True,
-                             check=True)
-        return json.loads(out.stdout.splitlines()[-1])
-
-    ratios, faults = [], {}
-    for _ in range(repeats):
-        keep, default = turn("keep"), turn("default")
-        ratios.append(default["median"] / keep["median"])
-        faults = {"keep": keep["faults"], "default": default["faults"]}
-    return ratios, faults
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -154,12 +96,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--paths", default=",".join(PATHS))
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--model", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        _child(args.child, args.model, args.steps)
-        return
 
     import torch
     torch.set_num_threads(args.threads)
@@ -171,12 +108,7 @@ def main() -> None:
     for path in args.paths.split(","):
         for name in args.models.split(","):
             extra = ""
-            if path == "allocator":
-                ratios, faults = _allocator_ratios(name, args.repeats, args.steps, args.threads)
-                extra = (f"  minor faults/step {faults['default']:.0f} default, "
-                         f"{faults['keep']:.0f} kept")
-            else:
-                ratios = _ratios(*_pair(path, name), args.repeats, args.steps)
+            ratios = _ratios(*_pair(path, name), args.repeats, args.steps)
             med, lo, hi = statistics.median(ratios), min(ratios), max(ratios)
             wide = hi - lo > WIDE
             results.append({"path": path, "model": name, "isa": isa, "median": med,

@@ -87,41 +87,6 @@ def test_fused_inference_model_matches_and_has_no_batchnorm(model):
         assert torch.allclose(fused(x), model(x), atol=1e-4)
 
 
-def _merge_inputs(*channels):
-    return [torch.randn(2, c, 8, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
-            for c in channels]
-
-
-@pytest.mark.parametrize("fused", [False, True], ids=["training", "fused-inference"])
-def test_merge_block_on_two_parts_equals_the_block_on_their_concatenation(fused, monkeypatch):
-    torch.manual_seed(0)
-    block = ConvBlock(6 + 4, 5).to(memory_format=torch.channels_last)
-    skip, up = _merge_inputs(6, 4)
-    if fused:  # the folded first convolution has a bias, which must be added once
-        block(torch.randn(2, 10, 8, 6))
-        block = fuse_for_inference(block)
-        assert block[0].bias is not None
-    reference = block(torch.cat([skip, up], dim=1))
-    grads = torch.autograd.grad(reference.square().sum(), [skip, up, block[0].weight])
-    cats = []
-    real_cat = torch.cat
-    monkeypatch.setattr(torch, "cat", lambda *a, **k: cats.append(1) or real_cat(*a, **k))
-    split = block.forward_cat(skip, up)
-    assert not cats  # channels_last fp32 takes the split path
-    assert torch.allclose(split, reference, atol=1e-5)
-    for a, b in zip(torch.autograd.grad(split.square().sum(), [skip, up, block[0].weight]), grads):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-def test_merge_block_keeps_the_concatenation_under_bfloat16_autocast():
-    # split, each half would be rounded to bfloat16 before the sum
-    torch.manual_seed(0)
-    block = ConvBlock(6 + 4, 5).to(memory_format=torch.channels_last)
-    skip, up = _merge_inputs(6, 4)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert torch.equal(block.forward_cat(skip, up), block(torch.cat([skip, up], dim=1)))
-
-
 def test_gradients_reach_the_first_layer():
     model = UNet(1, 3, levels=3, base_filters=4, attention=True)
     model(torch.randn(2, 1, 32, 16)).sum().backward()

@@ -65,9 +65,8 @@ def train_command(quiet: bool, **options) -> None:
     progress bar over the epoch's batches. The last line on stdout is the
     history's path.
     """
-    from ..train import allocator, train
+    from ..train import train
 
-    allocator.keep_freed_memory()  # this process only trains: reuse freed blocks
     if options["n_train"] is None and options["data"] is None:
         options["n_train"] = 204
     if quiet:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .norm import BatchNorm2d
 
 __all__ = ["LinkNet"]
 
@@ -32,7 +31,7 @@ class _StridedPointwise(nn.Conv2d):
 def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, relu: bool = True) -> nn.Sequential:
     conv = (_StridedPointwise(cin, cout, stride) if k == 1 and stride > 1
             else nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False))
-    layers = [conv, BatchNorm2d(cout)]
+    layers = [conv, nn.BatchNorm2d(cout)]
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
 
@@ -59,7 +58,7 @@ class _Decoder(nn.Sequential):
         super().__init__(
             _conv_bn(cin, mid, k=1),
             nn.ConvTranspose2d(mid, mid, 3, stride=2, padding=1, output_padding=1, bias=False),
-            BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
             _conv_bn(mid, cout, k=1))
 
 
