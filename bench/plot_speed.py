@@ -12,15 +12,15 @@ each, in turn, so both pay their start-up and package loading as a user
 does. Prints the median and range of each, the ratio of the medians (goal:
 at most 1, aim 0.7) and where the Python process spends its time.
 
-Also times `histkit plot` with each of its five special paths switched off
-and prints what each gains: the CLI spares matplotlib the signatures and
-property lists of the Artist ``set()`` methods
-(histkit.render.plot.skip_artist_docstrings), has pandas make plotnine's string
-columns object arrays (histkit.render.plot.object_strings), imports its libraries
-with the cycle collector paused and then frozen (histkit.cli.process.importing),
-the `histkit` program leaves a quick command without the interpreter's
-teardown (histkit.cli.process.leave), and a PNG is drawn once on the Agg canvas
-instead of savefig's layout pass and render pass (histkit.render.plot.save_png).
+Also times `histkit plot` with each of the shortcuts of histkit/process.py
+switched off, and all of them at once: the CLI spares matplotlib the
+signatures and property lists of the Artist ``set()`` methods, has pandas
+make plotnine's string columns object arrays, imports its libraries with the
+cycle collector paused and then frozen, and leaves a quick command without
+the interpreter's teardown. Each round runs every variant once, in turn; a
+path's gain is the ratio, within a round, of the process's CPU time (user +
+system) without it to with it: its median, quartiles and range. A path
+stays when its lower quartile is above 1 ("beyond its noise").
 
 The Python processes write and reuse their bytecode caches as a user's
 Python does, even where the environment says PYTHONDONTWRITEBYTECODE.
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,19 +74,15 @@ p <- ggplot(long, aes(epoch, value, colour = data)) +
 ggsave(args[2], p, width = 10.8, height = 6.8, dpi = 150)
 """
 
-# `histkit plot` with one special path switched off
-DOCSTRINGS_ON = ("import histkit.render.plot\nhistkit.render.plot.skip_artist_docstrings = lambda: None\n"
-                 "from histkit.cli import run\nrun()")
-ARROW_STRINGS = ("import histkit.render.plot\nhistkit.render.plot.object_strings = lambda: None\n"
-                 "from histkit.cli import run\nrun()")
-COLLECTOR_ON = ("import contextlib, histkit.cli.process\n"
-                "histkit.cli.process.importing = contextlib.nullcontext\n"
-                "from histkit.cli import run\nrun()")
-TEARDOWN_ON = ("import histkit.cli.process\nhistkit.cli.process.PROGRAM.on = True\n"
-               "from histkit.cli import main\nmain()")
-DRAWN_TWICE = ("import histkit.render.plot\nhistkit.render.plot.save_png = lambda plot, target, *, width, "
-               "height, dpi: plot.save(target, width=width, height=height, dpi=dpi, "
-               "verbose=False)\nfrom histkit.cli import run\nrun()")
+# `histkit plot` with one shortcut (or every one) switched off
+_RUN = "from histkit.cli import run\nrun()"
+DOCSTRINGS_ON = "import histkit.process as p\np.skip_artist_docstrings = lambda: None\n" + _RUN
+ARROW_STRINGS = "import histkit.process as p\np.object_strings = lambda: None\n" + _RUN
+COLLECTOR_ON = "import contextlib, histkit.process as p\np.importing = contextlib.nullcontext\n" + _RUN
+TEARDOWN_ON = "import histkit.process as p\np.PROGRAM.on = True\nfrom histkit.cli import main\nmain()"
+NONE = ("import contextlib, histkit.process as p\np.skip_artist_docstrings = lambda: None\n"
+        "p.object_strings = lambda: None\np.importing = contextlib.nullcontext\n"
+        "p.PROGRAM.on = True\nfrom histkit.cli import main\nmain()")
 
 STAGES = r"""
 import sys, time
@@ -93,9 +90,10 @@ t = [time.perf_counter()]
 import gc
 import histkit.cli  # noqa: F401  what `histkit` imports before it parses options
 t.append(time.perf_counter())
-gc.disable()  # as histkit.cli.process.importing does
-from histkit.render.plot import prepare_process  # with polars, matplotlib and pandas
-prepare_process()  # as `histkit plot` does
+gc.disable()  # as histkit.process.importing does
+from histkit.process import prepare_drawing
+prepare_drawing()  # as `histkit plot` does
+import histkit.render.plot  # noqa: F401  with polars, matplotlib and pandas
 t.append(time.perf_counter())
 import plotnine  # noqa: F401
 gc.freeze()
@@ -106,14 +104,10 @@ from histkit.render.plot import plot_run, save_plot
 hist = read_history(sys.argv[1])
 p = plot_run(hist, "run", sys.argv[3])
 t.append(time.perf_counter())
-import matplotlib as mpl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-fig = p.draw()
+save_plot(p, sys.argv[2], width=10.8, height=6.8, dpi=150)  # draws and writes the PNG
 t.append(time.perf_counter())
-with mpl.rc_context(p.theme.rcParams):  # the PNG once, as histkit.render.plot.save_png writes it
-    FigureCanvasAgg(fig).print_png(sys.argv[2])
-t.append(time.perf_counter())
-names = ["histkit.cli", "histkit.render.plot+polars+matplotlib+pandas", "plotnine", "read+stops+build", "draw", "png"]
+names = ["histkit.cli", "histkit.render.plot+polars+matplotlib+pandas", "plotnine",
+         "read+stops+build", "draw+png"]
 print(" ".join(f"{n}={b - a:.3f}" for n, a, b in zip(names, t, t[1:])))
 print(time.time(), flush=True)  # the parent times the teardown from here
 """
@@ -138,12 +132,16 @@ def write_history(path: Path, epochs: int = 24) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def seconds(cmd: list[str], out: Path) -> float:
+def seconds(cmd: list[str], out: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system) of one run of ``cmd``."""
     out.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env=ENV)
     took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode:
         lines = done.stderr.strip().splitlines() or ["no message"]
         said = next((ln for ln in lines if "rror" in ln), lines[-1])
@@ -152,7 +150,7 @@ def seconds(cmd: list[str], out: Path) -> float:
                             "apt-get install r-cran-tidyr)" if cmd[0] == "Rscript" else ""))
     if not out.stat().st_size:
         raise SystemExit(f"{cmd[0]} wrote an empty {out}")
-    return took
+    return took, cpu
 
 
 def _stages(csv: Path, png: Path) -> str:
@@ -183,12 +181,15 @@ def main() -> None:
                 "arrow strings": ([sys.executable, "-c", ARROW_STRINGS, *py_cmd[1:]], py_png),
                 "collector on": ([sys.executable, "-c", COLLECTOR_ON, *py_cmd[1:]], py_png),
                 "teardown on": ([sys.executable, "-c", TEARDOWN_ON, *py_cmd[1:]], py_png),
-                "drawn twice": ([sys.executable, "-c", DRAWN_TWICE, *py_cmd[1:]], py_png)}
+                "none of them": ([sys.executable, "-c", NONE, *py_cmd[1:]], py_png)}
         seconds(py_cmd, py_png), seconds(r_cmd, r_png)  # warm the page cache
         times = {name: [] for name in cmds}
+        cpu = {name: [] for name in cmds}
         for _ in range(args.repeats):
             for name, (cmd, png) in cmds.items():
-                times[name].append(seconds(cmd, png))
+                wall, used = seconds(cmd, png)
+                times[name].append(wall)
+                cpu[name].append(used)
         stages = _stages(csv, tmp / "s.png")
     for name, ts in times.items():
         print(f"{name:14} median {statistics.median(ts):.2f} s  "
@@ -199,9 +200,13 @@ def main() -> None:
                        ("arrow strings", "plotnine's strings as object arrays"),
                        ("collector on", "importing with the collector paused, then frozen"),
                        ("teardown on", "leaving without the interpreter's teardown"),
-                       ("drawn twice", "drawing the PNG once, not savefig's twice")):
-        gain = statistics.median(times[name]) / statistics.median(times["histkit plot"])
-        print(f"{path}: {gain:.3f}x ({name} / histkit plot)")
+                       ("none of them", "all four shortcuts")):
+        rounds = [a / b for a, b in zip(cpu[name], cpu["histkit plot"])]
+        q1, _, q3 = statistics.quantiles(rounds, n=4)
+        print(f"{path}: CPU time without / with, within a round: "
+              f"{statistics.median(rounds):.3f}x, quartiles {q1:.3f}-{q3:.3f}, "
+              f"range {min(rounds):.3f}-{max(rounds):.3f}"
+              + (": a gain beyond its noise" if q1 > 1 else ": within its noise"))
     print(f"one Python process, seconds by stage: {stages}")
 
 

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "histkit"
 #: import from a lower layer, or from its own package
 LAYERS = {
     "histkit": 0, "errors": 0, "names": 0, "metrics": 0, "labels": 0, "files": 0,
-    "sidecar": 0, "rbridge": 0, "lazy": 0,
+    "sidecar": 0, "rbridge": 0, "lazy": 0, "process": 0,
     "readers": 1, "probes": 2, "analysis": 3, "diagnosis": 3, "train": 4,
     "render": 5, "pipeline": 6, "rapi": 6, "cli": 7,
 }

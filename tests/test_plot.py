@@ -129,7 +129,7 @@ _DOC_OF_SET = ("import inspect, matplotlib.lines, pandas\nfrom matplotlib.lines 
 def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, labels_file,
                                                                  tmp_path):
     """`histkit plot` spares matplotlib's set() docstrings and signatures and
-    has pandas make object strings (bench/plot_speed.py); the PNG is byte for
+    has pandas make object strings (histkit/process.py); the PNG is byte for
     byte what a library user's process draws with pandas' own strings, and
     set() still sets."""
     import subprocess
@@ -154,10 +154,9 @@ def test_cli_skips_artist_docstrings_and_draws_the_same_figure(history_file, lab
     assert cli_png.read_bytes() == lib_png.read_bytes()
 
 
-def test_png_drawn_once_is_what_plotnine_saves(hist, tmp_path):
-    """save_plot draws a PNG once on the Agg canvas (bench/plot_speed.py):
-    the same bytes as plotnine's save, which lays the figure out in a pass
-    of its own; other formats go through plotnine."""
+def test_save_plot_writes_what_plotnine_saves(hist, tmp_path):
+    """save_plot writes what plotnine's own save writes (through a temporary
+    file), PNG and SVG alike."""
     from histkit.render.plot import plot_run, save_plot
 
     fig = plot_run(hist, "run", {"loss": "Loss", "sdice": "Dice"})

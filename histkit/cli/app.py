@@ -17,7 +17,7 @@ import warnings
 import click
 
 from .. import __version__
-from . import process
+from .. import process
 from .output import (EXIT_INPUT, EXIT_PIPE, STDOUT, broken_pipe, fail, show_warning,
                      stdout_to_devnull)
 
@@ -122,7 +122,7 @@ def main():
 
 def run(args=None) -> None:
     """The ``histkit`` program and ``python -m histkit``: :func:`main`, then
-    :func:`~histkit.cli.process.leave`. ``main()`` called in a running
+    :func:`~histkit.process.leave`. ``main()`` called in a running
     process (tests, scripts, click's CliRunner) exits as usual."""
     process.PROGRAM.on = True
     try:

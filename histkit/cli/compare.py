@@ -8,7 +8,7 @@ import click
 
 from .options import format_option, labels_option, source_option, strict_option, tolerance_option
 from .output import echo_table, finish
-from .process import importing
+from ..process import importing
 
 __all__ = ["compare_command"]
 
@@ -65,9 +65,9 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
       histkit compare run/2026-12-02/unet_2d_mdice run/2026-12-02/unet_2d_mdice_ag --metric val_loss --format csv
     """
     with importing():
-        from ..render.plot import prepare_process
+        from ..process import prepare_drawing
 
-        prepare_process()
+        prepare_drawing()
         import polars as pl
         from plotnine import labs
 

@@ -8,7 +8,7 @@ from ..diagnosis.registry import ORDER
 from ..errors import HistkitError
 from .options import format_option, source_option, strict_option, telemetry_option
 from .output import EXIT_FAILED, echo_table, finish, read_in_chunks
-from .process import importing
+from ..process import importing
 
 __all__ = ["diagnose_command"]
 

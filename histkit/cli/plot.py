@@ -10,7 +10,7 @@ import click
 from .options import (all_metrics_option, labels_option, source_option, strict_option,
                       telemetry_option, tolerance_option)
 from .output import finish, progress_bar
-from .process import importing
+from ..process import importing
 
 __all__ = ["plot_command", "default_output"]
 
@@ -88,9 +88,9 @@ def plot_command(paths, output, labels, tolerance, no_stops, metrics, base_size,
         raise click.UsageError("--engine r draws one figure per run; drop --overlay "
                                "and --side-by-side, or use --engine python")
     with importing():
-        from ..render.plot import prepare_process
+        from ..process import prepare_drawing
 
-        prepare_process()
+        prepare_drawing()
         import plotnine  # noqa: F401  imported here, under the paused collector
 
         from ..labels import load_labels

@@ -93,10 +93,10 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
     """
     from pathlib import Path
 
-    from ..render.plot import prepare_process
+    from ..process import prepare_drawing
     from ..render.report import build_report
 
-    prepare_process()
+    prepare_drawing()
     roots = roots or ("run",)
     if output is None:
         output = str(Path("reports") / (Path(roots[0]).resolve().name or "report"))

@@ -6,7 +6,7 @@ import click
 
 from .options import comma_list, format_option, source_option, strict_option, tolerance_option
 from .output import echo_table, finish, reading
-from .process import importing
+from ..process import importing
 
 __all__ = ["runs_command"]
 

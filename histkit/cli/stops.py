@@ -7,7 +7,7 @@ import click
 from .options import (format_option, source_option, strict_option, telemetry_option,
                       tolerance_option)
 from .output import echo_table, finish, read_in_chunks
-from .process import importing
+from ..process import importing
 
 __all__ = ["stops_command"]
 

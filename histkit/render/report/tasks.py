@@ -183,10 +183,10 @@ def run_tasks(out: Path, tasks: list[Task], jobs: int | None,
         for task in tasks:
             collect(task, task.draw(str(out)))
         return done
-    from ..plot import prepare_process
+    from ...process import prepare_drawing
 
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                             initializer=prepare_process) as pool:
+                             initializer=prepare_drawing) as pool:
         futures = {pool.submit(_draw, str(out), t): t for t in tasks}
         for future in as_completed(futures):
             try:
