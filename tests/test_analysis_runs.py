@@ -1,3 +1,5 @@
+"""histkit.analysis.runs and summary: the runs table of a tree, its filters and cache."""
+
 from pathlib import Path
 
 import polars as pl

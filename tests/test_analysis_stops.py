@@ -1,3 +1,5 @@
+"""histkit.analysis.stops: early stops within a tolerance, and the Keras replay."""
+
 import math
 
 import pandas as pd
