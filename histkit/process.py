@@ -4,9 +4,9 @@ then frozen (:func:`importing`); a quick command left without the
 interpreter's teardown (:func:`leave`); and, in a process that draws
 (the command line, the report's workers), matplotlib spared the docstrings
 of its Artist ``set()`` methods and pandas kept to object strings
-(:func:`prepare_drawing`). Each was kept for a gain beyond its noise in
-bench/plot_speed.py, together 1.45x of a ``histkit plot`` (figures in
-bench/README.md); the code says nothing of them elsewhere."""
+(:func:`prepare_drawing`). Each is kept for a gain beyond its noise,
+measured by bench/plot_speed.py (the figures are in bench/README.md); no
+other module does anything of the kind."""
 
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ def series_features(long: pl.DataFrame, by: list[str],
     tail_missing = ids.join(tail_missing, on=s, how="left", maintain_order="left")
     idx = pl.int_range(pl.len()).over(s)
     n = pl.len().over(s)
-    # collected here: polars' lazy plan evaluates these windows twice as slowly
+    # collected here: polars' lazy plan evaluates these windows more slowly
     frame = long.filter(v.is_not_null() & v.is_finite()).with_columns(
         _idx=idx, _n=n, _cm=v.cum_min().over(s), _first=v.first().over(s),
         _min=v.min().over(s), _max=v.max().over(s))

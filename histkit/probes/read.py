@@ -29,8 +29,8 @@ def probes_dir(history_path: str | os.PathLike) -> Path:
 
 
 def has_probes(history_path: str | os.PathLike) -> bool:
-    """Whether the history has a probes directory (in plain strings: a
-    diagnosis asks this of every run, and Path objects cost 3x as much)."""
+    """Whether the history has a probes directory (in plain strings, not
+    Paths: a diagnosis asks this of every run of a sweep)."""
     return os.path.isdir(_probes_path(history_path))
 
 

@@ -289,7 +289,7 @@ def _try_read(path: str):
     source reads itself), or the error that says why not.
 
     One open, fstat and read with no file object around them: a sweep reads
-    100,000 small files, and pathlib's ``read_bytes`` took twice as long."""
+    100,000 small files, and pathlib's ``read_bytes`` costs more per file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # NONBLOCK: a FIFO must not hang
     except (FileNotFoundError, NotADirectoryError):

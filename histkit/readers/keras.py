@@ -108,8 +108,8 @@ def _number(v) -> bool:
 
 # ---------------------------------------------------------------------------
 # many files at once (histkit.read_histories): a sweep's CSV files share a
-# header, and one polars parse of all of them is ten times as fast as
-# read_csv on each (bench/README.md, "Reading many Keras files at once")
+# header, and one polars parse of all of them beats read_csv on each by far
+# (bench/read_together.py; the figures are in bench/README.md)
 
 
 def plain_csv(blob: bytes) -> tuple[bytes, bytes] | None:

@@ -1,10 +1,9 @@
 """Tables as Markdown text, the CLI's ``--format table``.
 
 polars prints a DataFrame as a Markdown table too, but it lays out 100,000
-rows cell by cell (2.5 s and 700 MB for ``histkit runs`` over a sweep); here
-each column is formatted and padded as a whole and the rows are written by
-polars' CSV writer, so the same table takes about a fifth of that
-(bench/ingest.py, "runs (table format)"). The layout is
+rows cell by cell; here each column is formatted and padded as a whole and
+the rows are written by polars' CSV writer (bench/ingest.py, "runs (table
+format)", measures both). The layout is
 polars' ASCII_MARKDOWN one: left-aligned cells, ``null`` for a missing
 value, floats with four decimals; a ``|`` or line break in a cell or a name is
 escaped so that every row stays one line of the table.
@@ -35,8 +34,8 @@ def _float(x: float | None) -> str:
 
 def _floats(column: pl.Series) -> pl.Series:
     """Floats as :func:`_float` writes them. polars' CSV writer rounds as
-    Python does (ties to even on the exact binary value), twice as fast as
-    formatting each in Python; only the rare huge values are redone."""
+    Python does (ties to even on the exact binary value), in one call rather
+    than one per value; only the rare huge values are redone."""
     text = column.to_frame().write_csv(include_header=False, float_precision=DECIMALS,
                                        null_value="null", quote_style="never")
     cells = pl.Series(column.name, text.split("\n")[:-1], pl.String)

@@ -1,10 +1,10 @@
 """Pick the faster memory format (channels_last or contiguous) for a model by
 timing a few training steps in each, as ``cudnn.benchmark`` picks algorithms.
 
-Which one wins depends on the machine more than on the model. On an AVX-512
-Xeon channels_last won at 192x384 and 384x768; on an AVX2-only AMD EPYC,
-oneDNN's NHWC weight-gradient kernel is 2-4x slower than its blocked one and
-contiguous tensors trained 1.2x faster (bench/train_speed.py --layout).
+Which one wins depends on the machine more than on the model: channels_last
+on the AVX-512 CPUs measured so far, contiguous tensors on an AVX2-only AMD
+EPYC, whose oneDNN NHWC weight-gradient kernel is the slower one
+(bench/fast_paths.py; the figures are in bench/README.md).
 """
 
 from __future__ import annotations

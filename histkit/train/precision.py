@@ -4,10 +4,9 @@ With ``bf16`` the convolutions and matrix products of the forward pass (and so
 of the backward) run in bfloat16; weights, optimizer state, batch-norm
 statistics, the loss and the metrics stay fp32. Unlike fp16, bfloat16 has
 fp32's exponent range, so no loss scaling is needed. It pays only where the
-hardware multiplies bfloat16: CPUs with AMX or AVX512-BF16 (on an AVX-512 Xeon
-with AMX an epoch of the demo's attention UNet took half as long) and Ampere or
-newer GPUs. Elsewhere it is emulated: with oneDNN held to AVX2 a training step
-took 10-25x longer than in fp32, so :func:`check_precision` refuses it there.
+hardware multiplies bfloat16: CPUs with AMX or AVX512-BF16, and Ampere or newer
+GPUs. Elsewhere it is emulated and a training step takes several times longer
+than in fp32 (bench/README.md), so :func:`check_precision` refuses it there.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ def _long_of(batch: Batch, paths) -> pl.DataFrame:
 
 def _findings(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:
     """The study's diagnosis, once: the summary and every run page read it
-    (a page diagnosing its own run took 0.06 of its 0.07 s)."""
+    (a page diagnosing its own run again would spend most of its time there)."""
     from ...diagnosis import diagnose
 
     return diagnose(long, by=["path"], telemetry=telemetry)
