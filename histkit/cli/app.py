@@ -16,8 +16,7 @@ import warnings
 
 import click
 
-from .. import __version__
-from .. import process
+from .. import __version__, process
 from .output import (EXIT_INPUT, EXIT_PIPE, STDOUT, broken_pipe, fail, show_warning,
                      stdout_to_devnull)
 
