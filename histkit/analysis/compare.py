@@ -33,7 +33,7 @@ import polars as pl
 from ..errors import OptionError
 
 __all__ = ["compare_runs", "read_summary", "Comparison", "FACTORS", "METHOD", "default_metric",
-           "differing", "short_labels", "legend", "side_by_side"]
+           "differing", "short_labels", "by_label", "side_by_side"]
 
 #: name fields that may be factors of a study, in the order they are shown
 FACTORS = ("model", "loss", "attention", "optimizer", "dataset", "dropout", "batch_size",
@@ -283,14 +283,17 @@ def short_labels(fields: pl.DataFrame) -> list[str]:
     return out
 
 
-def legend(fields: pl.DataFrame) -> tuple[dict[str, str], str]:
-    """Path -> the :func:`short_labels` label of each run of ``fields`` (its
-    ``path`` and name fields), and a caption that gives each label its full
-    run name: what a figure of several runs shows."""
+def by_label(long: pl.DataFrame, fields: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """What a figure of several runs shows: ``long`` (with ``path``) keyed
+    instead by each run's :func:`short_labels` label (``run``), and a caption
+    that gives each label its full run name. ``fields``: the runs' ``path``
+    and name fields."""
     labels = short_labels(fields)
     full = "\n".join(f"{label}: {name}" if label != name else name
                       for label, name in zip(labels, fields["run"].to_list()))
-    return dict(zip(fields["path"].to_list(), labels)), full
+    labelled = dict(zip(fields["path"].to_list(), labels))
+    return long.with_columns(run=pl.col("path").cast(pl.String).replace_strict(labelled)
+                             ).drop("path"), full
 
 
 def side_by_side(summary: pl.DataFrame, metric: str | None = None,

@@ -68,10 +68,9 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
         from ..process import prepare_drawing
 
         prepare_drawing()
-        import polars as pl
         from plotnine import labs
 
-        from ..analysis.compare import legend, side_by_side
+        from ..analysis.compare import by_label, side_by_side
         from ..analysis.summary import run_fields, summarise
         from ..analysis.stops import early_stoppings
         from ..labels import load_labels
@@ -91,9 +90,7 @@ def compare_command(items, root, metric, output, fmt, labels, tolerance, source,
     fields = run_fields(batch.paths, strict=strict, names=batch)
     summary = summarise(batch.histories, fields, tolerance)
     echo_table(side_by_side(summary, metric, lookup), fmt)
-    labelled, full = legend(fields)
-    long = batch.histories.with_columns(
-        run=batch.histories["path"].cast(pl.String).replace_strict(labelled)).drop("path")
+    long, full = by_label(batch.histories, fields)
     segs = early_stoppings(long, tolerance, by=["run"])
     fig = plot_overlay(long, by="run", lookup_table=lookup, data=None, segments=segs)
     click.echo(f"figure: {save_plot(fig + labs(caption=full), output)}", err=True)

@@ -125,24 +125,22 @@ def _one_figure(batch, path: Path, side_by_side: bool, strict: bool, tolerance, 
                 text: dict, size: dict) -> Path:
     """Every run of ``batch`` in one figure (overlaid, or side by side),
     labelled by the settings that differ; the caption has their full names."""
-    import polars as pl
     from plotnine import labs
 
-    from ..analysis.compare import legend
+    from ..analysis.compare import by_label
     from ..analysis.summary import run_fields
     from ..analysis.stops import early_stoppings
     from ..render.plot import plot_overlay, plot_side_by_side, save_plot
 
-    labelled, full = legend(run_fields(batch.paths, strict=strict, names=batch))
-    long = batch.histories.with_columns(
-        run=batch.histories["path"].cast(pl.String).replace_strict(labelled)).drop("path")
+    fields = run_fields(batch.paths, strict=strict, names=batch)
+    long, full = by_label(batch.histories, fields)
     segs = None if tolerance is None else early_stoppings(long, tolerance, by=["run"],
                                                           telemetry=drawn["telemetry"])
     width, height = size["width"], size["height"]
     if side_by_side:
         fig = plot_side_by_side(long, by="run", segments=segs, **drawn)
         n_metrics = len(fig.data["metric"].unique())
-        width = width or 2.8 * len(labelled) + 1.5
+        width = width or 2.8 * fields.height + 1.5
         height = height or 2.2 * n_metrics + 1.8
     else:
         fig = plot_overlay(long, by="run", segments=segs, **drawn)

@@ -22,9 +22,9 @@ from typing import Callable, ClassVar, Protocol
 import polars as pl
 
 from ...errors import HistkitError
+from ...sidecar import sidecar_path
 from .figures import GROUP_FIGURE, ComparisonFigure, RunFigure
 from .manifest import is_fresh, new_manifest, page_code, probe_digest
-from ...sidecar import sidecar_path
 from .page import RunPage, run_settings
 from .settings import Settings
 from .study import Run, Study
