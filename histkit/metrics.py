@@ -17,7 +17,7 @@ from typing import Iterable
 import polars as pl
 
 __all__ = ["TELEMETRY", "is_telemetry", "telemetry_names", "parse_telemetry",
-           "metric_filter", "LOSS_TOKENS", "is_loss_like"]
+           "metric_filter", "without_test", "LOSS_TOKENS", "is_loss_like"]
 
 #: a metric is minimised when one ``_``-separated token of its name is one of these
 LOSS_TOKENS = frozenset({"loss", "error", "mse", "mae", "rmse", "crossentropy"})
@@ -61,10 +61,21 @@ def parse_telemetry(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in items if s and s.strip())
 
 
+def without_test(long: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a long table but its test and final values (``data = test``)."""
+    if "data" in long.columns and long.height:
+        tested = pl.col("data") == "test"
+        if long.select(tested.any()).item():
+            return long.filter(~tested)
+    return long
+
+
 def metric_filter(long: pl.DataFrame, extra: Iterable[str] = (), *,
                   telemetry: bool = False) -> pl.DataFrame:
-    """The rows of a long table whose series are metrics (or, with
-    ``telemetry=True``, the telemetry rows)."""
+    """The rows of a long table whose series are metrics followed per epoch
+    (or, with ``telemetry=True``, the telemetry rows). Test and final values
+    (``data = test``) are neither: never a curve, a stop or a diagnosis input."""
+    long = without_test(long)
     # the distinct names first: a Categorical column of millions of rows is
     # never spelled out as text
     names = telemetry_names(long["metric"].unique().cast(pl.String).to_list(), extra)

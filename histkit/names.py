@@ -24,7 +24,7 @@ from pathlib import Path
 from .errors import HistkitWarning, RunNameError
 
 __all__ = ["RunName", "parse_run_name", "format_run_name", "run_from_path",
-           "loss_weights", "lr_token", "FIELDS", "TOKENS"]
+           "loss_weights", "lr_token", "split_training", "with_training", "FIELDS", "TOKENS"]
 
 _DIM = re.compile(r"^\d+d$")
 _SHAPE = re.compile(r"^(\d+)x(\d+)x(\d+)$")
@@ -213,6 +213,25 @@ def format_run_name(run: RunName | None = None, **fields) -> str:
     return "_".join(str(p) for p in parts)
 
 
+_TRAINING = re.compile(r"^(?P<base>.+)#(?P<k>[2-9]|[1-9]\d+)$", re.S)
+
+
+def split_training(locator: str) -> tuple[str, int]:
+    """``(history, k)`` of a locator: ``x.csv#2`` is the second training a
+    log holds (:mod:`histkit.readers` splits a log whose epochs or steps start
+    again); a locator without the suffix, or a file that is really named so,
+    is the first."""
+    m = _TRAINING.match(locator)
+    if m is None or os.path.lexists(locator):
+        return locator, 1
+    return m.group("base"), int(m.group("k"))
+
+
+def with_training(locator: str, k: int) -> str:
+    """The locator of the ``k``-th training of a log (the first is the log's own)."""
+    return locator if k == 1 else f"{locator}#{k}"
+
+
 def run_from_path(path: str | Path, *, strict: bool = False,
                   name: str | None = None) -> RunName:
     """Parse the run name of a history file and add ``date`` from its path.
@@ -226,6 +245,13 @@ def run_from_path(path: str | Path, *, strict: bool = False,
     """
     # os.path rather than pathlib: a sweep names 100,000 files
     path = os.fspath(path)
+    if "#" in path:
+        base, k = split_training(path)
+        if k > 1:
+            mark = f"#{k}"
+            run = run_from_path(base, strict=strict,
+                                name=name.removesuffix(mark) if name else None)
+            return dataclasses.replace(run, name=run.name + mark)
     stem, suffix = os.path.splitext(os.path.basename(path.rstrip("/")))
     if name is not None and (name != stem or suffix.lower() != ".csv"):
         try:

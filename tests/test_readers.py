@@ -158,17 +158,41 @@ def test_lightning_restarted_file_keeps_the_later_rows(tmp_path):
     # the file holds the second fit's epochs only, read as they are.
     wide, said = quiet(version("restarted"))
     assert wide["epoch"].to_list() == [3, 4] and not said
-    # a logger that appends on a restart repeats epochs and steps: the later
-    # attempt wins, nothing is averaged across attempts
+    # a logger that appends on a resume repeats the epochs from the
+    # checkpoint's on: the later attempt wins, nothing is averaged across attempts
     lines = version("restarted", 0).read_text().splitlines()
     first = version("resumed", 0).read_text().splitlines()
     assert first[0] == lines[0]
+    header, rows = first[0], first[1:]
+    epoch_col = header.split(",").index("epoch")
+    later = [r for r in rows if r.split(",")[epoch_col] not in ("", "0")]
+    p = tmp_path / "metrics.csv"
+    p.write_text("\n".join([header, *rows, *later]) + "\n")
+    wide, said = quiet(p)
+    once = read_history(version("resumed", 0))
+    assert wide.equals(once)
+    assert len(said) == 1 and "resumed into the same file 1 time(s)" in said[0]
+
+
+def test_lightning_fit_logged_again_from_the_start_is_a_second_run(tmp_path):
+    # the same fit appended from epoch 0 and step 0: a second training, never
+    # merged into the first; read_history gives the first, '#2' the second
+    first = version("resumed", 0).read_text().splitlines()
     p = tmp_path / "metrics.csv"
     p.write_text("\n".join(first + first[1:]) + "\n")
     wide, said = quiet(p)
     once = read_history(version("resumed", 0))
     assert wide.equals(once)
-    assert len(said) == 1 and "resumed into the same file 1 time(s)" in said[0]
+    assert len(said) == 1 and "holds 2 trainings" in said[0]
+    second, _ = quiet(f"{p}#2")
+    assert second.equals(once)
+    with pytest.raises(HistoryError, match="holds 2 trainings, so there is no #3"):
+        quiet(f"{p}#3")
+    batch = read_histories([p])
+    assert batch.paths == [str(p), f"{p}#2"]
+    assert [batch.name(x) for x in batch.paths] == [tmp_path.name, f"{tmp_path.name}#2"]
+    per_run = batch.histories.group_by("path", maintain_order=True).len()
+    assert per_run["len"].to_list()[0] == per_run["len"].to_list()[1]
 
 
 def test_lightning_file_with_no_metric(tmp_path):

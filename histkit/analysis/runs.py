@@ -11,13 +11,14 @@ from typing import Callable, Iterable
 import polars as pl
 
 from ..errors import HistkitError, HistkitWarning, OptionError
+from ..names import split_training
 from ..readers import Batch, find_histories, read_chunks
 from .summary import FIELD_SCHEMA, run_fields, summarise
 
 __all__ = ["runs", "filter_runs", "select_runs", "RUN_COLUMNS"]
 
 RUN_COLUMNS = (*FIELD_SCHEMA, "epochs_logged", "best_val_loss", "best_val_loss_epoch",
-               "stop_val_loss_epoch")
+               "stop_val_loss_epoch", "test")
 
 
 def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005,
@@ -66,8 +67,9 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
     for w in caught:  # shown as they would have been, and kept with the file's row
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         fresh.setdefault(str(w.message).split(": ", 1)[0], []).append(str(w.message))
-    order = pl.DataFrame({"path": paths}, schema={"path": pl.String})
-    table = order.join(pl.concat(parts), on="path", how="left", maintain_order="left")
+    got = pl.concat(parts)
+    order = pl.DataFrame({"path": with_trainings(paths, got["path"])}, schema={"path": pl.String})
+    table = order.join(got, on="path", how="left", maintain_order="left")
     if store is not None and todo:
         told.append(pl.DataFrame({"path": list(fresh), "warnings": list(fresh.values())},
                                  schema=_TOLD))
@@ -79,12 +81,30 @@ def runs(root: str | os.PathLike | Iterable = "run", *, tolerance: float = 0.005
 _TOLD = {"path": pl.String, "warnings": pl.List(pl.String)}
 
 
+def with_trainings(paths: list[str], read: Iterable[str]) -> list[str]:
+    """``paths`` with the further trainings found in them (``x.csv#2``, among
+    ``read``) each after its log."""
+    extras: dict[str, list[tuple[int, str]]] = {}
+    for p in read:
+        if p is not None and "#" in p:
+            base, k = split_training(p)
+            if k > 1:
+                extras.setdefault(base, []).append((k, p))
+    if not extras:
+        return list(paths)
+    out = []
+    for p in paths:
+        out.append(p)
+        out += [q for _, q in sorted(extras.get(p, ()))]
+    return out
+
+
 def _runs_of(batch: Batch, tolerance: float, strict: bool) -> pl.DataFrame:
     """The runs table of the histories of ``batch``."""
     fields = run_fields(batch.paths, strict=strict, names=batch)
     table = summarise(batch.histories, fields, tolerance, metrics=["loss"])
     for col, dtype in (("best_val_loss", pl.Float64), ("best_val_loss_epoch", pl.Int64),
-                       ("stop_val_loss_epoch", pl.Int64)):
+                       ("stop_val_loss_epoch", pl.Int64), ("test", pl.String)):
         if col not in table.columns:
             table = table.with_columns(pl.lit(None, dtype).alias(col))
     return table.select(RUN_COLUMNS)

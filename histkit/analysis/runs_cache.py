@@ -27,6 +27,7 @@ import polars as pl
 from .. import __version__
 from ..errors import HistkitWarning
 from ..files import atomic_target
+from ..names import split_training
 
 __all__ = ["cache_dir", "RunsCache"]
 
@@ -73,12 +74,14 @@ class RunsCache:
             return None
         if not set(_STAT) | {"path", "warnings"} <= set(cached.columns):
             return None
-        return cached.join(stats, on=["path", *_STAT], how="semi")
+        return (cached.with_columns(_base=_base()).join(
+            stats.rename({"path": "_base"}), on=["_base", *_STAT], how="semi").drop("_base"))
 
     def save(self, table: pl.DataFrame, stats: pl.DataFrame, told: pl.DataFrame) -> None:
         """Keep the rows of ``table`` (one per path) for the files in ``stats``,
         with the warnings ``told`` (``path``, ``warnings``) each was read with."""
-        rows = (table.join(stats, on="path", how="inner")
+        rows = (table.with_columns(_base=_base())
+                .join(stats.rename({"path": "_base"}), on="_base", how="inner").drop("_base")
                 .join(told, on="path", how="left", maintain_order="left")
                 .with_columns(pl.col("warnings").fill_null([])))
         try:
@@ -88,3 +91,8 @@ class RunsCache:
             warnings.warn(f"{self.path}: cannot keep the runs cache ({exc.strerror or exc}); "
                           "the next run reads every history again", HistkitWarning,
                           stacklevel=2)
+
+
+def _base(path: str = "path") -> pl.Expr:
+    """The log a row's history comes from (``x.csv`` for its training ``x.csv#2``)."""
+    return pl.col(path).map_elements(lambda p: split_training(p)[0], return_dtype=pl.String)

@@ -54,7 +54,9 @@ def summarise(long: pl.DataFrame, fields: pl.DataFrame, tolerance: float = 0.005
     logged; per series the best value, its epoch and the stop epoch within
     ``tolerance`` (``best_val_loss``, ``best_val_loss_epoch``,
     ``stop_val_loss_epoch``; training series without the ``val_``); and the
-    median time of an epoch and the peak memory where the history logs them.
+    median time of an epoch and the peak memory where the history logs them;
+    ``test``: the run's test and final values as text (``loss=0.31,
+    acc=0.91``), which get no stop.
     ``metrics`` keeps only those series (faster over a large tree).
 
     The one per-run summary: ``histkit runs``, the report and the
@@ -78,6 +80,7 @@ def summarise(long: pl.DataFrame, fields: pl.DataFrame, tolerance: float = 0.005
                 pl.col("best_epoch").alias(f"best_{series}_epoch"),
                 pl.col("epoch").alias(f"stop_{series}_epoch"))
             table = table.join(part, on="path", how="left", maintain_order="left")
+    table = _with_test(table, long)
     logged = set(long["metric"].unique().cast(pl.String).to_list())
     aggs = [getattr(pl.col("value").filter(pl.col("metric") == series), how)().alias(col)
             for col, (series, how) in COST.items() if series in logged]
@@ -87,3 +90,19 @@ def summarise(long: pl.DataFrame, fields: pl.DataFrame, tolerance: float = 0.005
                 .with_columns(text))
         table = table.join(cost, on="path", how="left", maintain_order="left")
     return table
+
+
+def _with_test(table: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with ``test``: each run's test values (the last of each
+    metric) as ``metric=value`` text, null where it logged none."""
+    tested = pl.col("data") == "test"
+    if not long.select(tested.any()).item():
+        return table.with_columns(test=pl.lit(None, pl.String))
+    text = (long.filter(tested & pl.col("value").is_not_null())
+            .with_columns(pl.col("path", "metric").cast(pl.String))
+            .sort("epoch", maintain_order=True)
+            .group_by("path", "metric", maintain_order=True).agg(pl.col("value").last())
+            .with_columns(pl.format("{}={}", "metric", pl.col("value").map_elements(
+                lambda v: f"{v:.4g}", return_dtype=pl.String)).alias("test"))
+            .group_by("path", maintain_order=True).agg(pl.col("test").str.join(", ")))
+    return table.join(text, on="path", how="left", maintain_order="left")

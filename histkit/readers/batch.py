@@ -25,7 +25,9 @@ from ..errors import HistkitError, HistoryError
 from . import check_source, keras
 from .locate import run_name
 from .long import LONG_SCHEMA, metric_order, stack, to_history
-from .registry import csv_source, read_history
+from ..names import with_training
+from .registry import csv_source, one_training, read_trainings
+from .series import TRAINING
 
 __all__ = ["read_histories", "read_chunks", "Batch", "CHUNK", "owned"]
 
@@ -102,14 +104,30 @@ def read_histories(paths: Iterable[str | os.PathLike], *, threads: int | None = 
     files = frozenset(p for p, blob in zip(paths, blobs) if isinstance(blob, bytes))
     problems = {i: blob for i, blob in enumerate(blobs) if isinstance(blob, HistkitError)}
     longs, alone = _read_together(blobs, source)
-    longs += _read_alone(paths, blobs, alone, source, problems)
+    extra: list[tuple[int, int]] = []  # (file, k) of each further training of a log
+    longs += _read_alone(paths, blobs, alone, source, problems, extra)
+    rank = None
+    if extra:  # a log's further trainings are runs of their own, listed after it
+        base = len(paths)
+        paths = paths + [with_training(paths[i], k) for i, k in extra]
+        order = sorted(range(len(paths)),
+                       key=lambda j: (j, 0) if j < base else (extra[j - base][0], j))
+        rank = [0] * len(paths)
+        for r, j in enumerate(order):
+            rank[j] = r
+        if digests:
+            for j, (i, _) in enumerate(extra):
+                if paths[i] in hashes:
+                    hashes[paths[base + j]] = hashes[paths[i]]
+        paths = [paths[j] for j in order]
     if longs:
-        long = _order_by_file(pl.concat(longs, how="vertical"))
+        long = _order_by_file(pl.concat(longs, how="vertical"), rank)
     else:
         long = pl.DataFrame(schema={"__file": pl.Int32, **LONG_SCHEMA}).with_columns(
             pl.col("metric", "data").cast(pl.Categorical))
     lookup = pl.Series("path", paths, dtype=pl.Enum(list(dict.fromkeys(paths))))
-    long = long.select(lookup.gather(long["__file"]).alias("path"),
+    ids = long["__file"] if rank is None else pl.Series(rank).gather(long["__file"])
+    long = long.select(lookup.gather(ids).alias("path"),
                        "epoch", "value", "metric", "data")
     return Batch(long, [problems[i] for i in sorted(problems)], paths, files=files,
                  digests=hashes)
@@ -151,35 +169,51 @@ def _read_together(blobs: list, source: str | None) -> tuple[list[pl.DataFrame],
 
 
 def _read_alone(paths: list[str], blobs: list, alone: list[int], source: str | None,
-                problems: dict) -> list[pl.DataFrame]:
+                problems: dict, extra: list[tuple[int, int]]) -> list[pl.DataFrame]:
     """The long tables of the files read one by one (their errors go to
     ``problems``), stacked together per column set as the shared parse
-    does: one reshape for a thousand event files, not a thousand."""
+    does: one reshape for a thousand event files, not a thousand. A log
+    that holds several trainings gives one history per training: the first
+    keeps the file's id, each further one gets the next free id and is
+    listed in ``extra`` as ``(file, k)``."""
     longs = []
     by_columns: dict[tuple[str, ...], list[pl.DataFrame]] = {}
     for i in alone:
         try:
-            wide = read_history(paths[i], source=source, data=blobs[i])
+            wide = read_trainings(paths[i], source=source, data=blobs[i])
         except HistkitError as exc:
             problems[i] = exc
             continue
         blobs[i] = None
+        if TRAINING in wide.columns:
+            n = wide[TRAINING].max()
+            for k in range(2, n + 1):
+                j = len(paths) + len(extra)
+                extra.append((i, k))
+                _add_wide(one_training(wide, k), j, by_columns, problems, paths[i])
+            wide = one_training(wide, 1)
         if {"metric", "value", "data"} <= set(wide.columns):  # an R long table (RDS)
             longs.append(to_history(wide).select(
                 pl.lit(i, pl.Int32).alias("__file"), "epoch", "value",
                 pl.col("metric", "data").cast(pl.Categorical)))
             continue
-        bad = [c for c in wide.columns[1:] if not wide.schema[c].is_numeric()]
-        if bad or wide.columns[:1] != ["epoch"] or "__file" in wide.columns:
-            problems[i] = HistoryError(f"column {(bad or wide.columns)[0]!r} is not a metric",
-                                       path=paths[i])
-            continue
-        by_columns.setdefault(tuple(wide.columns), []).append(
-            wide.select(pl.lit(i, pl.Int32).alias("__file"), pl.col("epoch").cast(pl.Int64),
-                        pl.exclude("epoch").cast(pl.Float64)))
+        _add_wide(wide, i, by_columns, problems, paths[i])
     for columns, wides in by_columns.items():
         longs.append(_file_major(pl.concat(wides, how="vertical"), metric_order(columns[1:])))
     return longs
+
+
+def _add_wide(wide: pl.DataFrame, i: int, by_columns: dict, problems: dict,
+              path: str) -> None:
+    """File ``i``'s wide table, grouped with those of its columns (or its error)."""
+    bad = [c for c in wide.columns[1:] if not wide.schema[c].is_numeric()]
+    if bad or wide.columns[:1] != ["epoch"] or "__file" in wide.columns:
+        problems[i] = HistoryError(f"column {(bad or wide.columns)[0]!r} is not a metric",
+                                   path=path)
+        return
+    by_columns.setdefault(tuple(wide.columns), []).append(
+        wide.select(pl.lit(i, pl.Int32).alias("__file"), pl.col("epoch").cast(pl.Int64),
+                    pl.exclude("epoch").cast(pl.Float64)))
 
 
 def _file_major(frame: pl.DataFrame, order) -> pl.DataFrame:
@@ -273,11 +307,14 @@ def _runs_of(column: pl.Series):
     return rle.field("value").to_numpy(), np.cumsum(lengths) - lengths, lengths
 
 
-def _order_by_file(long: pl.DataFrame) -> pl.DataFrame:
-    """Put the blocks of each file in input order (pieces come per header group)."""
+def _order_by_file(long: pl.DataFrame, rank: list[int] | None = None) -> pl.DataFrame:
+    """Put the blocks of each file in input order (pieces come per header
+    group), or in the order ``rank[file id]`` gives."""
     import numpy as np
 
     ids, starts, lengths = _runs_of(long["__file"])
+    if rank is not None:
+        ids = np.asarray(rank)[ids]
     if (np.diff(ids) > 0).all():
         return long
     order = np.argsort(ids, kind="stable")

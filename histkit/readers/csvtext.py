@@ -14,12 +14,15 @@ import polars as pl
 
 from ..errors import HistoryError
 
-__all__ = ["MISSING", "POLARS_NULLS", "decode", "sniff", "header_names", "parse_csv",
-           "parse_columns", "peek_header"]
+__all__ = ["MISSING", "POLARS_NULLS", "SEGMENT", "decode", "sniff", "header_names",
+           "parse_csv", "parse_columns", "peek_header"]
 
 MISSING = ("", "na", "nan", "-nan", "null", "none")
 POLARS_NULLS = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
 _SEPARATORS = (",", ";", "\t")
+#: the column :func:`parse_columns` adds where a header is written again
+#: further down (each row's part of the file: 1, 2, ...)
+SEGMENT = "__segment"
 
 
 def decode(data: bytes, path: str, *, expected: str = "a CSV header such as "
@@ -86,7 +89,8 @@ def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset()
     blank lines are skipped; comma, semicolon or tab separated; CRLF is fine.
     """
     columns, linenos = parse_columns(data, path, text=text)
-    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String if c in text else pl.Float64)
+    frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String if c in text else
+                                       pl.Int64 if c == SEGMENT else pl.Float64)
                           for c, v in columns.items()})
     return frame, linenos
 
@@ -94,7 +98,9 @@ def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset()
 def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset()
                   ) -> tuple[dict[str, list], list[int]]:
     """:func:`parse_csv` as plain lists (``None`` for missing), for readers
-    that reshape rows themselves."""
+    that reshape rows themselves. A header written again further down (an
+    appended log) starts a new part, whose columns may differ: the columns
+    are then those of every part, and :data:`SEGMENT` numbers each row's."""
     content = decode(data, path)
     lines = content.splitlines()
     sep = sniff(lines[0])
@@ -103,24 +109,57 @@ def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset()
     except csv.Error as exc:
         raise HistoryError(f"unreadable header: {exc}", path=path, line=1) from None
     cols = header_names(header, path)
-    values: list[list] = [[] for _ in cols]
+    values: dict[str, list] = {c: [] for c in cols}
+    current = cols
+    segments: list[int] = []
+    segment = 1
     linenos: list[int] = []
     try:
         rows = list(csv.reader(lines[1:], delimiter=sep, strict=False))
     except csv.Error as exc:
         raise HistoryError(f"unreadable CSV: {exc}", path=path) from None
     for lineno, fields in zip(range(2, len(lines) + 1), rows):
-        if not fields or (len(fields) == 1 and not fields[0].strip() and len(cols) > 1):
+        if not fields or (len(fields) == 1 and not fields[0].strip() and len(current) > 1):
+            continue
+        if _is_header(fields, values):  # written again: a log appended to (fastai, a rerun)
+            current = header_names(fields, path)
+            for c in current:
+                values.setdefault(c, [None] * len(linenos))
+            segment += 1
             continue
         linenos.append(lineno)
-        if len(fields) != len(cols):
-            raise HistoryError(f"{len(fields)} fields where the header has {len(cols)} "
+        segments.append(segment)
+        if len(fields) != len(current):
+            raise HistoryError(f"{len(fields)} fields where the header has {len(current)} "
                                "(ragged row)", path=path, line=lineno)
-        for col, cell, out in zip(cols, fields, values):
-            out.append(cell.strip() if col in text else _cell(cell, path, lineno, col))
+        for col, cell in zip(current, fields):
+            values[col].append(cell.strip() if col in text else _cell(cell, path, lineno, col))
+        if len(current) < len(values):
+            for col, out in values.items():
+                if len(out) < len(linenos):
+                    out.append(None)
     if not linenos:
         raise HistoryError("the header has no rows under it (no epoch was logged)", path=path)
-    return dict(zip(cols, values)), linenos
+    if segment > 1:
+        values[SEGMENT] = segments
+    return values, linenos
+
+
+def _is_header(fields: list[str], known: dict) -> bool:
+    """A row that is a header written again: no cell is a number or empty,
+    and one names a column already seen (or ``epoch``)."""
+    cells = [f.strip() for f in fields]
+    if not any(c in known or c == "epoch" for c in cells):
+        return False
+    for c in cells:
+        if c.lower() in MISSING:
+            return False
+        try:
+            float(c)
+            return False
+        except ValueError:
+            pass
+    return True
 
 
 def _cell(cell: str, path: str, line: int, col: str) -> float | None:

@@ -4,6 +4,13 @@ fastai writes ``epoch`` (0-based), ``train_loss``, ``valid_loss``, one column
 per metric and ``time`` as ``mm:ss`` (or ``h:mm:ss``). ``train_loss`` is the
 training loss, ``valid_loss`` and every bare metric are computed on the
 validation set, and ``time`` is telemetry, kept as ``time`` in seconds.
+
+``CSVLogger(append=True)`` writes the header again at each ``fit``
+(``fine_tune`` is two fits: the frozen epochs, then the unfrozen ones), each
+fit's epochs from 0 again, and its columns may differ from the last fit's.
+The fits of one file are read as one run, as the model they train is one:
+each fit's epochs numbered on from the last fit's, with a warning that
+says so.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ def read(path: str, data: bytes) -> pl.DataFrame:
     frame, linenos = parse_csv(data, path, text=frozenset({"time"}))
     if "time" in frame.columns:
         frame = frame.with_columns(_seconds(frame["time"], path, linenos))
-    frame = finish(frame, path, lineno_of=linenos.__getitem__)
+    frame = finish(frame, path, lineno_of=linenos.__getitem__, fits=True)
     names = {}
     for c in frame.columns:
         if c in ("epoch", "time"):

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ..errors import HistoryError
+from ..names import split_training
 from . import mlflow as _mlflow
 from . import tensorboard as _tb
 from .contract import Folder, Found, Tree
@@ -111,7 +112,13 @@ def run_name(locator: str, *, is_dir: bool | None = None) -> str:
     event files) the directory's name, ``version_N`` prefixed by its
     experiment unless that is Lightning's default ``lightning_logs``; MLflow's
     own run name. ``is_dir`` is whether the locator is a directory, where the
-    caller knows it (it spares a ``stat`` per file)."""
+    caller knows it (it spares a ``stat`` per file). The ``k``-th training
+    of a log (``x.csv#2``, see :func:`histkit.names.split_training`) is the
+    log's name with ``#k``."""
+    if "#" in locator:
+        base, k = split_training(locator)
+        if k > 1:
+            return f"{run_name(base, is_dir=is_dir)}#{k}"
     if is_dir is None:
         is_dir = os.path.isdir(locator)
     if not is_dir and _mlflow.SEP not in locator and not locator.endswith("/"):
@@ -146,6 +153,9 @@ def fingerprint(locator: str, digest: bytes | None = None) -> bytes:
     the file is not read again."""
     if digest is not None:
         return digest + locator.encode()
+    base, _ = split_training(locator)
+    if base != locator:
+        return fingerprint(base) + locator.encode()
     p = Path(locator)
     if _mlflow.SEP in locator:
         p = Path(locator.rsplit(_mlflow.SEP, 1)[0])

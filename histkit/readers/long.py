@@ -4,8 +4,9 @@ A reader gives a wide table (``epoch``, then one column per series,
 ``val_<m>`` the validation series of ``<m>``); :func:`to_history` reshapes
 it into exactly the columns of R keras' long table: ``epoch`` (int),
 ``value`` (float), ``metric`` (str, ``val_`` stripped) and ``data``
-(``training`` | ``validation``), rows ordered by metric (first appearance),
-data (training first), epoch.
+(``training`` | ``validation``, and ``test`` for test and final values,
+``test_<m>``), rows ordered by metric (first appearance), data (training
+first), epoch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..errors import HistkitError, HistoryError
 __all__ = ["to_history", "as_polars", "metric_order", "stack", "LONG_SCHEMA"]
 
 _VAL = "val_"
+_TEST = "test_"
 LONG_SCHEMA = {"epoch": pl.Int64, "value": pl.Float64, "metric": pl.String, "data": pl.String}
 
 
@@ -42,12 +44,12 @@ def as_polars(frame) -> pl.DataFrame:
 
 def metric_order(columns: Iterable[str]) -> list[tuple[str, str, str]]:
     """(column, metric, data) in long-table order: metric by first appearance,
-    training before validation."""
+    training, then validation (``val_<m>``), then test (``test_<m>``)."""
     cols = [c for c in columns if c != "epoch"]
     present = set(cols)
     order: list[str] = []
     for c in cols:
-        m = c[len(_VAL):] if c.startswith(_VAL) else c
+        m = c[len(_VAL):] if c.startswith(_VAL) else c[len(_TEST):] if c.startswith(_TEST) else c
         if m not in order:
             order.append(m)
     out = []
@@ -56,6 +58,8 @@ def metric_order(columns: Iterable[str]) -> list[tuple[str, str, str]]:
             out.append((m, m, "training"))
         if _VAL + m in present:
             out.append((_VAL + m, m, "validation"))
+        if _TEST + m in present:
+            out.append((_TEST + m, m, "test"))
     return out
 
 

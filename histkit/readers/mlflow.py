@@ -21,7 +21,7 @@ import polars as pl
 
 from ..errors import HistoryError
 from .contract import SEP, Found
-from .series import epochs_from_steps, per_epoch
+from .series import by_training
 
 __all__ = ["detect", "read", "whole", "find", "is_run_dir", "db_runs", "run_name",
            "SQLITE_MAGIC", "SEP"]
@@ -130,7 +130,7 @@ def read(locator: str, data: bytes | None = None) -> pl.DataFrame:
         long = _file_metrics(p, locator)
     if not long[0]:
         raise HistoryError("the MLflow run logged no metric", path=locator)
-    return per_epoch(*epochs_from_steps(*long, locator, what="metric"), locator)
+    return by_training(*long, locator, what="metric")
 
 
 def _file_metrics(run: Path, locator: str):

@@ -13,7 +13,10 @@ so all sources name and reduce series the same way:
   when the framework logged one;
 - :func:`per_epoch` keeps one value per epoch (Lightning's ``<m>_epoch``
   where it exists, else the mean of the epoch's steps, with a warning) and
-  pivots to ``epoch`` plus one column per series (``val_<m>`` for validation).
+  pivots to ``epoch`` plus one column per series (``val_<m>`` for validation,
+  ``test_<m>`` for test and final values);
+- :func:`trainings` tells the trainings of a log apart where its steps start
+  again, and :func:`by_training` reads each into its own table.
 """
 
 from __future__ import annotations
@@ -27,11 +30,19 @@ import polars as pl
 
 from ..errors import HistkitWarning, HistoryError
 
-__all__ = ["split_series", "column_name", "epochs_from_steps", "per_epoch"]
+__all__ = ["split_series", "column_name", "epochs_from_steps", "per_epoch", "trainings",
+           "by_training", "TRAINING"]
+
+#: the wide-table column that numbers the trainings of a log that holds several
+TRAINING = "__training"
 
 _VAL = r"val|valid|validation|eval|evaluation"
 _TRAIN = r"train|training"
+_TEST = r"test|testing"
 _MARKED = [
+    (re.compile(rf"^(?:avg_)?(?:{_TEST})[_/\-.](?P<m>.+)$", re.I), "test"),
+    (re.compile(r"^final[_/\-.](?P<m>.+)$", re.I), "test"),
+    (re.compile(rf"^(?P<m>.+)[/](?:{_TEST})$", re.I), "test"),
     (re.compile(rf"^(?:{_VAL})[_/\-.](?P<m>.+)$", re.I), "validation"),
     (re.compile(rf"^(?:{_TRAIN})[_/\-.](?P<m>.+)$", re.I), "training"),
     (re.compile(rf"^(?P<m>.+)[/](?:{_VAL})$", re.I), "validation"),
@@ -43,6 +54,9 @@ INDEX = frozenset({"epoch"})
 def split_series(name: str) -> tuple[str, str]:
     """``(metric, data)`` of a logged series name.
 
+    ``test_``/``avg_test_``/``final_`` (or ``/``) before the name, or
+    ``/test`` after it, mark test and final values (``data = test``: shown in
+    tables, never a curve, a stop or a diagnosis input);
     ``val_``/``valid_``/``validation_``/``eval_`` (or ``/``) before the name, or
     ``/val``/``/validation`` after it, mark validation; ``train_``/``train/``
     before or ``/train`` after mark training; anything else is training.
@@ -55,8 +69,10 @@ def split_series(name: str) -> tuple[str, str]:
 
 
 def column_name(metric: str, data: str) -> str:
-    """The wide-table column of a series: ``<m>`` or ``val_<m>``."""
-    return f"val_{metric}" if data == "validation" else metric
+    """The wide-table column of a series: ``<m>``, ``val_<m>`` or ``test_<m>``."""
+    if data == "validation":
+        return f"val_{metric}"
+    return f"test_{metric}" if data == "test" else metric
 
 
 def epochs_from_steps(series: list[str], steps: list[int], values: list[float], path: str,
@@ -93,8 +109,9 @@ def epochs_from_steps(series: list[str], steps: list[int], values: list[float], 
             i = bisect.bisect_right(marks, step) - 1
             out_e.append(_whole(epoch_at[marks[i]] if i >= 0 else first))
         return [r[0] for r in rows], out_e, [r[2] for r in rows]
+    out_s, out_e, out_v = _spread_iterations(rows, path)
     counts: dict[str, int] = {}
-    for s, _, _ in rows:
+    for s in out_s:
         counts[s] = counts.get(s, 0) + 1
     if len(counts) > 1 and max(counts.values()) > 2 * min(counts.values()):
         dense = max(counts, key=counts.get)
@@ -103,7 +120,46 @@ def epochs_from_steps(series: list[str], steps: list[int], values: list[float], 
                       f"{dense!r} has {counts[dense]} steps and {sparse!r} {counts[sparse]}: "
                       "if that is per-step logging, log the epoch too (as an 'epoch' series)",
                       HistkitWarning, stacklevel=3)
-    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    return out_s, out_e, out_v
+
+
+def _spread_iterations(rows: list[tuple[str, int, float]], path: str):
+    """Rows whose steps are epochs, but for series logged per iteration on
+    another axis (steps over 4x the span of the per-epoch series, and over
+    4x as many values): their steps are spread evenly over the epochs, with
+    a warning that says so, so they never stretch the epoch axis. Test and
+    final values and series of under 3 values are not counted."""
+    spans: dict[str, list[int]] = {}
+    for s, step, _ in rows:
+        if split_series(s)[1] == "test":
+            continue
+        c = spans.get(s)
+        if c is None:
+            spans[s] = [1, step, step]
+        else:
+            c[0] += 1
+            c[1], c[2] = min(c[1], step), max(c[2], step)
+    ranged = sorted((c[2] - c[1] + 1, c[0], c[1]) for c in spans.values() if c[0] >= 3)
+    if len(ranged) < 2:
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    width, count, lo = ranged[(len(ranged) - 1) // 2]  # the median span (lower middle)
+    spread = {s: c for s, c in spans.items()
+              if c[0] >= 3 and c[2] - c[1] + 1 > 4 * width and c[0] > 4 * count}
+    if spread:
+        said = ", ".join(f"{s!r} ({c[0]} values over steps {c[1]}-{c[2]})"
+                         for s, c in list(spread.items())[:3])
+        warnings.warn(f"{path}: {said} logged per iteration beside series logged per epoch "
+                      f"(steps {lo}-{lo + width - 1}): spread evenly over those {width} epochs "
+                      "and reduced to one value per epoch", HistkitWarning, stacklevel=4)
+    out_s, out_e, out_v = [], [], []
+    for s, step, v in rows:
+        c = spread.get(s)
+        if c is not None:
+            step = lo + (step - c[1]) * width // (c[2] - c[1] + 1)
+        out_s.append(s)
+        out_e.append(step)
+        out_v.append(v)
+    return out_s, out_e, out_v
 
 
 def _whole(x: float) -> int:
@@ -157,6 +213,7 @@ def per_epoch(series: list[str], epochs: list[int], values: list[float | None],
         warnings.warn(f"{path}: per-step values reduced to one per epoch by their mean: "
                       f"{said}{more}", HistkitWarning, stacklevel=3)
     order = list(dict.fromkeys(rename.values()))
+    sums = _test_within(sums, path)
     index = sorted({e for _, e in sums})
     if not index:
         raise HistoryError("no metric values in it", path=path)
@@ -164,6 +221,92 @@ def per_epoch(series: list[str], epochs: list[int], values: list[float | None],
     for col in order:
         table[col] = [_mean(sums.get((col, e))) for e in index]
     return pl.DataFrame(table, schema={"epoch": pl.Int64, **{c: pl.Float64 for c in order}})
+
+
+def _test_within(sums: dict, path: str) -> dict:
+    """Test and final values sit at the epoch they were logged at, but never
+    past the training's epochs (a final value logged at the last global
+    step, say): those beyond are put on the last (or first) epoch."""
+    train = [e for (col, e) in sums if not col.startswith("test_")]
+    if not train or len(train) == len(sums):
+        return sums
+    lo, hi = min(train), max(train)
+    out: dict = {}
+    for (col, e), acc in sums.items():
+        if col.startswith("test_") and not lo <= e <= hi:
+            e = hi if e > hi else lo
+            prev = out.get((col, e))
+            if prev is not None:
+                acc = [prev[0] + acc[0], prev[1] + acc[1]]
+        out[(col, e)] = acc
+    return out
+
+
+def trainings(series: list[str], steps: list[int]) -> list[int]:
+    """The training (1, 2, ...) of each row of a log (rows in logging order).
+
+    A series whose step goes back to the first step of its current training,
+    or before it, starts the next training: the log was written again from
+    the start (a second run appended to the same file or directory). A step
+    that goes back less is a resume from a checkpoint: the training goes on
+    and its later values win."""
+    state: dict[str, list[int]] = {}  # series -> [training, first step, last step]
+    out = []
+    for s, step in zip(series, steps):
+        c = state.get(s)
+        if c is None:
+            state[s] = c = [1, step, step]
+        elif step < c[2] and step <= c[1]:
+            c[0] += 1
+            c[1] = step
+        c[2] = step
+        out.append(c[0])
+    return out
+
+
+def by_training(series: list[str], steps: list[int], values: list[float], path: str, *,
+                what: str = "series") -> pl.DataFrame:
+    """``(series, step, value)`` rows of a log (in logging order) -> the wide
+    table, each training of a log that holds several (:func:`trainings`)
+    numbered in a :data:`TRAINING` column, with a warning.
+
+    Values logged again at an earlier step after the training (one value of
+    some series, as a final or test evaluation logged at step 0) are not a
+    training: they are left out, with a warning that names them."""
+    k = trainings(series, steps)
+    n = max(k, default=1)
+    if n == 1:
+        return per_epoch(*epochs_from_steps(series, steps, values, path, what=what), path)
+    later = [i for i, t in enumerate(k) if t > 1]
+    first = {series[i] for i, t in enumerate(k) if t == 1}
+    per: dict[tuple[str, int], int] = {}
+    for i in later:
+        per[(series[i], k[i])] = per.get((series[i], k[i]), 0) + 1
+    again = {series[i] for i in later}
+    if max(per.values()) == 1 and again < first:
+        said = ", ".join(f"{series[i]!r} at step {steps[i]} ({values[i]:.4g})"
+                         for i in later[:4])
+        warnings.warn(f"{path}: values logged again at an earlier step after the training "
+                      f"(final or test values?) were left out: {said}"
+                      f"{' and more' if len(later) > 4 else ''}", HistkitWarning, stacklevel=3)
+        keep = [i for i, t in enumerate(k) if t == 1]
+        return per_epoch(*epochs_from_steps([series[i] for i in keep], [steps[i] for i in keep],
+                                            [values[i] for i in keep], path, what=what), path)
+    tables = []
+    for t in range(1, n + 1):
+        rows = [i for i, ti in enumerate(k) if ti == t]
+        try:
+            wide = per_epoch(*epochs_from_steps([series[i] for i in rows],
+                                                [steps[i] for i in rows],
+                                                [values[i] for i in rows], path, what=what), path)
+        except HistoryError:
+            continue  # a training that logged nothing but its epoch
+        tables.append(wide.with_columns(pl.lit(t, pl.Int64).alias(TRAINING)))
+    start = next(i for i in later)
+    warnings.warn(f"{path}: holds {n} trainings ({series[start]!r} starts again at step "
+                  f"{steps[start]}); read as {n} runs, the first under the log's own name, "
+                  f"the others as '#2'{'...' if n > 2 else ''}", HistkitWarning, stacklevel=3)
+    return pl.concat(tables, how="diagonal_relaxed")
 
 
 def _mean(acc) -> float | None:

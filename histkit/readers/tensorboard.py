@@ -28,7 +28,7 @@ import polars as pl
 
 from ..errors import HistoryError
 from .contract import Found
-from .series import epochs_from_steps, per_epoch
+from .series import by_training
 
 __all__ = ["detect", "read", "find", "is_event_file", "looks_like_events", "event_files",
            "child_runs", "scalars", "PREFIX"]
@@ -265,4 +265,4 @@ def read(path: str, data: bytes | None = None) -> pl.DataFrame:
         raise HistoryError("the event file holds no scalar but Lightning's hp_metric",
                            path=path)
     tags, steps, values = map(list, zip(*rows))
-    return per_epoch(*epochs_from_steps(tags, steps, values, path, what="scalar"), path)
+    return by_training(tags, steps, values, path, what="scalar")

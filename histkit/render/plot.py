@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..metrics import metric_filter, parse_telemetry
+from ..metrics import metric_filter, parse_telemetry, without_test
 from ..errors import HistkitWarning, OptionError
 from ..files import atomic_target
 from ..readers import as_polars, to_history
@@ -69,8 +69,9 @@ def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
 def facets(hist, lookup_table, metrics=None, *, all_metrics=False, telemetry=()):
     """What a figure of one or more runs draws: the long table of ``hist``
     (its metrics, or exactly the series ``metrics``), the facet order and the
-    label of each facet (:func:`facet_levels`)."""
-    long = to_history(as_polars(hist))
+    label of each facet (:func:`facet_levels`). Test and final values are
+    never a curve."""
+    long = without_test(to_history(as_polars(hist)))
     if metrics is None:
         long = metric_filter(long, parse_telemetry(telemetry))
     else:
