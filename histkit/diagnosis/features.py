@@ -127,16 +127,18 @@ def series_features(long: pl.DataFrame, by: list[str],
     late = pl.col("_idx") == pl.min_horizontal(pl.lit(2), pl.col("_n") // 5)  # past warm-up
     tail_from = pl.col("_n") - pl.max_horizontal(pl.lit(3), pl.col("_n") // 5)
     tail = pl.col("_idx") >= tail_from
-    rising = v > pl.col("_first")
+    # an explosion is a rise: above the start and far above the running
+    # minimum, of a series that stays positive (a ratio means nothing across 0)
+    rising = (v > pl.col("_first")) & (pl.col("_min") > 0)
     prev = pl.when(pl.col(s) == pl.col(s).shift(1)).then(v.shift(1))  # sorted: no window
-    hi, lo = pl.max_horizontal(v, prev), pl.min_horizontal(v, prev)
-    jump = pl.when((lo > 0) & (hi > 1)).then(hi / lo)
+    jump = pl.when((prev > 0) & (v > prev) & (v > 1)).then(v / prev)  # upward only
+    exploded = rising & (v > pl.col("_cm") * thresholds.explode_ratio)
     frame = frame.with_columns(
-        _jump=jump, _jump_e=pl.when(jump >= thresholds.jump_ratio)
-        .then(pl.when(v >= prev).then(e).otherwise(e - 1)))
+        _jump=jump, _jump_e=where(jump >= thresholds.jump_ratio),
+        _jump_base=pl.when(jump >= thresholds.jump_ratio).then(prev))
     frame = frame.with_columns(
         _explode=where(rising, v / pl.col("_cm")),
-        _explode_e=where(rising & (v > pl.col("_cm") * thresholds.explode_ratio)),
+        _explode_e=where(exploded), _explode_base=pl.when(exploded).then(pl.col("_cm")),
         _min_e=where(v == pl.col("_min")), _max_e=where(v == pl.col("_max")),
         _late=where(late, v), _tail_start=where(pl.col("_idx") == tail_from, v),
         _tail_v=where(tail, v), _tail_e=where(tail))
@@ -146,7 +148,11 @@ def series_features(long: pl.DataFrame, by: list[str],
         min_epoch=pl.col("_min_e").min(), max_epoch=pl.col("_max_e").min(),
         # diverged: the largest jump above the running minimum, past the start value
         explode=pl.col("_explode").max(), explode_epoch=pl.col("_explode_e").min(),
+        # the running minimum before the first explosion (it only falls) and the
+        # value before the first jump: what "came back" is measured against
+        explode_base=pl.col("_explode_base").max(),
         jump=pl.col("_jump").max(), jump_epoch=pl.col("_jump_e").min(),
+        jump_base=pl.col("_jump_base").drop_nulls().first(),
         late_start=pl.col("_late").max(), tail_start=pl.col("_tail_start").max(),
         tail_min=pl.col("_tail_v").min(), tail_max=pl.col("_tail_v").max(),
         tail_epoch=pl.col("_tail_e").min())
@@ -209,7 +215,8 @@ class Features:
     ``info``: per run its loss, K (``k``), whether its loss may be a
     cross-entropy (``ce``) and its dropout; ``series``: the
     :func:`series_features` of every loss-like series joined with ``info``;
-    ``infinite``: the series that turn infinite (``inf_from``);
+    ``infinite``: the series that turn infinite (``inf_from``; ``finite_before``:
+    whether they had a finite value before);
     ``loss_rows``: the rows of the runs' losses; ``pair``: per run and epoch
     the training and validation loss side by side."""
 
@@ -292,8 +299,13 @@ def build_features(long: pl.DataFrame, runs: pl.DataFrame, classes: int | None,
     loss_like = long.filter(pl.col("metric").is_in(lossy.implode()))
     series = series_features(loss_like, keys, thresholds).lazy().join(
         info.lazy(), on=keys, how="inner", nulls_equal=True, maintain_order="left")
-    infinite = (long.lazy().filter(pl.col("value").is_infinite()).group_by("_sid")
-                .agg(inf_from=pl.col("epoch").min()))
+    v = pl.col("value")
+    inf_sids = long.lazy().filter(v.is_infinite()).select("_sid").unique()
+    infinite = (long.lazy().join(inf_sids, on="_sid", how="semi").group_by("_sid")
+                .agg(inf_from=pl.col("epoch").filter(v.is_infinite()).min(),
+                     _finite=pl.col("epoch").filter(v.is_finite()).min())
+                .select("_sid", "inf_from",
+                        finite_before=(pl.col("_finite") < pl.col("inf_from")).fill_null(False)))
     infinite = (ids.lazy().join(infinite, on="_sid", how="inner", maintain_order="left")
                 .join(info.lazy(), on=keys, how="inner", nulls_equal=True,
                       maintain_order="left"))

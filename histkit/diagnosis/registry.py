@@ -28,7 +28,7 @@ SEVERITIES = ("error", "warning", "info")
 FINDING_COLUMNS = ("run", "rule", "severity", "epoch", "metric", "data", "evidence", "advice")
 
 #: every rule, in the order findings of one severity and epoch are listed
-ORDER = ("diverged", "double_softmax", "stuck", "collapse_to_background",
+ORDER = ("diverged", "double_softmax", "stuck", "collapse_to_background", "class_collapse",
          "one_class_predictions", "overfitting", "oscillating", "val_better_than_train",
          "exploding_gradients", "vanishing_gradients", "dead_relu", "saturated",
          "unnormalized_input", "too_slow", "wasted_epochs")

@@ -16,7 +16,7 @@
 #'   for the ln K and double-softmax checks; `NULL` infers it from per-class
 #'   score names such as `background_dice`, `vsat_dice`, `scat_dice`.
 #' @param rules `NULL` (every rule) or a character vector of rule ids to keep:
-#'   `"diverged"`, `"double_softmax"`, `"stuck"`, `"collapse_to_background"`,
+#'   `"diverged"`, `"double_softmax"`, `"stuck"`, `"collapse_to_background"`, `"class_collapse"`,
 #'   `"overfitting"`, `"oscillating"`, `"val_better_than_train"`,
 #'   `"too_slow"`, `"wasted_epochs"`.
 #' @param telemetry More series that are telemetry, not metrics (as in

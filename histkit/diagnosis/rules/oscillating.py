@@ -10,15 +10,17 @@ from ..thresholds import Thresholds
 
 
 @rule("oscillating", severity="warning",
-      thresholds=("oscillation_rebound", "oscillation_peaks"),
+      thresholds=("oscillation_rebound", "oscillation_peaks", "oscillation_big"),
       advice="the learning rate is probably too high: lower it or add a schedule (e.g. "
              "ReduceLROnPlateau)")
 def oscillating(f: Features, t: Thresholds) -> list[pl.LazyFrame]:
     """What it detects: the validation loss bounces up ``oscillation_peaks``
     times or more (from the third epoch on), each time by at least
     ``oscillation_rebound`` of the training loss's improvement over its
-    running minimum (of its own early drop, when the training loss did not
-    improve).
+    running minimum, and once by ``oscillation_big`` of it (of its own early
+    drop, when the training loss did not improve or was logged at under half
+    the epochs). Small bounces of a long run are the noise of small batches,
+    not a learning rate too high.
 
     Why it matters: a learning rate too high for the problem overshoots the
     minimum again and again; the best epoch is then a matter of luck.
@@ -36,9 +38,12 @@ def oscillating(f: Features, t: Thresholds) -> list[pl.LazyFrame]:
                             nd=dv.shift(-1).over(keys),
                             vscale=(v.get(pl.min_horizontal(2, pl.len() - 1)) - v.min())
                             .over(keys))
-              .join(f.scale, on=keys, how="left", nulls_equal=True, maintain_order="left")
-              .with_columns(scale=pl.when(pl.col("scale") > 0).then(pl.col("scale"))
-                            .otherwise(pl.col("vscale")))
+              .join(f.train_loss.select(*keys, scale=pl.col("first") - pl.col("min"),
+                                        tn=pl.col("n")),
+                    on=keys, how="left", nulls_equal=True, maintain_order="left")
+              .with_columns(scale=pl.when((pl.col("scale") > 0)
+                                          & (2 * pl.col("tn") >= pl.len().over(keys)))
+                            .then(pl.col("scale")).otherwise(pl.col("vscale")))
               .with_columns(peak=(pl.col("idx") >= 2) & (pl.col("d") > 0)
                             & (pl.col("nd").is_null() | (pl.col("nd") < 0))
                             & (pl.col("up") >= t.oscillation_rebound * pl.col("scale")))
@@ -48,7 +53,8 @@ def oscillating(f: Features, t: Thresholds) -> list[pl.LazyFrame]:
                    scale=pl.col("scale").first())
               .join(f.primary.lazy(), on=keys, nulls_equal=True))
     return [finding(
-        swings.filter((pl.col("scale") > 0) & (pl.col("peaks") >= t.oscillation_peaks)),
+        swings.filter((pl.col("scale") > 0) & (pl.col("peaks") >= t.oscillation_peaks)
+                      & (pl.col("biggest") >= t.oscillation_big * pl.col("scale"))),
         pl.col("start"), pl.col("loss"), pl.lit("validation"),
         pl.format("validation {} bounced up {} times by at least {} of the training "
                   "loss's improvement ({}), the largest by {}", pl.col("loss"),
