@@ -9,15 +9,17 @@ what a column *means* is the source's business.
 from __future__ import annotations
 
 import csv
+import math
+import warnings
 
 import polars as pl
 
-from ..errors import HistoryError
+from ..errors import HistkitWarning, HistoryError
 
 __all__ = ["MISSING", "POLARS_NULLS", "SEGMENT", "decode", "sniff", "header_names",
            "parse_csv", "parse_columns", "peek_header"]
 
-MISSING = ("", "na", "nan", "-nan", "null", "none")
+MISSING = ("", "na", "nan", "-nan", "null", "none", "#na#")
 POLARS_NULLS = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
 _SEPARATORS = (",", ";", "\t")
 #: the column :func:`parse_columns` adds where a header is written again
@@ -82,44 +84,66 @@ def peek_header(data: bytes) -> list[str] | None:
         return None
 
 
-def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset()
-              ) -> tuple[pl.DataFrame, list[int]]:
+def parse_csv(data: bytes, path: str, *, text: frozenset[str] = frozenset(),
+              partial_rows: bool = False) -> tuple[pl.DataFrame, list[int]]:
     """Parse a CSV history: Float64 columns (``text`` columns stay String) and
     the file line of each row. Empty cells, ``nan`` and ``NA`` are nulls;
     blank lines are skipped; comma, semicolon or tab separated; CRLF is fine.
+    ``partial_rows``: see :func:`parse_columns`.
     """
-    columns, linenos = parse_columns(data, path, text=text)
+    columns, linenos = parse_columns(data, path, text=text, partial_rows=partial_rows)
     frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String if c in text else
                                        pl.Int64 if c == SEGMENT else pl.Float64)
                           for c, v in columns.items()})
     return frame, linenos
 
 
-def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset()
+def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset(),
+                  keep_nan: bool = False, partial_rows: bool = False
                   ) -> tuple[dict[str, list], list[int]]:
     """:func:`parse_csv` as plain lists (``None`` for missing), for readers
     that reshape rows themselves. A header written again further down (an
     appended log) starts a new part, whose columns may differ: the columns
-    are then those of every part, and :data:`SEGMENT` numbers each row's."""
+    are then those of every part, and :data:`SEGMENT` numbers each row's.
+    A first line with no separator above a header is a title, skipped; an
+    unnamed first column with no ``epoch`` beside it (pandas' index) is the
+    epoch; both with a warning. ``keep_nan``: a ``nan`` cell is NaN, not
+    missing (a reader that tells a diverged value from an unlogged one);
+    ``partial_rows``: rows with fewer fields than the header are left out
+    with a warning (fastai's learning rate finder), not an error."""
     content = decode(data, path)
     lines = content.splitlines()
-    sep = sniff(lines[0])
+    top = 0
+    if len(lines) > 2 and _is_title(lines[0], lines[1]):
+        warnings.warn(f"{path}: line 1 ({lines[0].strip()[:40]!r}) is a title, not a header; "
+                      "read from line 2", HistkitWarning, stacklevel=3)
+        top = 1
+    sep = sniff(lines[top])
     try:
-        header = next(csv.reader([lines[0]], delimiter=sep))
+        header = next(csv.reader([lines[top]], delimiter=sep))
     except csv.Error as exc:
-        raise HistoryError(f"unreadable header: {exc}", path=path, line=1) from None
+        raise HistoryError(f"unreadable header: {exc}", path=path, line=top + 1) from None
+    if (len(header) > 1 and not header[0].strip() and all(h.strip() for h in header[1:])
+            and "epoch" not in (h.strip() for h in header)):
+        header = ["epoch", *header[1:]]  # pandas' to_csv: the unnamed index is the epoch
+        warnings.warn(f"{path}: the first column has no name (a pandas index?); read as the "
+                      "epoch", HistkitWarning, stacklevel=3)
     cols = header_names(header, path)
     values: dict[str, list] = {c: [] for c in cols}
     current = cols
     segments: list[int] = []
     segment = 1
     linenos: list[int] = []
+    short: list[int] = []
     try:
-        rows = list(csv.reader(lines[1:], delimiter=sep, strict=False))
+        rows = list(csv.reader(lines[top + 1:], delimiter=sep, strict=False))
     except csv.Error as exc:
         raise HistoryError(f"unreadable CSV: {exc}", path=path) from None
-    for lineno, fields in zip(range(2, len(lines) + 1), rows):
+    for lineno, fields in zip(range(top + 2, len(lines) + 1), rows):
         if not fields or (len(fields) == 1 and not fields[0].strip() and len(current) > 1):
+            continue
+        if partial_rows and 1 < len(fields) < len(current):
+            short.append(lineno)
             continue
         if _is_header(fields, values):  # written again: a log appended to (fastai, a rerun)
             current = header_names(fields, path)
@@ -133,11 +157,18 @@ def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset()
             raise HistoryError(f"{len(fields)} fields where the header has {len(current)} "
                                "(ragged row)", path=path, line=lineno)
         for col, cell in zip(current, fields):
-            values[col].append(cell.strip() if col in text else _cell(cell, path, lineno, col))
+            values[col].append(cell.strip() if col in text
+                               else _cell(cell, path, lineno, col, keep_nan))
         if len(current) < len(values):
             for col, out in values.items():
                 if len(out) < len(linenos):
                     out.append(None)
+    if short:
+        said = ", ".join(map(str, short[:5])) + (f" and {len(short) - 5} more"
+                                                 if len(short) > 5 else "")
+        warnings.warn(f"{path}: line(s) {said} have fewer fields than the header (a learning "
+                      "rate finder's rows, with no validation?); left out", HistkitWarning,
+                      stacklevel=3)
     if not linenos:
         raise HistoryError("the header has no rows under it (no epoch was logged)", path=path)
     if segment > 1:
@@ -162,8 +193,27 @@ def _is_header(fields: list[str], known: dict) -> bool:
     return True
 
 
-def _cell(cell: str, path: str, line: int, col: str) -> float | None:
+def _is_title(first: str, second: str) -> bool:
+    """A first line that is one word of text above a header with separators."""
+    words = first.strip()
+    if not words or any(sep in words for sep in _SEPARATORS):
+        return False
+    cells = [c.strip() for c in second.split(sniff(second))]
+    return len(cells) > 1 and all(c and not _numeric(c) for c in cells)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _cell(cell: str, path: str, line: int, col: str, keep_nan: bool = False) -> float | None:
     s = cell.strip()
+    if keep_nan and s.lower() in ("nan", "-nan"):
+        return math.nan
     if s.lower() in MISSING:
         return None
     try:

@@ -38,7 +38,7 @@ def detect(probe) -> bool:
 
 def read(path: str, data: bytes) -> pl.DataFrame:
     """A fastai ``history.csv`` as the wide table."""
-    frame, linenos = parse_csv(data, path, text=frozenset({"time"}))
+    frame, linenos = parse_csv(data, path, text=frozenset({"time"}), partial_rows=True)
     if "time" in frame.columns:
         frame = frame.with_columns(_seconds(frame["time"], path, linenos))
     frame = finish(frame, path, lineno_of=linenos.__getitem__, fits=True)

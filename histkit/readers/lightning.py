@@ -46,7 +46,7 @@ def detect(probe) -> bool:
 
 def read(path: str, data: bytes) -> pl.DataFrame:
     """A Lightning ``metrics.csv`` as the wide table (0-based epochs as logged)."""
-    columns, linenos = parse_columns(data, path)
+    columns, linenos = parse_columns(data, path, keep_nan=True)
     columns.pop(SEGMENT, None)
     for col in ("epoch", "step"):
         if col not in columns:

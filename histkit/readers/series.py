@@ -270,20 +270,19 @@ def by_training(series: list[str], steps: list[int], values: list[float], path: 
     table, each training of a log that holds several (:func:`trainings`)
     numbered in a :data:`TRAINING` column, with a warning.
 
-    Values logged again at an earlier step after the training (one value of
-    some series, as a final or test evaluation logged at step 0) are not a
-    training: they are left out, with a warning that names them."""
+    Values logged again at an earlier step after the training, each at one
+    step only (a final or test evaluation logged at step 0, the best epoch's
+    values logged again) are not a training: they are left out, with a
+    warning that names them."""
     k = trainings(series, steps)
     n = max(k, default=1)
     if n == 1:
         return per_epoch(*epochs_from_steps(series, steps, values, path, what=what), path)
     later = [i for i, t in enumerate(k) if t > 1]
-    first = {series[i] for i, t in enumerate(k) if t == 1}
-    per: dict[tuple[str, int], int] = {}
+    per: dict[tuple[str, int], set[int]] = {}
     for i in later:
-        per[(series[i], k[i])] = per.get((series[i], k[i]), 0) + 1
-    again = {series[i] for i in later}
-    if max(per.values()) == 1 and again < first:
+        per.setdefault((series[i], k[i]), set()).add(steps[i])
+    if max(len(v) for v in per.values()) == 1:  # each "training" after the first: one step
         said = ", ".join(f"{series[i]!r} at step {steps[i]} ({values[i]:.4g})"
                          for i in later[:4])
         warnings.warn(f"{path}: values logged again at an earlier step after the training "
