@@ -370,6 +370,93 @@ def test_the_study_is_diagnosed_once_and_each_page_shows_its_runs_findings(tmp_p
     assert ">stuck<" in pages[stuck.stem] and ">stuck<" not in pages[healthy.stem]
 
 
+DEMO_LINKNET = (Path(__file__).resolve().parent.parent / "run" / "2026-12-02" / "linknet_2d_dice"
+                / "fat2_256x128x1" / "linknet_2d_dice_Adam_fat2_256x128x1_N96_E24_L4_FBL16.csv")
+
+
+@pytest.fixture
+def collapsed_study(tmp_path) -> tuple[Path, Path]:
+    """The demo's LinkNet Dice run (its history alone: no probes, a quick
+    page), which loses its VAT class, beside a healthy run."""
+    import shutil
+
+    lost = tmp_path / "run" / "2026-12-02" / "linknet_2d_dice" / DEMO_LINKNET.name
+    lost.parent.mkdir(parents=True)
+    shutil.copy(DEMO_LINKNET, lost)
+    write_history(tmp_path, history_name())
+    return tmp_path, lost
+
+
+def test_failures_list_each_finding_with_rule_severity_epoch_and_evidence(collapsed_study):
+    root, lost = collapsed_study
+    rep = build(root)
+    assert rep.ok, rep.problems
+    html = rep.index.read_text()
+    failures = html.split('<section id="failures">', 1)[1].split("</section>", 1)[0]
+    evidence = escape("validation vsat_dice fell from 0.3562 at epoch 14 to 0.0123 at epoch 23 "
+                      "while validation loss kept improving (0.04363 -> 0.02464)")
+    page = page_of(root / "out", lost)
+    assert f'<a href="runs/{page.name}">{lost.stem}</a>' in failures
+    assert '<strong class="verdict failed">failed</strong>' in failures
+    assert ('<td class="rule">class_collapse</td><td class="severity error">error</td>'
+            '<td>22</td><td>validation vsat_dice</td>') in failures
+    assert evidence in failures and history_name() not in failures
+    assert 'href="#failures">Failures (1)</a>' in html
+    # the runs table's "why" lists every finding, the run's page its table row
+    assert f"<li><strong>class_collapse</strong> (error, epoch 22): {evidence}" in html
+    text = page.read_text()
+    assert ('<tr class="error"><td>class_collapse</td><td>error</td><td>22</td>'
+            '<td>validation vsat_dice</td>') in text and evidence in text
+    assert "class-balanced loss (mdice)" in text
+    assert '<strong class="verdict failed">failed</strong> (1 finding)' in text
+    # findings.csv: every finding, one row each, linked from the index
+    found = pl.read_csv(root / "out" / "findings.csv")
+    assert found.filter(pl.col("rule") == "class_collapse")["path"].to_list() == [str(lost)]
+    assert 'href="findings.csv"' in html
+
+
+def test_a_healthy_study_lists_no_failure(study):
+    html = build(study).index.read_text()
+    assert "No run failed or is suspect" in html and 'href="#failures">Failures (0)</a>' in html
+    assert pl.read_csv(study / "out" / "findings.csv").columns[:3] == ["path", "run", "rule"]
+
+
+def test_the_failures_list_is_bounded(collapsed_study, monkeypatch):
+    """A study with more failed runs than the index lists says how many more
+    there are and where their findings are."""
+    import shutil
+
+    import histkit.render.report.index
+
+    root, lost = collapsed_study
+    twin = lost.with_name(lost.name.replace("_FBL16", "_FBL16_S1"))
+    shutil.copy(lost, twin)
+    monkeypatch.setattr(histkit.render.report.index, "FAILURES", 1)
+    html = build(root).index.read_text()
+    failures = html.split('<section id="failures">', 1)[1].split("</section>", 1)[0]
+    assert failures.count('<td class="rule">class_collapse</td>') == 1
+    assert "1 more failed or suspect run not listed here" in failures
+    assert 'href="#failures">Failures (2)</a>' in html
+    assert pl.read_csv(root / "out" / "findings.csv")["rule"].to_list().count(
+        "class_collapse") == 2
+
+
+def test_a_page_whose_findings_change_is_drawn_again(collapsed_study, monkeypatch):
+    """A new rule or threshold changes a run's findings, not its history: its
+    page is drawn again (and only its page)."""
+    import histkit.render.report.study
+
+    root, lost = collapsed_study
+    build(root)
+    assert build(root).pages == []
+    real = histkit.render.report.study._findings
+    monkeypatch.setattr(histkit.render.report.study, "_findings",
+                        lambda *a, **kw: real(*a, **kw).filter(pl.col("rule") != "class_collapse"))
+    again = build(root)
+    assert again.pages == [str(lost)] and again.rendered == []
+    assert "class_collapse" not in page_of(root / "out", lost).read_text()
+
+
 # ---------------------------------------------------------------------------
 # run pages
 

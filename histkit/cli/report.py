@@ -68,9 +68,10 @@ def report_command(roots, output, labels, tolerance, group_by, metric, jobs, tit
 
     Writes one figure per run, comparison figures by hyperparameter (groups
     of three runs or more as their mean with a band), summary.csv,
-    summary.parquet and a self-contained index.html into the output
-    directory, then prints the path of index.html. The index says which
-    factor matters: per factor the runs' mean and spread, paired effects
+    summary.parquet, findings.csv (every diagnosis finding) and a
+    self-contained index.html into the output directory, then prints the
+    path of index.html. The index opens with the failed and suspect runs,
+    each finding with its evidence, and says which factor matters: per factor the runs' mean and spread, paired effects
     from runs that differ in that factor alone, and the factors that are
     confounded in the study. Each run also gets
     a page, runs/<run>.html, linked from its name in the index: its history

@@ -18,9 +18,11 @@ one output directory:
 - ``compare/<field>.<fmt>``: validation curves of every run, coloured by one
   hyperparameter (attention, dropout, ...), with a table of best values and
   stop epochs per group;
-- ``summary.csv`` and ``summary.parquet``: one row per run;
-- ``index.html``: a sortable, filterable table with thumbnails, the
-  comparisons, the problems and the command that produced it (no network);
+- ``summary.csv`` and ``summary.parquet``: one row per run; ``findings.csv``:
+  one row per diagnosis finding;
+- ``index.html``: the failed and suspect runs with every finding (rule,
+  severity, epoch, evidence), a sortable, filterable table with thumbnails,
+  the comparisons, the problems and the command that produced it (no network);
 - ``manifest.json``: a content hash per figure and page, so a rebuild renders
   only what changed and removes the files of runs that are gone. A page
   depends on the history, its probes and sidecar (by content), the settings
@@ -153,10 +155,10 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
         metrics = headline(summary, settings)
         comparisons = {g: comparison_table(summary, g, metrics) for g in groups}
         factors = factor_analysis(summary, metric, settings, problems)
-        write_tables(out, summary)
+        write_tables(out, summary, study.found)
         index = write_index(out, summary, comparisons, plan.manifest, problems, settings,
                             title=title, command=command, factors=factors, shown=shown,
-                            selection=selection)
+                            selection=selection, findings=study.found)
         write_manifest(out, plan.manifest)
         removed = remove_stale(out, old, plan.manifest)
     rendered = [t.key for t in plan.tasks if isinstance(t, RunFigure) and (t.part, t.key) in done]

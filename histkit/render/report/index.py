@@ -15,7 +15,11 @@ from .templating import template_env
 from .settings import Settings
 from .summary import headline
 
-__all__ = ["write_index", "TABLE_FIELDS"]
+__all__ = ["write_index", "TABLE_FIELDS", "FAILURES"]
+
+#: the most failed or suspect runs the index lists with every finding (the
+#: rest are in findings.csv: a study of 100,000 runs may have thousands)
+FAILURES = 100
 
 # fields shown in the runs table (those that vary; the rest are "shared settings")
 TABLE_FIELDS = ("date", "model", "loss", "attention", "optimizer", "dataset", "height",
@@ -25,12 +29,19 @@ TABLE_FIELDS = ("date", "model", "loss", "attention", "optimizer", "dataset", "h
 
 def write_index(out: Path, summary: pl.DataFrame, comparisons: dict[str, pl.DataFrame],
                 manifest: dict, problems: list, settings: Settings, *, title, command,
-                factors=None, shown=None, selection=None) -> Path:
+                factors=None, shown=None, selection=None,
+                findings: pl.DataFrame | None = None) -> Path:
     """Render index.html from the jinja2 templates (autoescaped). The runs
     table lists the ``shown`` runs (default: all); ``selection`` says which
-    they are when they are not all."""
+    they are when they are not all. ``findings`` (the study's diagnosis, a
+    row per finding with its ``path``) give the list of failures, each
+    failed or suspect run with every finding, and the "why" of each run in
+    the table."""
     lookup = dict(settings.labels)
     metrics = headline(summary, settings)
+    table = summary if shown is None else summary.filter(pl.col("path").is_in(shown))
+    failures, failures_total = _failures(summary, findings, manifest)
+    why = _findings_of(findings, table["path"])
     varying = [f for f in TABLE_FIELDS if summary.height and summary[f].n_unique() > 1]
     shared = {f: summary[f][0] for f in TABLE_FIELDS
               if summary.height and f not in varying and summary[f][0] not in (None, "")}
@@ -38,8 +49,8 @@ def write_index(out: Path, summary: pl.DataFrame, comparisons: dict[str, pl.Data
         title=title or f"histkit report: {out.name}",
         generated=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         version=__version__, command=command, tolerance=settings.tolerance,
-        runs=_run_rows(summary if shown is None
-                       else summary.filter(pl.col("path").is_in(shown)), manifest),
+        runs=_run_rows(table, manifest, why),
+        failures=failures, failures_total=failures_total,
         total=summary.height, selection=selection, fields=varying, shared=shared,
         metrics=[(m, lookup.get(m, m)) for m in metrics],
         comparisons=[_comparison_view(g, t, manifest, metrics, lookup)
@@ -47,12 +58,46 @@ def write_index(out: Path, summary: pl.DataFrame, comparisons: dict[str, pl.Data
         factors=_factors_view(factors, lookup),
         cost="epoch_time_s" in summary.columns or "peak_mem_mb" in summary.columns,
         problems=[{"path": p.path or "", "message": p.message} for p in problems],
-        summary_files=["summary.csv", "summary.parquet"])
+        summary_files=["summary.csv", "summary.parquet", "findings.csv"])
     return write_atomic(out / "index.html", html.encode())
 
 
-def _run_rows(summary: pl.DataFrame, manifest: dict) -> list[dict]:
-    """A row of the runs table per run: its summary, figures, thumbnail and page."""
+def _findings_of(findings: pl.DataFrame | None, paths: pl.Series) -> dict[str, list[dict]]:
+    """The findings of the runs at ``paths``, per path, in the diagnosis'
+    order (a run's errors first, then by epoch)."""
+    if findings is None or findings.is_empty() or paths.is_empty():
+        return {}
+    out: dict[str, list[dict]] = {}
+    rows = findings.filter(pl.col("path").is_in(paths.cast(pl.String).implode())).select(
+        "path", "rule", "severity", "epoch", "metric", "data", "evidence", "advice")
+    for r in rows.iter_rows(named=True):
+        out.setdefault(r.pop("path"), []).append(r)
+    return out
+
+
+def _failures(summary: pl.DataFrame, findings: pl.DataFrame | None,
+              manifest: dict) -> tuple[list[dict], int]:
+    """The list of failures: the failed runs, then the suspect ones (each in
+    the summary's order), at most :data:`FAILURES`, each with its page (when
+    it has one) and every finding; and how many runs failed or are suspect."""
+    if "diagnosis" not in summary.columns:
+        return [], 0
+    bad = (summary.filter(pl.col("diagnosis").is_in(["failed", "suspect"]))
+           .select("path", "run", "diagnosis")
+           .sort(pl.col("diagnosis") != "failed", maintain_order=True))
+    listed = bad.head(FAILURES)
+    found = _findings_of(findings, listed["path"])
+    rows = []
+    for path, run, verdict in listed.iter_rows():
+        page = next(iter(manifest["pages"].get(path, {}).get("files", [])), None)
+        rows.append({"path": path, "run": run, "verdict": verdict, "page": page,
+                     "findings": found.get(path, [])})
+    return rows, bad.height
+
+
+def _run_rows(summary: pl.DataFrame, manifest: dict, why: dict[str, list[dict]]) -> list[dict]:
+    """A row of the runs table per run: its summary, figures, thumbnail,
+    page and findings (``why``: per path)."""
     rows = []
     for row in summary.iter_rows(named=True):
         entry = manifest["runs"].get(row["path"], {})
@@ -64,6 +109,7 @@ def _run_rows(summary: pl.DataFrame, manifest: dict) -> list[dict]:
         shown = {k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
         rows.append({**shown, "files": files, "thumb": thumb, "page": page,
                      "page_probes": bool(page_entry.get("probes")),
+                     "findings": why.get(row["path"], []),
                      "telemetry": telemetry[0] if telemetry else None})
     return rows
 

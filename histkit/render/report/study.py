@@ -151,7 +151,8 @@ def _long_of(batch: Batch, paths) -> pl.DataFrame:
     long = batch.histories
     if len(paths) == len(batch.paths):
         return long
-    return long.filter(pl.col("path").is_in(pl.Series(list(paths), dtype=long["path"].dtype)))
+    return long.filter(pl.col("path").is_in(pl.Series(list(paths), dtype=long["path"].dtype)
+                                            .implode()))
 
 
 def _findings(long: pl.DataFrame, telemetry=()) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 """What the report makes of the study's summary (one row per run): the
 headline metrics, which runs get figures and a page, the comparison table
-per field, the factor analysis, and ``summary.csv`` / ``summary.parquet``.
+per field, the factor analysis, and ``summary.csv`` / ``summary.parquet``
+(with the diagnosis' ``findings.csv``).
 """
 
 from __future__ import annotations
@@ -101,11 +102,15 @@ def factor_analysis(summary: pl.DataFrame, metric: str | None, settings: Setting
         return None
 
 
-def write_tables(out: Path, summary: pl.DataFrame) -> None:
-    """``summary.csv`` and ``summary.parquet``, each written atomically."""
+def write_tables(out: Path, summary: pl.DataFrame, findings: pl.DataFrame) -> None:
+    """``summary.csv`` and ``summary.parquet`` (a row per run), and
+    ``findings.csv`` (a row per diagnosis finding: path, run, rule, severity,
+    epoch, metric, data, evidence, advice), each written atomically."""
     from ...files import atomic_target
 
     with atomic_target(out / "summary.csv") as tmp:
         summary.write_csv(tmp)
     with atomic_target(out / "summary.parquet") as tmp:
         summary.write_parquet(tmp, use_pyarrow=True)
+    with atomic_target(out / "findings.csv") as tmp:
+        findings.write_csv(tmp)

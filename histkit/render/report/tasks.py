@@ -120,13 +120,14 @@ def _run_figure(run: Run, hist: pl.DataFrame, telemetry: bool, settings: Setting
 def _run_page(run: Run, figure: RunFigure, settings: Settings, code: str, problems: list, *,
               fields: dict, findings: pl.DataFrame) -> RunPage:
     """The page task of a run, with its own digest: the history, probes,
-    sidecar, page ``code`` and the figures it links. A sidecar that cannot
+    sidecar, page ``code``, the figures it links and its findings (a new
+    rule or threshold redraws the pages it changes). A sidecar that cannot
     be read is a problem."""
     telemetry = figure.entry["telemetry"]
     probes, probe_hash = probe_digest(run.path)
     sidecar, sidecar_bytes = run_settings(run.path, problems)
     entry = {"digest": settings.digest("page", run.digest, probe_hash, sidecar_bytes, code,
-                                       json.dumps(telemetry)),
+                                       json.dumps(telemetry), findings.write_csv()),
              "files": [f"runs/{run.stem}.html"], "probes": probes}
     return RunPage(run.path, entry, run.name, run.stem, figure.hist, settings, probes, sidecar,
                    sidecar_path(run.path) if sidecar_bytes else None, fields,
