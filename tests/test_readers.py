@@ -483,3 +483,68 @@ def test_every_readme_row_reads_a_real_file(source):
         wide = read_history(loc, source=source)
     assert "loss" in wide.columns and "val_loss" in wide.columns
     assert wide.height >= 3
+
+
+# ---------------------------------------------------------------------------
+# real histories from public repositories (bench/real, see its README): the
+# shapes histkit's own fixtures never had
+
+REAL = Path(__file__).resolve().parent.parent / "bench" / "real"
+
+
+def read_real(rel: str):
+    path = REAL / rel
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch = read_histories([path])
+    assert batch.ok, batch.problems
+    return batch, [str(w.message) for w in caught]
+
+
+def test_real_keras_log_with_a_title_line_above_its_header():
+    batch, said = read_real("keras/manumollon261297__speech-digit-detector__1/"
+                            "model_history_log.csv")
+    assert any("line 1 ('model_history_log') is a title" in s for s in said)
+    assert batch.histories["epoch"].max() == 16
+    assert set(batch.histories["metric"].cast(pl.String)) == {"accuracy", "loss"}
+
+
+def test_real_pandas_dump_reads_its_unnamed_index_as_the_epoch():
+    batch, said = read_real("keras/matty-gg__dogbreedai__1/history.csv")
+    assert any("the first column has no name (a pandas index?)" in s for s in said)
+    assert sorted(set(batch.histories["epoch"])) == list(range(20))
+
+
+def test_real_fastai_fits_with_learning_rate_finder_rows():
+    batch, said = read_real("fastai/tmabraham__retinopathy-classifier__1/history.csv")
+    assert any("line(s) 2, 6 have fewer fields than the header" in s for s in said)
+    assert any("holds 2 fits appended to one log" in s for s in said)
+    assert len(batch.paths) == 1
+    assert sorted(set(batch.histories["epoch"])) == list(range(17))
+
+
+def test_real_keras_log_with_three_trainings_appended_is_three_runs():
+    batch, said = read_real("keras/bytearchive__cs-653-project__1/model_history_log.csv")
+    assert [Path(p).name for p in batch.paths] == [
+        "model_history_log.csv", "model_history_log.csv#2", "model_history_log.csv#3"]
+    assert [batch.name(p) for p in batch.paths] == [
+        "model_history_log", "model_history_log#2", "model_history_log#3"]
+    assert any("holds 3 trainings (epochs start again at lines 302, 432)" in s for s in said)
+    last = batch.histories.group_by("path", maintain_order=True).agg(pl.col("epoch").max())
+    assert last["epoch"].to_list() == [299, 129, 2]
+
+
+def test_real_mlflow_run_with_values_logged_again_at_step_0():
+    batch, said = read_real("mlflow/mehmet1700__mlp-har-activity__1")
+    assert len(batch.paths) == 1
+    assert any("values logged again at an earlier step after the training" in s for s in said)
+    assert batch.histories["epoch"].max() == 60
+
+
+def test_real_lightning_run_that_is_nan_from_its_first_step_is_diverged():
+    from histkit.diagnosis import diagnose
+
+    batch, _ = read_real("lightning/daleas0120__cub_classification__1/metrics.csv")
+    found = diagnose(batch.histories)
+    assert found["rule"][0] == "diverged", found.rows()
+    assert "NaN or missing from epoch 0 to the end" in found["evidence"][0]
