@@ -92,7 +92,12 @@ def read_and_diagnose(found: list[Entry]) -> None:
     diagnosis of them all."""
     from histkit import read_histories
     from histkit.diagnosis import diagnose
-    from histkit.names import split_training
+
+    try:
+        from histkit.names import split_training
+    except ImportError:  # histkit before logs were split into trainings (a baseline)
+        def split_training(p):
+            return p, 1
 
     longs = []
     for e in found:
