@@ -403,10 +403,15 @@ def test_find_every_source_under_one_directory():
     batch = read_histories(found)
     assert [p.path for p in batch.problems] == [
         str(next((FIX / "tensorboard/truncated").iterdir()))]
-    assert batch.histories["path"].n_unique() == len(found) - 1
+    # the logs that hold two trainings give one more history each
+    split = [p for p in batch.paths if p not in found]
+    assert all(p.endswith("#2") and p[:-2] in found for p in split), split
+    assert sorted(Path(p[:-2]).relative_to(FIX).parts[:2] for p in split) == [
+        ("keras", "append.csv"), ("mlflow", "restarts"), ("tensorboard", "two_runs")]
+    assert batch.histories["path"].n_unique() == len(found) - 1 + len(split)
     # the batch names runs as sources.run_name does, with the stat it spares
     assert batch.files == {f for f in found if os.path.isfile(f)}
-    assert [batch.name(f) for f in found] == [sources.run_name(f) for f in found]
+    assert [batch.name(f) for f in batch.paths] == [sources.run_name(f) for f in batch.paths]
 
 
 @pytest.mark.parametrize("rel, name", [
@@ -445,7 +450,7 @@ def test_every_source_gives_the_long_table_shape():
             warnings.simplefilter("ignore", HistkitWarning)
             long = to_history(read_history(loc))
         assert long.columns == ["epoch", "value", "metric", "data"], loc
-        assert set(long["data"]) <= {"training", "validation"}
+        assert set(long["data"]) <= {"training", "validation", "test"}
         assert long.schema["epoch"] == pl.Int64 and long.schema["value"] == pl.Float64
 
 

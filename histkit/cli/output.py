@@ -41,9 +41,16 @@ def fail(message: str) -> None:
     click.echo(f"histkit: error: {message}", err=True)
 
 
+_TOLD: set[str] = set()
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None):
-    """``warnings.showwarning`` for the commands: one line, no source line."""
-    click.echo(f"histkit: warning: {message}", err=True)
+    """``warnings.showwarning`` for the commands: one line, no source line,
+    and each line once (a log split into trainings parses its name for each)."""
+    text = f"histkit: warning: {message}"
+    if text not in _TOLD:
+        _TOLD.add(text)
+        click.echo(text, err=True)
 
 
 def finish(problems: list) -> None:

@@ -109,10 +109,11 @@ def epochs_from_steps(series: list[str], steps: list[int], values: list[float], 
             i = bisect.bisect_right(marks, step) - 1
             out_e.append(_whole(epoch_at[marks[i]] if i >= 0 else first))
         return [r[0] for r in rows], out_e, [r[2] for r in rows]
-    out_s, out_e, out_v = _spread_iterations(rows, path)
+    out_s, out_e, out_v, spread = _spread_iterations(rows, path)
     counts: dict[str, int] = {}
     for s in out_s:
-        counts[s] = counts.get(s, 0) + 1
+        if s not in spread and split_series(s)[1] != "test":
+            counts[s] = counts.get(s, 0) + 1
     if len(counts) > 1 and max(counts.values()) > 2 * min(counts.values()):
         dense = max(counts, key=counts.get)
         sparse = min(counts, key=counts.get)
@@ -141,7 +142,7 @@ def _spread_iterations(rows: list[tuple[str, int, float]], path: str):
             c[1], c[2] = min(c[1], step), max(c[2], step)
     ranged = sorted((c[2] - c[1] + 1, c[0], c[1]) for c in spans.values() if c[0] >= 3)
     if len(ranged) < 2:
-        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], {}
     width, count, lo = ranged[(len(ranged) - 1) // 2]  # the median span (lower middle)
     spread = {s: c for s, c in spans.items()
               if c[0] >= 3 and c[2] - c[1] + 1 > 4 * width and c[0] > 4 * count}
@@ -159,7 +160,7 @@ def _spread_iterations(rows: list[tuple[str, int, float]], path: str):
         out_s.append(s)
         out_e.append(step)
         out_v.append(v)
-    return out_s, out_e, out_v
+    return out_s, out_e, out_v, spread
 
 
 def _whole(x: float) -> int:
@@ -226,14 +227,20 @@ def per_epoch(series: list[str], epochs: list[int], values: list[float | None],
 def _test_within(sums: dict, path: str) -> dict:
     """Test and final values sit at the epoch they were logged at, but never
     past the training's epochs (a final value logged at the last global
-    step, say): those beyond are put on the last (or first) epoch."""
+    step, say): those beyond are put on the last (or first) epoch. A test
+    series of one value is the training's result: it sits on the last epoch
+    (MLflow logs it at step 0 when no step is given)."""
     train = [e for (col, e) in sums if not col.startswith("test_")]
     if not train or len(train) == len(sums):
         return sums
     lo, hi = min(train), max(train)
+    once = {col for col in {c for c, _ in sums if c.startswith("test_")}
+            if sum(c == col for c, _ in sums) == 1}
     out: dict = {}
     for (col, e), acc in sums.items():
-        if col.startswith("test_") and not lo <= e <= hi:
+        if col in once:
+            e = hi  # one test value: the end of training's, wherever it was logged
+        elif col.startswith("test_") and not lo <= e <= hi:
             e = hi if e > hi else lo
             prev = out.get((col, e))
             if prev is not None:

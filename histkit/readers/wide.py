@@ -68,13 +68,13 @@ def finish(frame: pl.DataFrame, path: str, lineno_of, *, fits: bool = False) -> 
     if n > 1 and fits:
         frame = frame.with_columns(pl.Series("epoch", _numbered_on(epochs, parts)))
         starts = [lineno_of(parts.index(k)) for k in range(2, n + 1)]
-        warnings.warn(f"{path}: holds {n} fits appended to one log (lines {_lines(starts)} "
+        warnings.warn(f"{path}: holds {n} fits appended to one log ({_lines(starts)} "
                       "start again); read as one run, the epochs of each fit numbered on "
                       "from the last", HistkitWarning, stacklevel=3)
     elif n > 1:
         frame = frame.with_columns(pl.Series(TRAINING, parts, dtype=pl.Int64))
         starts = [lineno_of(parts.index(k)) for k in range(2, n + 1)]
-        warnings.warn(f"{path}: holds {n} trainings (epochs start again at lines "
+        warnings.warn(f"{path}: holds {n} trainings (epochs start again at "
                       f"{_lines(starts)}); read as {n} runs, the first under the log's own "
                       f"name, the others as '#2'{'...' if n > 2 else ''}", HistkitWarning,
                       stacklevel=3)
@@ -100,5 +100,9 @@ def _numbered_on(epochs: list[int], parts: list[int]) -> list[int]:
 
 
 def _lines(lines: list) -> str:
-    shown = ", ".join(str(x) for x in lines[:5] if x is not None)
-    return shown + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+    """``line 7`` or ``lines 7, 12`` (``rows`` where the file has no lines: JSON)."""
+    known = [str(x) for x in lines if x is not None]
+    if not known:
+        return "some rows"
+    shown = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
+    return f"line {shown}" if len(known) == 1 else f"lines {shown}"
