@@ -14,13 +14,18 @@ import os
 from pathlib import Path
 
 from .errors import HistoryError
+from .names import split_training
 
 __all__ = ["sidecar_path", "read_sidecar", "write_sidecar", "setting_differences",
            "flat_settings"]
 
 
 def sidecar_path(history_path: str | os.PathLike) -> Path:
-    """``run/.../<run>.csv`` -> ``run/.../<run>.json``."""
+    """``run/.../<run>.csv`` -> ``run/.../<run>.json`` (``<run>#k.json`` for the
+    k-th training of a log, whose settings may not be the log's)."""
+    base, k = split_training(os.fspath(history_path))
+    if k > 1:
+        return Path(f"{os.path.splitext(base)[0]}#{k}.json")
     return Path(history_path).with_suffix(".json")
 
 

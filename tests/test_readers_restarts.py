@@ -7,6 +7,7 @@ which values, and what they warn."""
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -420,3 +421,19 @@ def test_cli_stops_gives_each_training_its_rows():
     assert "test" not in set(table["data"])
     assert "holds 2 trainings" in res.stderr
     assert "'val_accuracy' at step 0 (0.875)" in res.stderr
+
+
+def test_a_later_training_has_its_own_probes_and_sidecar_names(tmp_path):
+    # the log's probes and settings are not those of a training appended later
+    from histkit.probes import has_probes, probes_dir
+    from histkit.sidecar import read_sidecar, sidecar_path
+
+    log = tmp_path / "append.csv"
+    shutil.copy(FIX / "keras" / "append.csv", log)
+    (tmp_path / "append.probes").mkdir()
+    (tmp_path / "append.json").write_text('{"settings": {"lr": 0.1}}')
+    assert has_probes(log) and read_sidecar(log) is not None
+    assert probes_dir(f"{log}#2") == tmp_path / "append#2.probes"
+    assert not has_probes(f"{log}#2")
+    assert sidecar_path(f"{log}#2") == tmp_path / "append#2.json"
+    assert read_sidecar(f"{log}#2") is None

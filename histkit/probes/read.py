@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import HistoryError
+from ..names import split_training
 
 __all__ = ["read_probes", "RunProbes", "probes_dir", "has_probes", "TABLES"]
 
@@ -35,7 +36,14 @@ def has_probes(history_path: str | os.PathLike) -> bool:
 
 
 def _probes_path(history_path: str | os.PathLike) -> str:
-    return os.path.splitext(os.fspath(history_path))[0] + ".probes"
+    """``<run>.probes`` beside the history; ``<run>#k.probes`` for the k-th
+    training of a log (the log's probes are not those of a later training)."""
+    path = os.fspath(history_path)
+    if "#" in path:
+        base, k = split_training(path)
+        if k > 1:
+            return f"{os.path.splitext(base)[0]}#{k}.probes"
+    return os.path.splitext(path)[0] + ".probes"
 
 
 @dataclasses.dataclass
