@@ -184,6 +184,11 @@ def test_a_loss_unbounded_below_is_divergence():
     assert "diverged" not in out["rule"].to_list(), out.rows()
 
 
+def test_nan_to_the_end_of_a_lone_training_loss_is_divergence():
+    out = diagnose(_wide(loss=[0.9, 0.5, 0.4, None, None]), run="r")
+    assert (out["rule"][0], out["epoch"][0]) == ("diverged", 3), out.rows()
+
+
 def test_a_loss_missing_while_another_loss_goes_on_is_not_divergence():
     # a series logged past the training loss (an iteration tag, an evaluation
     # at the end) is not the training loss turning NaN

@@ -307,8 +307,13 @@ def by_training(series: list[str], steps: list[int], values: list[float], path: 
                                                 [values[i] for i in rows], path, what=what), path)
         except HistoryError:
             continue  # a training that logged nothing but its epoch
-        tables.append(wide.with_columns(pl.lit(t, pl.Int64).alias(TRAINING)))
-    start = next(i for i in later)
+        tables.append(wide.with_columns(pl.lit(len(tables) + 1, pl.Int64).alias(TRAINING)))
+    if not tables:
+        raise HistoryError(f"no {what} besides the epoch", path=path)
+    if len(tables) == 1:
+        return tables[0].drop(TRAINING)
+    start = later[0]
+    n = len(tables)
     warnings.warn(f"{path}: holds {n} trainings ({series[start]!r} starts again at step "
                   f"{steps[start]}); read as {n} runs, the first under the log's own name, "
                   f"the others as '#2'{'...' if n > 2 else ''}", HistkitWarning, stacklevel=3)

@@ -46,13 +46,13 @@ def diverged(f: Features, t: Thresholds) -> list[pl.LazyFrame]:
     last, first = pl.col("last"), pl.col("first")
     # the last epoch any other loss of the run logged a finite value
     others = f.series.select(*KEYS, "metric", "data", other_last=pl.col("last_epoch"))
+    other = (pl.col("metric_right") != m) | (pl.col("data_right") != d)
     missing = (s.filter(pl.col("missing_from").is_not_null())
                .join(others, on=KEYS, how="left", nulls_equal=True)
-               .filter(((pl.col("metric_right") != m) | (pl.col("data_right") != d))
-                       .fill_null(True))
                .group_by(*KEYS, "metric", "data", maintain_order=True)
                .agg(pl.col("missing_from", "last").first(),
-                    goes_on=(pl.col("other_last") >= pl.col("missing_from")).any())
+                    goes_on=(other & (pl.col("other_last") >= pl.col("missing_from")))
+                    .fill_null(False).any())
                .filter(~pl.col("goes_on")))
     chance = (pl.when(pl.col("loss_kind") == "bce").then(pl.lit(math.log(2)))
               .when(pl.col("ce") & (pl.col("k") >= 2)).then(ln_k()))
