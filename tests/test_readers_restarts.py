@@ -437,3 +437,28 @@ def test_a_later_training_has_its_own_probes_and_sidecar_names(tmp_path):
     assert not has_probes(f"{log}#2")
     assert sidecar_path(f"{log}#2") == tmp_path / "append#2.json"
     assert read_sidecar(f"{log}#2") is None
+
+
+def test_one_training_of_a_log_is_named_on_the_command_line(tmp_path):
+    log = tmp_path / "append.csv"
+    shutil.copy(FIX / "keras" / "append.csv", log)
+    out = histkit("stops", f"{log}#2", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert {r["run"] for r in rows} == {"append#2"}
+    assert {r["epoch"] for r in rows} <= {"0", "1", "2"}
+    out = histkit("stops", f"{log}#3")
+    assert out.returncode == 2
+    assert out.stderr.strip().endswith("append.csv: holds 2 trainings, so there is no #3")
+
+
+def test_a_report_has_a_page_for_each_training_of_a_log(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIX / "keras" / "append.csv", logs / "append.csv")
+    out = histkit("report", logs, "-o", tmp_path / "report", "-j", "1")
+    assert out.returncode == 0, out.stderr
+    pages = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "report" / "runs").glob("*.html"))
+    assert pages == ["append", "append_2"]
+    summary = pl.read_csv(tmp_path / "report" / "summary.csv")
+    assert sorted(summary["run"].to_list()) == ["append", "append#2"]

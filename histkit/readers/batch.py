@@ -25,8 +25,8 @@ from ..errors import HistkitError, HistoryError
 from . import check_source, keras
 from .locate import run_name
 from .long import LONG_SCHEMA, metric_order, stack, to_history
-from ..names import with_training
-from .registry import csv_source, one_training, read_trainings
+from ..names import split_training, with_training
+from .registry import csv_source, one_training, read_history, read_trainings
 from .series import TRAINING
 
 __all__ = ["read_histories", "read_chunks", "Batch", "CHUNK", "owned"]
@@ -180,7 +180,10 @@ def _read_alone(paths: list[str], blobs: list, alone: list[int], source: str | N
     by_columns: dict[tuple[str, ...], list[pl.DataFrame]] = {}
     for i in alone:
         try:
-            wide = read_trainings(paths[i], source=source, data=blobs[i])
+            if split_training(paths[i])[1] > 1:  # one training of a log, named
+                wide = read_history(paths[i], source=source)
+            else:
+                wide = read_trainings(paths[i], source=source, data=blobs[i])
         except HistkitError as exc:
             problems[i] = exc
             continue

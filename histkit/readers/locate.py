@@ -30,7 +30,8 @@ def find_histories(paths, *, problems: list | None = None) -> list[str]:
     ``*history*.json`` dumps, ``trainer_state.json`` (the output directory's
     own, else its latest ``checkpoint-N``), TensorBoard run directories
     (``add_scalars`` children join their parent), MLflow run directories and
-    each run of an ``mlflow.db``: what each reader's ``find`` says. A path
+    each run of an ``mlflow.db``: what each reader's ``find`` says; a path
+    ``<log>#k`` names one training of a log that holds several. A path
     that does not exist, or a directory with no history, raises
     :class:`HistoryError`, or is appended to ``problems`` so the other paths
     are still expanded.
@@ -49,6 +50,8 @@ def find_histories(paths, *, problems: list | None = None) -> list[str]:
                 out.append(str(p))
             elif _mlflow.SEP in str(path) and Path(str(path).rsplit(_mlflow.SEP, 1)[0]).is_file():
                 out.append(str(path))
+            elif split_training(str(path))[1] > 1 and Path(split_training(str(path))[0]).exists():
+                out.append(str(path))  # one training of a log: x.csv#2
             else:
                 raise HistoryError("no such file or directory", path=str(p))
         except HistoryError as exc:

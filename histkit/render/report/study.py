@@ -80,7 +80,8 @@ def read_study(roots, strict: bool, settings: Settings, problems: list, source: 
     chunks = read_chunks(paths, chunk=CHUNK, source=source, digests=True, progress=reading)
     for start, batch in zip(itertools.count(0, CHUNK), chunks):
         problems += batch.problems
-        chunk = _good_runs(paths[start:start + CHUNK], batch, strict, settings, problems)
+        # the chunk's histories: its files, and the further trainings found in them
+        chunk = _good_runs(batch.paths, batch, strict, settings, problems)
         offset = len(runs)  # run ids of the comparison curves go on across chunks
         runs.update(chunk)
         long = _long_of(batch, chunk)
