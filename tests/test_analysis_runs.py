@@ -171,3 +171,21 @@ def test_a_repaired_history_warns_on_every_run_with_the_cache(tree, monkeypatch)
         assert len([w for w in told if "repeated epoch" in str(w.message)]) == 1
         assert table.filter(pl.col("dropout") == 0.4)["epochs_logged"].item() == 6
     assert resumed.name in read[0] and resumed.name not in read[1] + read[2]  # from the cache
+
+
+def test_a_log_with_two_trainings_is_two_rows_cached_or_not(tmp_path, monkeypatch):
+    # two Keras trainings appended to one CSVLogger file (tests/fixtures/sources)
+    import shutil
+
+    monkeypatch.setenv("HISTKIT_CACHE_DIR", str(tmp_path / "cache"))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    fixture = Path(__file__).parent / "fixtures" / "sources" / "keras" / "append.csv"
+    shutil.copy(fixture, logs / "append.csv")
+    first, problems = runs(logs, cache=True)
+    assert not problems
+    assert first["run"].to_list() == ["append", "append#2"]
+    assert first["epochs_logged"].to_list() == [5, 3]
+    assert first["path"].to_list() == [str(logs / "append.csv"), f"{logs / 'append.csv'}#2"]
+    again, _ = runs(logs, cache=True)  # from the cache: the second training kept
+    assert again.equals(first)
