@@ -462,3 +462,23 @@ def test_a_report_has_a_page_for_each_training_of_a_log(tmp_path):
     assert pages == ["append", "append_2"]
     summary = pl.read_csv(tmp_path / "report" / "summary.csv")
     assert sorted(summary["run"].to_list()) == ["append", "append#2"]
+
+
+def test_test_values_are_shown_in_the_runs_table_and_never_a_stop_or_a_curve(tmp_path):
+    from histkit.analysis.stops import early_stoppings
+    from histkit.diagnosis import diagnose
+    from histkit.render.plot import facets
+
+    metrics = FIX / "lightning" / "tested" / "lightning_logs" / "version_0" / "metrics.csv"
+    table = cli_csv(histkit("runs", metrics.parent, "--format", "csv", "--no-cache",
+                           "--columns", "run,test"))
+    assert table["test"].to_list() == ["loss=0.5209"]
+    long = to_history(read_history(metrics))
+    assert "test" in set(long["data"])
+    assert "test" not in set(early_stoppings(long)["data"])
+    assert "test" not in set(facets(long, None)[0]["data"])
+    # an infinite test value is no divergence: test values are no diagnosis input
+    found = diagnose(long.with_columns(pl.when(pl.col("data") == "test")
+                                       .then(float("inf")).otherwise(pl.col("value"))
+                                       .alias("value")), run="r")
+    assert "diverged" not in found["rule"].to_list() and "test" not in set(found["data"])
