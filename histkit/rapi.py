@@ -161,11 +161,14 @@ def _numeric_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _long_levels(long: pl.DataFrame) -> dict[str, list[str]]:
     """Factor levels of a long table, as R keras gives them: metrics in order of
-    first appearance, ``training`` before ``validation``."""
+    first appearance, ``training`` before ``validation`` (then ``test``, for
+    a history that logs test values)."""
     levels = {"metric": long["metric"].unique(maintain_order=True).to_list()}
     data = set(long["data"].unique().to_list())
     if data <= set(DATA_LEVELS):
         levels["data"] = list(DATA_LEVELS)
+    elif data <= {*DATA_LEVELS, "test"}:
+        levels["data"] = [*DATA_LEVELS, "test"]
     return levels
 
 

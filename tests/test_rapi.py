@@ -69,6 +69,10 @@ def test_to_history_matches_the_library_with_keras_factor_levels(tmp_path):
     assert res["value"]["levels"]["metric"] == ["background_dice", "loss", "scat_dice",
                                                 "sdice", "vsat_dice"]
     assert res["value"]["levels"]["data"] == ["training", "validation"]
+    tested = wide.with_columns(test_loss=pl.lit(None, pl.Float64)).with_columns(
+        pl.when(pl.col("epoch") == pl.col("epoch").max()).then(0.3).alias("test_loss"))
+    res = rapi.to_history(_r_table(tested.with_columns(pl.col("epoch").cast(pl.Float64))))
+    assert res["value"]["levels"]["data"] == ["training", "validation", "test"]
 
 
 def test_text_columns_of_numbers_and_nan_become_numbers():
