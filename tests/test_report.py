@@ -657,3 +657,16 @@ def test_probe_figures_pick_layers_and_refuse_empty_probes():
         plot_norms(nothing)
     with pytest.raises(OptionError, match="histograms"):
         plot_histograms(nothing)
+
+
+def test_a_report_inside_its_input_tree_does_not_read_itself(tmp_path):
+    # `histkit report . -o reports/x` twice: its own summary.csv and
+    # findings.csv are no histories
+    for i, att in enumerate([False, True]):
+        write_history(tmp_path, history_name(att), rate=3 + i)
+    out = tmp_path / "run" / "reports" / "study"
+    first = build_report(tmp_path / "run", out, jobs=1, dpi=30, group_by=[])
+    assert not first.problems and (out / "summary.csv").exists()
+    again = build_report(tmp_path / "run", out, jobs=1, dpi=30, group_by=[])
+    assert not again.problems, again.problems
+    assert pl.read_csv(out / "summary.csv").height == 2

@@ -140,7 +140,7 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
         problems: list[HistkitError] = []
         # read the study once, and choose the runs that get figures and a page
         study = read_study(roots, strict, settings, problems, source, candidates, pages,
-                           reading)
+                           reading, skip=out)
         check_metric(study.metrics, metric)
         groups = group_fields(group_by, study.fields)
         shown, selection = choose_shown(study.summary, settings, pages)

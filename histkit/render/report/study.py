@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import itertools
 import os
+from pathlib import Path
 
 import polars as pl
 
@@ -62,15 +63,20 @@ class Study:
 
 
 def read_study(roots, strict: bool, settings: Settings, problems: list, source: str | None,
-               groups: list[str], pages: int, reading=None) -> Study:
+               groups: list[str], pages: int, reading=None, skip: Path | None = None) -> Study:
     """Read every history under ``roots``, chunk by chunk; the good ones become
     runs with a content digest, and curves are gathered for every field in
     ``groups``. The histories are kept when there are no more than ``pages``
     of them (all shown), else only what the report needs of them.
-    ``reading(done, total)`` is called as chunks are read."""
+    ``reading(done, total)`` is called as chunks are read. Files under
+    ``skip`` (the report's own directory, when it lies in a root: its
+    summary.csv is no history) are not read."""
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
     paths = find_histories(roots, problems=problems)
     paths = list(dict.fromkeys(os.path.normpath(p) for p in paths))
+    if skip is not None:
+        inside = os.path.join(os.path.abspath(skip), "")
+        paths = [p for p in paths if not os.path.abspath(p).startswith(inside)]
     keep = len(paths) <= pages
     runs: dict[str, Run] = {}
     fields, summaries, found, longs = [], [], [], []
