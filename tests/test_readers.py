@@ -553,3 +553,13 @@ def test_real_lightning_run_that_is_nan_from_its_first_step_is_diverged():
     found = diagnose(batch.histories)
     assert found["rule"][0] == "diverged", found.rows()
     assert "NaN or missing from epoch 0 to the end" in found["evidence"][0]
+
+
+def test_real_ultralytics_results_csv_marks_its_splits_with_slashes():
+    batch, _ = read_real("ultralytics/1hugos__projekt-ocr__1/results.csv")
+    series = set(batch.histories.select("metric", "data").unique().iter_rows())
+    assert {("box_loss", "training"), ("box_loss", "validation"),
+            ("cls_loss", "validation")} <= {(str(m), str(d)) for m, d in series}
+    # the same file read alone gives the same names as the shared parse
+    wide = read_history(REAL / "ultralytics/1hugos__projekt-ocr__1/results.csv")
+    assert "val_box_loss" in wide.columns and "train/box_loss" not in wide.columns

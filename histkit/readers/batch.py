@@ -27,7 +27,7 @@ from .locate import run_name
 from .long import LONG_SCHEMA, metric_order, stack, to_history
 from ..names import split_training, with_training
 from .registry import csv_source, one_training, read_history, read_trainings
-from .series import TRAINING
+from .series import TRAINING, marked_names
 
 __all__ = ["read_histories", "read_chunks", "Batch", "CHUNK", "owned"]
 
@@ -164,6 +164,7 @@ def _read_together(blobs: list, source: str | None) -> tuple[list[pl.DataFrame],
         if wide is None:
             alone += [i for i, _ in members]
         else:
+            wide = wide.rename(marked_names(wide.columns))  # as keras.read_csv names them
             longs.append(_file_major(wide, metric_order(wide.columns[1:])))  # [0]: __file
     return longs, sorted(alone)
 

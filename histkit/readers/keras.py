@@ -21,6 +21,7 @@ import polars as pl
 from ..errors import HistoryError
 from .contract import Found
 from .csvtext import POLARS_NULLS, parse_csv, sniff
+from .series import marked_names
 from .wide import finish
 
 __all__ = ["detect", "read", "find", "read_csv", "read_json", "plain_csv", "read_many",
@@ -53,9 +54,13 @@ def read(path: str, data: bytes) -> pl.DataFrame:
 
 
 def read_csv(path: str, data: bytes) -> pl.DataFrame:
-    """A Keras CSVLogger file as the wide table (``epoch`` first)."""
+    """A Keras CSVLogger file as the wide table (``epoch`` first); columns
+    that mark their split another way (``train/x``, ``val/x``: Ultralytics'
+    ``results.csv``, hand-written loggers) get histkit's names
+    (:func:`~.series.marked_names`)."""
     frame, linenos = parse_csv(data, path)
-    return finish(frame, path, lineno_of=linenos.__getitem__)
+    frame = finish(frame, path, lineno_of=linenos.__getitem__)
+    return frame.rename(marked_names(frame.columns))
 
 
 def read_json(path: str, data: bytes) -> pl.DataFrame:
@@ -97,7 +102,8 @@ def read_json(path: str, data: bytes) -> pl.DataFrame:
         index = pl.int_range(1, n + 1, dtype=pl.Int64, eager=True).alias("epoch")
     frame = pl.DataFrame([index, *(pl.Series(k, v, dtype=pl.Float64)
                                    for k, v in columns.items())])
-    return finish(frame, path, lineno_of=lambda i: None)
+    frame = finish(frame, path, lineno_of=lambda i: None)
+    return frame.rename(marked_names(frame.columns))
 
 
 def _number(v) -> bool:

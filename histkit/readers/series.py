@@ -30,8 +30,8 @@ import polars as pl
 
 from ..errors import HistkitWarning, HistoryError
 
-__all__ = ["split_series", "column_name", "epochs_from_steps", "per_epoch", "trainings",
-           "by_training", "TRAINING"]
+__all__ = ["split_series", "column_name", "marked_names", "epochs_from_steps", "per_epoch",
+           "trainings", "by_training", "TRAINING"]
 
 #: the wide-table column that numbers the trainings of a log that holds several
 TRAINING = "__training"
@@ -73,6 +73,21 @@ def column_name(metric: str, data: str) -> str:
     if data == "validation":
         return f"val_{metric}"
     return f"test_{metric}" if data == "test" else metric
+
+
+def marked_names(columns: list[str]) -> dict[str, str]:
+    """The renames that give a CSV's columns histkit's names where they mark
+    their split another way (``train/box_loss``, ``val/box_loss``,
+    ``train_loss``, ``eval_acc``, ``test/acc`` -> ``box_loss``,
+    ``val_box_loss``, ``loss``, ``val_acc``, ``test_acc``: Ultralytics' and
+    hand-written loggers' CSVs); Keras' own names are kept. A rename that
+    would give two columns one name is not made."""
+    new = {c: column_name(*split_series(c)) for c in columns if c != "epoch"}
+    counts: dict[str, int] = {}
+    for c in columns:
+        n = new.get(c, c)
+        counts[n] = counts.get(n, 0) + 1
+    return {c: n for c, n in new.items() if n != c and counts[n] == 1}
 
 
 def epochs_from_steps(series: list[str], steps: list[int], values: list[float], path: str,
