@@ -134,3 +134,20 @@ def test_nan_in_a_long_polars_table_is_missing():
         .alias("value"))
     s = stop_of(early_stoppings(long, tolerance=0.005), "loss")
     assert (s["epoch"], s["best_epoch"], s["best_value"]) == (2, 4, 0.30)
+
+
+def test_an_infinite_value_is_never_the_best_or_the_stop(tmp_path):
+    # inf, -inf and 1e400 (inf once parsed) in a CSV: missing for the stops,
+    # with a warning that names the epochs
+    path = tmp_path / "inf.csv"
+    path.write_text("epoch,loss,val_loss\n0,1,1\n1,0.5,1e400\n2,0.4,0.5\n3,-inf,0.6\n")
+    from histkit.errors import HistkitWarning
+    from histkit.readers import read_history, to_history
+
+    with pytest.warns(HistkitWarning) as told:
+        stops = early_stoppings(to_history(read_history(path)))
+    rows = {(r["data"], r["epoch"], r["best_value"]) for r in stops.iter_rows(named=True)}
+    assert rows == {("training", 2, 0.4), ("validation", 2, 0.5)}
+    said = sorted(str(w.message) for w in told)
+    assert said == ["training loss is infinite at epoch 3: left out of the stops",
+                    "validation loss is infinite at epoch 1: left out of the stops"]

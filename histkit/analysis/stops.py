@@ -64,6 +64,9 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     ``by`` are extra key columns (default: ``path``/``run`` when present),
     which lead the result. Telemetry (learning rate, times, memory: see
     :mod:`histkit.metrics`, plus the ``telemetry`` names) gets no stop.
+    An infinite value (``inf``, ``1e400`` in a CSV) is never a best or a
+    stop: it is missing here, with a warning that names its epochs
+    (:func:`histkit.diagnosis.diagnose` calls such a run diverged).
     """
     tol = check_tolerance(tolerance)
     long = metric_filter(to_history(as_polars(hist)), parse_telemetry(telemetry))
@@ -76,8 +79,9 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     series = [*by, "metric", "data"]
     s, best = pl.col("s"), pl.col("best")
     # window min + plain group-by aggregations: polars' fast paths, no per-group lambdas
+    _warn_infinite(long, by)
     lf = (long.lazy()
-          .filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
+          .filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
           .with_columns(s=pl.col("value") * sign)
           .with_columns(best=s.min().over(series)))
     within = s <= best + (tol * best.abs() if relative else tol)
@@ -89,6 +93,27 @@ def early_stoppings(hist, tolerance: float = 0.005, *, relative: bool = False,
     out = stop.join(at_best, on=series, how="left", maintain_order="left",
                     nulls_equal=True).collect()
     return out.select(*by, *STOP_COLUMNS)
+
+
+def _warn_infinite(long: pl.DataFrame, by: list[str]) -> None:
+    """One warning per series with infinite values, naming its epochs."""
+    inf = pl.col("value").is_infinite()
+    if not long.height or not long.select(inf.any()).item():
+        return
+    import warnings
+
+    from ..errors import HistkitWarning
+
+    bad = (long.filter(inf).group_by([*by, "metric", "data"], maintain_order=True)
+           .agg(pl.col("epoch").sort()))
+    for row in bad.iter_rows(named=True):
+        who = " ".join(str(row[k]) for k in by)
+        epochs = row["epoch"]
+        said = ", ".join(map(str, epochs[:5])) + (f" and {len(epochs) - 5} more"
+                                                  if len(epochs) > 5 else "")
+        warnings.warn(f"{who + ': ' if who else ''}{row['data']} {row['metric']} is infinite "
+                      f"at epoch{'s' if len(epochs) > 1 else ''} {said}: left out of the stops",
+                      HistkitWarning, stacklevel=3)
 
 
 @dataclasses.dataclass(frozen=True)

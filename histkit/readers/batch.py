@@ -23,6 +23,7 @@ import polars as pl  # numpy is imported where it is used: a cached `histkit run
 
 from ..errors import HistkitError, HistoryError
 from . import check_source, keras
+from .contract import max_bytes, not_regular, too_big
 from .locate import run_name
 from .long import LONG_SCHEMA, metric_order, stack, to_history
 from ..names import split_training, with_training
@@ -339,11 +340,22 @@ def _try_read(path: str):
         return HistoryError(f"cannot read: {exc.strerror or exc}", path=path)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
+        if stat.S_ISDIR(info.st_mode):
+            return None  # a run directory: its source reads it
+        kind = not_regular(info.st_mode)
+        if kind is not None:
+            return HistoryError(f"is {kind}, not a regular file; histkit reads history files",
+                                path=path)
+        cap = max_bytes()
+        if info.st_size > cap:
+            return too_big(info.st_size, path)
         parts = [os.read(fd, info.st_size + 1)]
-        while parts[-1]:  # to the end, however the reads were cut
+        got = len(parts[0])
+        while parts[-1] and got <= cap:  # to the end, however the reads were cut
             parts.append(os.read(fd, 1 << 20))
+            got += len(parts[-1])
+        if got > cap:  # it grew while read
+            return too_big(got, path)
         return b"".join(parts)
     except OSError as exc:
         return HistoryError(f"cannot read: {exc.strerror or exc}", path=path)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import stat
 from pathlib import Path
 
 from ..errors import HistoryError
 from .csvtext import peek_header
 
-__all__ = ["SEP", "Probe", "Found", "Folder", "Tree", "read_bytes"]
+__all__ = ["SEP", "Probe", "Found", "Folder", "Tree", "read_bytes", "max_bytes", "not_regular",
+           "too_big", "MAX_BYTES"]
 
 SEP = "::"  # mlflow.db::<run id>: one run of a SQLite store
 _HEAD = 65536
@@ -54,19 +56,84 @@ class Probe:
         return None if self.json else peek_header(self.head)
 
 
-def read_bytes(p: Path, limit: int | None = None) -> bytes:
-    """A file's bytes (the first ``limit`` of them), or one clear error."""
+#: the largest history read unless ``HISTKIT_MAX_BYTES`` says otherwise (1 GiB:
+#: a CSV of a million epochs of 100 series is about 1 GB)
+MAX_BYTES = 1 << 30
+
+
+def max_bytes() -> int:
+    """The size bound of a history: ``HISTKIT_MAX_BYTES`` (bytes), else
+    :data:`MAX_BYTES`."""
+    raw = os.environ.get("HISTKIT_MAX_BYTES", "").strip()
+    if not raw:
+        return MAX_BYTES
     try:
-        if limit is None:
-            return p.read_bytes()
-        with open(p, "rb") as fh:
-            return fh.read(limit)
+        value = int(float(raw))
+    except ValueError:
+        raise HistoryError(f"HISTKIT_MAX_BYTES={raw!r} is not a number of bytes") from None
+    if value <= 0:
+        raise HistoryError(f"HISTKIT_MAX_BYTES={raw!r} must be positive")
+    return value
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file that is not a regular file is (``a FIFO``...), or None."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    for test, what in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def too_big(size: int, path: str) -> HistoryError:
+    cap = max_bytes()
+    return HistoryError(f"is {size:,} bytes, more than the {cap:,} a history may have; set "
+                        "HISTKIT_MAX_BYTES to read it", path=path)
+
+
+def read_bytes(p: Path, limit: int | None = None) -> bytes:
+    """A file's bytes (the first ``limit`` of them), or one clear error. Only
+    a regular file is read (a FIFO would block, ``/dev/zero`` never ends),
+    and no more than :func:`max_bytes` of it."""
+    path = str(p)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # NONBLOCK: a FIFO must not hang
     except FileNotFoundError:
-        raise HistoryError("no such file", path=str(p)) from None
+        raise HistoryError("no such file", path=path) from None
     except IsADirectoryError:
-        raise HistoryError("is a directory, not a history file", path=str(p)) from None
+        raise HistoryError("is a directory, not a history file", path=path) from None
     except OSError as exc:
-        raise HistoryError(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
+        raise HistoryError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    try:
+        info = os.fstat(fd)
+        kind = not_regular(info.st_mode)
+        if kind == "a directory":
+            raise HistoryError("is a directory, not a history file", path=path)
+        if kind is not None:
+            raise HistoryError(f"is {kind}, not a regular file; histkit reads history files",
+                               path=path)
+        cap = max_bytes()
+        if limit is None and info.st_size > cap:
+            raise too_big(info.st_size, path)
+        want = min(limit, cap + 1) if limit is not None else cap + 1
+        parts, got = [], 0
+        while got < want:
+            chunk = os.read(fd, min(want - got, 1 << 24))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        if limit is None and got > cap:  # it grew while read
+            raise too_big(got, path)
+        return b"".join(parts)
+    except OSError as exc:
+        raise HistoryError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    finally:
+        os.close(fd)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import HistoryError
-from .contract import SEP, Found
+from .contract import SEP, Found, read_bytes
 from .series import by_training
 
 __all__ = ["detect", "read", "whole", "find", "is_run_dir", "db_runs", "run_name",
@@ -136,11 +136,11 @@ def read(locator: str, data: bytes | None = None) -> pl.DataFrame:
 def _file_metrics(run: Path, locator: str):
     series, steps, values, stamps = [], [], [], []
     root = run / "metrics"
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+    for f in sorted(p for p in root.rglob("*") if not p.is_dir()):
         key = f.relative_to(root).as_posix()
         try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_bytes(f).decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise HistoryError(f"cannot read metric {key!r}: {exc}", path=locator) from None
         for lineno, line in enumerate(text.splitlines(), 1):
             parts = line.split()

@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import HistoryError
-from .contract import Found
+from .contract import Found, read_bytes
 from .series import by_training
 
 __all__ = ["detect", "read", "find", "is_event_file", "looks_like_events", "event_files",
@@ -111,8 +111,7 @@ def _event_class(path: str):
 def _first_tag(path: Path) -> str | None:
     """The tag of the first scalar in an event file (a cheap look), or None."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(1 << 16)
+        data = read_bytes(path, 1 << 16)
         return next(iter(scalars(str(path), data, first=True)), ("",))[0] or None
     except (HistoryError, OSError):
         return None
@@ -126,7 +125,7 @@ def scalars(path: str, data: bytes | None = None, *,
     from google.protobuf.message import DecodeError
 
     if data is None:
-        data = Path(path).read_bytes()
+        data = read_bytes(Path(path))
     if not data:
         raise HistoryError("empty event file (the writer never flushed?)", path=path)
     out: list[tuple[str, int, float]] = []

@@ -66,7 +66,9 @@ def diverged(f: Features, t: Thresholds) -> list[pl.LazyFrame]:
         finding(f.infinite.filter(pl.col("finite_before") | ((d == "training")
                                                               & (m == pl.col("loss")))),
                 pl.col("inf_from"), m, d,
-                pl.format("{} is infinite from epoch {}", m, pl.col("inf_from"))),
+                pl.format("{}{} is infinite from epoch {}",
+                          pl.when(d == "training").then(pl.lit("")).otherwise(d + pl.lit(" ")),
+                          m, pl.col("inf_from"))),
         finding(missing, pl.col("missing_from"), m, d,
                 pl.format("{} is NaN or missing from epoch {} to the end{}",
                           m, pl.col("missing_from"),
