@@ -603,3 +603,19 @@ def test_a_history_over_the_size_bound_says_how_to_read_it(tmp_path, monkeypatch
     monkeypatch.setenv("HISTKIT_MAX_BYTES", "lots")
     with pytest.raises(HistoryError, match="HISTKIT_MAX_BYTES='lots' is not a number"):
         read_history(path)
+
+
+def test_a_tensorboard_record_that_fails_its_checksum_is_skipped_with_a_warning(tmp_path):
+    # one flipped bit in a value: read as a wrong number before; now the record
+    # is left out, and the warning names the file and the record's offset
+    src = next((FIX / "tensorboard" / "writer").iterdir())
+    dst = tmp_path / src.name
+    data = bytearray(src.read_bytes())
+    good, _ = quiet(FIX / "tensorboard" / "writer")
+    data[-8] ^= 0x01  # inside the last record's payload: validation dice of the last epoch
+    dst.write_bytes(bytes(data))
+    wide, said = quiet(tmp_path)
+    assert good["val_dice"][-1] is not None and wide["val_dice"][-1] is None
+    assert wide.drop("val_dice").equals(good.drop("val_dice"))
+    assert len(said) == 1 and "1 record(s) fail their checksum (at byte " in said[0]
+    assert said[0].startswith(str(dst))
