@@ -619,3 +619,29 @@ def test_a_tensorboard_record_that_fails_its_checksum_is_skipped_with_a_warning(
     assert wide.drop("val_dice").equals(good.drop("val_dice"))
     assert len(said) == 1 and "1 record(s) fail their checksum (at byte " in said[0]
     assert said[0].startswith(str(dst))
+
+
+def test_a_directory_the_walk_cannot_list_is_a_problem_not_a_silence(tmp_path, monkeypatch):
+    # as root, chmod 000 does not stop a listing: the file system's refusal is
+    # what os.scandir raises, so it is raised here for one directory
+    for sub in ("ok", "locked"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(FIX / "keras" / "training.log.csv", tmp_path / sub / f"{sub}.csv")
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(os.fspath(path)).name == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    problems = []
+    found = find_histories([tmp_path], problems=problems)
+    assert [Path(f).name for f in found] == ["ok.csv"]
+    assert [str(p) for p in problems] == [
+        f"{tmp_path / 'locked'}: cannot read the directory: Permission denied"]
+    with pytest.raises(HistoryError, match="cannot read the directory: Permission denied"):
+        find_histories([tmp_path])
+    problems = []
+    assert find_histories([tmp_path / "locked"], problems=problems) == []
+    assert len(problems) == 1 and "cannot read the directory" in str(problems[0])

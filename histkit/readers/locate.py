@@ -64,13 +64,21 @@ def find_histories(paths, *, problems: list | None = None) -> list[str]:
 def _in_directory(root: Path, problems) -> list[str]:
     """The locators under ``root``: one walk, then each reader's ``find`` per
     directory. A directory that a reader's ``whole(path)`` says is one
-    history (an MLflow run) is that history: the walk does not go below it."""
+    history (an MLflow run) is that history: the walk does not go below it.
+    A directory the walk cannot list is an error (in ``problems`` when
+    given), so its runs are never missing without a word."""
     modules = [reader(name) for name in READERS]
     finders = [m.find for m in modules if hasattr(m, "find")]
     wholes = [m.whole for m in modules if hasattr(m, "whole")]
     tree = Tree()
     walked: list[tuple[str, list[str], bool]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    unreadable: list[HistoryError] = []
+
+    def cannot(exc: OSError) -> None:  # a directory the walk cannot list: never skipped silently
+        unreadable.append(HistoryError(f"cannot read the directory: {exc.strerror or exc}",
+                                       path=str(exc.filename or root)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot):
         subdirs = list(dirnames)
         dirnames[:] = sorted(n for n in dirnames if n != ".trash")
         whole = any(is_whole(Path(dirpath)) for is_whole in wholes)
@@ -96,6 +104,10 @@ def _in_directory(root: Path, problems) -> list[str]:
         found.sort(key=lambda f: f.name)  # the folder first, then its files by name
         out += [f.locator for f in found if not f.late]
         late += [f.locator for f in found if f.late]
+    if unreadable:
+        if problems is None or not walked:  # the root itself: one error, not two
+            raise unreadable[0]
+        problems += unreadable
     return out + late
 
 
