@@ -645,3 +645,28 @@ def test_a_directory_the_walk_cannot_list_is_a_problem_not_a_silence(tmp_path, m
     problems = []
     assert find_histories([tmp_path / "locked"], problems=problems) == []
     assert len(problems) == 1 and "cannot read the directory" in str(problems[0])
+
+
+@pytest.mark.parametrize("name, text, said", [
+    ("e.csv", "epoch,loss\n0,1\n1e20,0.5\n", "e.csv:3 (column 'epoch'): epoch 1e+20 is out of range"),
+    ("deep_history.json", "[" * 100_000 + "]" * 100_000, "JSON nested too deep"),
+    ("trainer_state.json", '{"log_history": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "JSON nested too deep"),
+])
+def test_values_out_of_range_are_one_line_not_an_internal_error(tmp_path, name, text, said):
+    path = tmp_path / name
+    path.write_text(text)
+    out = subprocess.run([sys.executable, "-m", "histkit", "stops", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "internal error" not in out.stderr
+    assert said in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_an_mlflow_step_out_of_range_is_one_line(tmp_path):
+    run = tmp_path / "mlruns" / "0" / "r1"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_name: r1\nrun_id: r1\nlifecycle_stage: active\n")
+    (run / "metrics" / "loss").write_text("1 0.5 100000000000000000000000\n2 0.4 1\n")
+    with pytest.raises(HistoryError, match="metric 'loss' line 1: step 1000000000000000000"
+                                           "00000 or timestamp 1 is out of range"):
+        read_history(run)

@@ -19,8 +19,8 @@ from pathlib import Path
 from ..errors import HistoryError
 from .csvtext import peek_header
 
-__all__ = ["SEP", "Probe", "Found", "Folder", "Tree", "read_bytes", "max_bytes", "not_regular",
-           "too_big", "MAX_BYTES"]
+__all__ = ["SEP", "Probe", "Found", "Folder", "Tree", "read_bytes", "load_json", "max_bytes",
+           "not_regular", "too_big", "MAX_BYTES"]
 
 SEP = "::"  # mlflow.db::<run id>: one run of a SQLite store
 _HEAD = 65536
@@ -93,6 +93,19 @@ def too_big(size: int, path: str) -> HistoryError:
     cap = max_bytes()
     return HistoryError(f"is {size:,} bytes, more than the {cap:,} a history may have; set "
                         "HISTKIT_MAX_BYTES to read it", path=path)
+
+
+def load_json(data: bytes, path: str):
+    """The JSON of a history file, or one clear error (not UTF-8, not JSON,
+    or nested deeper than Python's parser goes)."""
+    import json
+
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HistoryError(f"not valid JSON: {exc}", path=path) from None
+    except RecursionError:
+        raise HistoryError("JSON nested too deep to be a history", path=path) from None
 
 
 def read_bytes(p: Path, limit: int | None = None) -> bytes:

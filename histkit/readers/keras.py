@@ -12,14 +12,13 @@ the dump holds one (``{"history": {...}, "epoch": [0, 1, ...]}``, the
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
 import polars as pl
 
 from ..errors import HistoryError
-from .contract import Found
+from .contract import Found, load_json
 from .csvtext import POLARS_NULLS, parse_csv, sniff
 from .series import marked_names
 from .wide import finish
@@ -65,10 +64,7 @@ def read_csv(path: str, data: bytes) -> pl.DataFrame:
 
 def read_json(path: str, data: bytes) -> pl.DataFrame:
     """``json.dump(history.history)`` (or of ``{"history": ..., "epoch": ...}``)."""
-    try:
-        obj = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HistoryError(f"not valid JSON: {exc}", path=path) from None
+    obj = load_json(data, path)
     epochs = None
     if isinstance(obj, dict) and isinstance(obj.get("history"), dict):
         epochs = obj.get("epoch")
@@ -168,7 +164,7 @@ def read_many(names: list[str], sep: str, members: list[tuple[int, bytes]]
     if "epoch" in names:
         ep = pl.col("epoch")
         good = frame.select(
-            (ep.is_not_null() & (ep == ep.floor())).all()
+            (ep.is_not_null() & (ep == ep.floor()) & (ep.abs() <= 2**53)).all()
             & (ep.diff().over("__file").fill_null(1) > 0).all()
         ).item()
         if not good:

@@ -152,6 +152,9 @@ def _file_metrics(run: Path, locator: str):
             except (ValueError, IndexError):
                 raise HistoryError(f"metric {key!r} line {lineno}: expected 'timestamp value "
                                    f"step', got {line[:60]!r}", path=locator) from None
+            if abs(step) > 2**53 or abs(stamp) > 2**62:
+                raise HistoryError(f"metric {key!r} line {lineno}: step {step} or timestamp "
+                                   f"{stamp} is out of range", path=locator)
             series.append(key)
             steps.append(step)
             values.append(value)

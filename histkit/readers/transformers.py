@@ -12,14 +12,13 @@ is not a per-epoch value and is left out.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
 import polars as pl
 
 from ..errors import HistoryError
-from .contract import Found
+from .contract import Found, load_json
 from .series import per_epoch
 
 __all__ = ["detect", "read", "find", "READS_FILES"]
@@ -60,10 +59,7 @@ def find(folder) -> list[Found]:
 
 def read(path: str, data: bytes) -> pl.DataFrame:
     """A ``trainer_state.json`` as the wide table (1-based epochs)."""
-    try:
-        obj = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HistoryError(f"not valid JSON: {exc}", path=path) from None
+    obj = load_json(data, path)
     logs = obj.get("log_history") if isinstance(obj, dict) else None
     if not isinstance(logs, list):
         raise HistoryError("no 'log_history' list: not a Hugging Face trainer_state.json",

@@ -58,7 +58,9 @@ def finish(frame: pl.DataFrame, path: str, lineno_of, *, fits: bool = False) -> 
     bad = (ep.is_null() | (ep != ep.floor()) | (ep.abs() > 2**53)).arg_true()
     if len(bad):
         i = bad[0]
-        what = "epoch is missing" if ep[i] is None else f"epoch {ep[i]!r} is not a whole number"
+        what = ("epoch is missing" if ep[i] is None
+                else f"epoch {ep[i]!r} is out of range" if abs(ep[i]) > 2**53
+                else f"epoch {ep[i]!r} is not a whole number")
         raise HistoryError(what, path=path, line=lineno_of(i), column="epoch")
     frame = frame.with_columns(pl.col("epoch").cast(pl.Int64)).select(
         "epoch", pl.exclude("epoch"))
