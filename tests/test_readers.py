@@ -692,3 +692,17 @@ def test_a_wide_file_keeps_its_column_order_and_values(tmp_path):
                      (1, 1.15, "m0", "validation"), (2, 2.15, "m0", "validation")]
     assert read_histories([path]).histories.drop("path").equals(
         long.with_columns(pl.col("metric", "data").cast(pl.Categorical)))
+
+
+def test_both_ways_of_stacking_give_one_long_table(monkeypatch):
+    from histkit.readers import long as long_table
+
+    wide = read_history(FIX / "keras" / "training.log.csv").with_columns(
+        test_loss=pl.Series([None, None, None, None, 0.4]),
+        val_x=pl.Series([float("nan"), 1.0, 2.0, 3.0, 4.0]))
+    monkeypatch.setattr(long_table, "WIDE", 10**9)
+    by_select = to_history(wide)
+    monkeypatch.setattr(long_table, "WIDE", 0)
+    by_unpivot = to_history(wide)
+    assert by_select.equals(by_unpivot) and by_select.height == 5 * (wide.width - 1)
+    assert by_select.filter(pl.col("metric") == "x")["value"].to_list() == [None, 1, 2, 3, 4]
