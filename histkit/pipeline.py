@@ -173,6 +173,10 @@ def load_study(path: str | os.PathLike) -> Study:
     if date is not None and not _DATE.match(date):
         raise PipelineError(f"[study] date {date!r} should be YYYY-MM-DD", path=path)
     name = study.get("name", Path(path).stem)
+    if (not name or name in (".", "..") or name.startswith(".")
+            or any(ch in name for ch in "/\\\0")):
+        raise PipelineError(f"[study] name {name!r} must be a plain name, not a path: the "
+                            "report goes to reports/<name>", path=path)
     report = {"output": f"reports/{name}", "labels": None, "tolerance": 0.005,
               "group_by": None, "title": None, "formats": ["png"], "dpi": 100, "jobs": None,
               "metric": None, "pages": None,

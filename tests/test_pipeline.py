@@ -134,6 +134,9 @@ def test_load_study(work):
      "[report] group_by: 'colour' should be one of"),
     (("jobs = 1", "jobs = 1\npages = -1"), "[report] pages should be a whole number, 0 or more; got -1"),
     (("jobs = 1", "jobs = 1\npages = true"), "[report] pages should be a int; got True"),
+    (('name = "mini"', 'name = "../outside"'), "[study] name '../outside' must be a plain name"),
+    (('dataset = "fat"', 'dataset = "../../x"'), "dataset '../../x' must be a plain name"),
+    (("seed = 1", "seed = 1\nmomentum = -5.0"), "momentum must be in [0, 1), got -5.0"),
 ])
 def test_bad_study_files(work, edit, message):
     (work / "bad.toml").write_text(STUDY.replace(*edit))

@@ -50,6 +50,19 @@ def test_mix_token_and_defaults():
     ({"precision": "fp16"}, "precision 'fp16' is unknown; use one of fp32, bf16"),
     ({"date": "23.11.2026"}, "date '23.11.2026' is not YYYY-MM-DD"),
     ({"model": "linknet", "attention": True}, "attention gates are for --model unet"),
+    ({"lr": float("inf")}, r"lr must be a finite number > 0, got inf"),
+    ({"lr": 0}, r"lr must be a finite number > 0, got 0"),
+    ({"momentum": -5}, r"momentum must be in \[0, 1\), got -5"),
+    ({"momentum": float("nan")}, r"momentum must be in \[0, 1\), got nan"),
+    ({"plateau_factor": -3}, r"plateau-factor must be in \(0, 1\), got -3"),
+    ({"early_stop_min_delta": float("nan")}, "early-stop-min-delta must be a finite number"),
+    ({"date": "2021-13-45"}, "date '2021-13-45' is not a real day"),
+    ({"dataset": "../../../../x"}, r"dataset '../../../../x' must be a plain name"),
+    ({"dataset": "a/b"}, r"dataset 'a/b' must be a plain name"),
+    ({"shape": "100000x100000x1", "levels": 2}, r"shape 100000x100000x1 with 24 base filters, "
+                                                 r"2 levels and batches of \d+ needs at least"),
+    ({"base_filters": 10**9}, r"with 1000000000 base filters.*needs at least .* GiB; this "
+                              r"machine has"),
 ])
 def test_bad_options_raise_one_line_errors(options, message):
     with pytest.raises(TrainError, match=message) as info:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
+import os
 import re
 from pathlib import Path
 
@@ -35,6 +37,28 @@ def parse_shape(shape: str | tuple) -> tuple[int, int, int]:
         raise TrainError(f"shape {shape!r} is not HxWxC with positive integers, "
                          f"e.g. 768x384x1")
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+
+
+def _number(field: str, value, *, low: float, high: float | None = None,
+            low_open: bool = False, rule: str) -> float:
+    """``value`` as a finite float within its range, else one TrainError
+    that says the range (``rule``)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (math.isfinite(x) and (x > low if low_open else x >= low)
+            and (high is None or x < high)):
+        raise TrainError(f"{field} must be {rule}, got {value!r}")
+    return x
+
+
+def _memory_bytes() -> int | None:
+    """This machine's physical memory, where the OS says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _one_of(what: str, value: str, choices) -> str:
@@ -193,10 +217,14 @@ class TrainConfig:
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise TrainError(f"{field.replace('_', '-')} must be an integer >= 0, "
                                  f"got {value!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise TrainError(f"lr must be > 0, got {self.lr}")
         if self.lr is not None:
-            self.lr = float(self.lr)
+            self.lr = _number("lr", self.lr, low=0.0, low_open=True, rule="a finite number > 0")
+        self.momentum = _number("momentum", self.momentum, low=0.0, high=1.0,
+                                rule="in [0, 1)")
+        self.plateau_factor = _number("plateau-factor", self.plateau_factor, low=0.0,
+                                      low_open=True, high=1.0, rule="in (0, 1)")
+        self.early_stop_min_delta = _number("early-stop-min-delta", self.early_stop_min_delta,
+                                            low=0.0, rule="a finite number >= 0")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise TrainError(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", self.device):
@@ -209,13 +237,41 @@ class TrainConfig:
             self.date = _dt.date.today().isoformat()
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.date)):
             raise TrainError(f"date {self.date!r} is not YYYY-MM-DD")
+        try:
+            _dt.date.fromisoformat(str(self.date))
+        except ValueError:
+            raise TrainError(f"date {self.date!r} is not a real day (YYYY-MM-DD)") from None
+        self._fits_in_memory(h, w, c)
         return self
+
+    def _fits_in_memory(self, h: int, w: int, c: int) -> None:
+        """Refuse a network whose weights or one batch's activations could
+        never fit in this machine's memory, before anything is allocated
+        (a 100000x100000 slice, 10^9 base filters). The estimate is rough
+        and low: 4 bytes a value, the first level's activations about twice
+        over the levels, 4 tensors of them kept for the backward pass."""
+        top = self.base_filters * 2 ** (self.levels - 1)
+        params = 9 * 4 * top * top + 9 * c * self.base_filters  # the widest convolutions
+        need = 4 * (4 * params + 4 * 2 * self.batch_size * h * w * max(self.base_filters, c))
+        have = _memory_bytes()
+        if have and need > have:
+            raise TrainError(f"shape {self.shape} with {self.base_filters} base filters, "
+                             f"{self.levels} levels and batches of {self.batch_size} needs at "
+                             f"least {need / 2**30:,.0f} GiB; this machine has "
+                             f"{have / 2**30:,.0f} GiB (lower the shape, base-filters or "
+                             "batch-size)")
 
     def _dataset(self) -> str:
         """The dataset token: as given, else the --data folder's name (a folder
-        names the run after itself, not after a phantom), else fat."""
+        names the run after itself, not after a phantom), else fat. It names a
+        folder of the run tree, so it is one path component."""
         if self.dataset is not None:
-            return self.dataset
+            name = str(self.dataset)
+            if (not name or name in (".", "..") or any(ch in name for ch in "/\\\0")
+                    or name.startswith(".")):
+                raise TrainError(f"dataset {name!r} must be a plain name (letters, digits, "
+                                 "'-'), not a path: it names a folder under --root")
+            return name
         if self.data:
             return re.sub(r"[^A-Za-z0-9]+", "", Path(self.data).resolve().name) or "data"
         return "fat"
