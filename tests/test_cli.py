@@ -469,3 +469,17 @@ def test_a_tree_of_more_than_one_chunk_shows_reading_on_a_terminal_only(tmp_path
     (few / "h.csv").write_text((tree / "h0.csv").read_text())
     code, shown = _on_a_terminal(cmd, few, *args[2:], cwd=tmp_path)
     assert code == 0 and "reading" not in shown, shown  # one chunk: read before a bar shows
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["stops", "--help"],
+                                  ["diagnose", "--explain", "stuck"]])
+def test_help_version_and_explain_on_a_full_or_closed_stdout_say_so(args):
+    import shlex
+
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "histkit", *args])
+    for redirect, said in (("> /dev/full", "No space left on device"),
+                           (">&-", "it is closed")):
+        out = subprocess.run(["bash", "-c", f"{cmd} {redirect}"], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 1, (redirect, out.stderr)
+        assert out.stderr == f"histkit: error: cannot write to stdout: {said}\n"

@@ -59,6 +59,10 @@ class _Group(click.Group):
     def main(self, args=None, prog_name=None, **extra):
         extra.pop("standalone_mode", None)
         STDOUT.broken = False
+        given = sys.argv[1:] if args is None else list(args)
+        if sys.stdout is None and any(a in ("--help", "--version") for a in given):
+            fail("cannot write to stdout: it is closed")  # click would print nowhere
+            sys.exit(1)
         try:
             rv = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.UsageError as exc:
@@ -70,6 +74,15 @@ class _Group(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort:
             fail("aborted")
+            sys.exit(1)
+        except OSError as exc:  # --help or --version whose stdout failed
+            if not _writing_stdout(exc):
+                raise
+            if broken_pipe(exc):
+                stdout_to_devnull()
+                sys.exit(EXIT_PIPE)
+            fail(f"cannot write to stdout: {exc.strerror or exc}")
+            stdout_to_devnull()
             sys.exit(1)
         code = rv if isinstance(rv, int) else 0
         sys.exit(EXIT_PIPE if code == 0 and STDOUT.broken else code)
@@ -92,6 +105,10 @@ class _Group(click.Group):
             if broken_pipe(exc):  # a write of its own, not through writing_stdout
                 stdout_to_devnull()
                 ctx.exit(EXIT_PIPE)
+            if isinstance(exc, OSError) and _writing_stdout(exc):  # a command's --help
+                fail(f"cannot write to stdout: {exc.strerror or exc}")
+                stdout_to_devnull()
+                ctx.exit(1)
             if os.environ.get("HISTKIT_DEBUG"):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} "
@@ -117,6 +134,18 @@ def main():
       histkit diagnose run/
       histkit runs run --where attention=true --format csv
     """
+
+
+def _writing_stdout(exc: OSError) -> bool:
+    """Whether ``exc`` came from click writing to stdout (``--help``,
+    ``--version``): the innermost frame's ``file`` is stdout."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    target = tb.tb_frame.f_locals.get("file")
+    return target is not None and target in (sys.stdout, getattr(sys.stdout, "buffer", None))
 
 
 def run(args=None) -> None:

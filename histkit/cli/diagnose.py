@@ -7,7 +7,7 @@ import click
 from ..diagnosis.registry import ORDER
 from ..errors import HistkitError
 from .options import format_option, source_option, strict_option, telemetry_option
-from .output import EXIT_FAILED, echo_table, finish, read_in_chunks
+from .output import EXIT_FAILED, echo_table, echo_text, finish, read_in_chunks
 from ..process import importing
 
 __all__ = ["diagnose_command"]
@@ -32,9 +32,10 @@ def _explain(ctx, param, value):
     from ..diagnosis import explain
 
     try:
-        click.echo(explain(value))
+        text = explain(value)
     except HistkitError as exc:
         raise click.BadParameter(str(exc)) from None
+    echo_text(text)
     ctx.exit(0)
 
 

@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 import click
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_PIPE", "fail", "show_warning", "finish",
-           "echo_table", "table_text", "writing_stdout", "broken_pipe", "stdout_to_devnull",
+           "echo_table", "echo_text", "table_text", "writing_stdout", "broken_pipe", "stdout_to_devnull",
            "STDOUT", "progress_bar", "progress_callback", "reading", "read_in_chunks"]
 
 EXIT_FAILED = 1  # a run failed: a diagnosis of severity error, a trainer that failed
@@ -129,6 +129,17 @@ def writing_stdout():
             raise click.ClickException(f"cannot write to stdout: {reason}") from None
         stdout_to_devnull()
         STDOUT.broken = True
+
+
+def echo_text(text: str) -> None:
+    """A command's result as text on stdout, or one line where it cannot go
+    (stdout closed, a full disk); a reader that leaves early is not an error."""
+    with writing_stdout() as out:
+        data = (text + "\n").encode()
+        if out is None:
+            sys.stdout.write(text + "\n")
+        else:
+            out.write(data)
 
 
 def echo_table(table, fmt: str, output: str | None = None) -> None:

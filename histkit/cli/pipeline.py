@@ -8,7 +8,7 @@ import sys
 import click
 
 from .options import jobs_option
-from .output import EXIT_FAILED, EXIT_INPUT, fail, progress_callback
+from .output import EXIT_FAILED, EXIT_INPUT, echo_text, fail, progress_callback
 from .report import command_line
 
 __all__ = ["pipeline_command"]
@@ -44,8 +44,7 @@ def pipeline_command(study, dry_run, only_report, jobs, train_command):
     train = shlex.split(train_command) if train_command else None
     plan = plan_study(spec, train_command=train)
     if dry_run:
-        for line in plan.describe(only_report=only_report):
-            click.echo(line)
+        echo_text("\n".join(plan.describe(only_report=only_report)))
         return
 
     def announce(i, n, run):
