@@ -147,3 +147,19 @@ def test_read_summary_reads_a_tree_in_chunks_to_the_same_table(tmp_path, monkeyp
     assert len(chunks) == 3
     assert chunked.columns == whole.columns and chunked.equals(whole)
     assert whole["epoch_time_s"].null_count() == 2
+
+
+def test_a_dated_run_beside_an_undated_history_is_compared(tmp_path):
+    # the date differs (one has none): it was listed twice, a DuplicateError
+    from histkit.analysis.compare import differing, side_by_side
+    from histkit.analysis.summary import fields_table
+    from histkit.names import parse_run_name, run_from_path
+
+    dated = ("run/2026-12-02/unet_2d_bce/fat2_256x128x1/"
+             "unet_2d_bce_Adam_fat2_256x128x1_N96_E24_L4_FBL16.csv")
+    with pytest.warns(Warning):  # 'undated' is outside histkit's grammar
+        fields = fields_table({dated: run_from_path(dated),
+                               "x/undated.csv": parse_run_name("undated")})
+    assert differing(fields).count("date") == 1
+    table = side_by_side(fields.with_columns(best_val_loss=pl.Series([0.1, 0.2])), "val_loss")
+    assert table.columns.count("date") == 1 and table.height == 2

@@ -263,8 +263,8 @@ def differing(fields: pl.DataFrame) -> list[str]:
     """The name fields whose values differ across these runs, in name order."""
     from ..names import FIELDS
 
-    return [f for f in (*FIELDS, "date") if f in fields.columns and f not in ("name", "run")
-            and fields[f].n_unique() > 1]
+    return [f for f in dict.fromkeys((*FIELDS, "date")) if f in fields.columns
+            and f not in ("name", "run") and fields[f].n_unique() > 1]
 
 
 def short_labels(fields: pl.DataFrame) -> list[str]:
