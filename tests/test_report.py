@@ -670,3 +670,17 @@ def test_a_report_inside_its_input_tree_does_not_read_itself(tmp_path):
     again = build_report(tmp_path / "run", out, jobs=1, dpi=30, group_by=[])
     assert not again.problems, again.problems
     assert pl.read_csv(out / "summary.csv").height == 2
+
+
+def test_a_history_named_at_the_file_system_limit_gets_its_page(tmp_path):
+    # a 254-byte file name: its <stem>.probes would pass 255 bytes, which
+    # stopped the whole report with "File name too long"
+    (tmp_path / "logs").mkdir()
+    name = "a" * 250 + ".csv"
+    write = tmp_path / "logs" / name
+    write.write_text("epoch,loss,val_loss\n0,1.0,1.1\n1,0.5,0.6\n2,0.4,0.5\n")
+    report = build_report(tmp_path / "logs", tmp_path / "out", jobs=1, dpi=30, group_by=[])
+    assert not report.problems
+    pages = list((tmp_path / "out" / "runs").glob("*.html"))
+    assert len(pages) == 1 and len(pages[0].name.encode()) < 255
+    assert "a" * 250 in pages[0].read_text()  # the page keeps the full name

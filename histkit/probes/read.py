@@ -73,12 +73,14 @@ def read_probes(history: str | os.PathLike) -> RunProbes:
     if history.suffix == ".probes":
         history = history.with_suffix(".csv")
     folder = probes_dir(history)
-    if not history.exists() and not folder.is_dir():
+    # os.path, not Path: a name too long to exist is "none", not an OSError
+    exists, probed = os.path.exists(history), os.path.isdir(folder)
+    if not exists and not probed:
         raise HistoryError("no such file", path=str(history))
-    if not folder.is_dir():
+    if not probed:
         raise HistoryError(f"no probes beside this history (expected {folder.name}/; "
                            f"histkit train writes them unless --no-probes)", path=str(history))
-    epochs = (read_history(history)["epoch"].to_list() if history.exists() else None)
+    epochs = read_history(history)["epoch"].to_list() if exists else None
     tables = {}
     for name in TABLES:
         files = sorted((folder / name).glob("*.parquet"))

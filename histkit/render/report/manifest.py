@@ -89,13 +89,13 @@ def page_code() -> str:
 
 def probe_digest(path: str) -> tuple[bool, str]:
     """Whether the history has probes beside it, and a content digest of them."""
-    from ...probes import probes_dir
+    from ...probes import has_probes, probes_dir
 
     if not path.endswith(".csv"):
         return False, ""
-    folder = probes_dir(path)
-    if not folder.is_dir():
+    if not has_probes(path):  # os.path.isdir: a name too long to exist is no probes
         return False, ""
+    folder = probes_dir(path)
     h = hashlib.sha256()
     for f in sorted(folder.rglob("*")):
         if f.is_file() and not f.name.startswith("."):
