@@ -27,7 +27,6 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z.][A-Za-z0-9._]*)
   | (?P<punct>[(),])
 """, re.VERBOSE)
-_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 
 def load_labels(source=None, *, name: str | None = None) -> dict[str, str]:
@@ -102,9 +101,48 @@ def _tokens(text: str, path: str):
             yield kind, value, line
 
 
-def _unquote(tok: str) -> str:
+_R_ESCAPE = re.compile(r"""\\(?:
+      (?P<x>x[0-9A-Fa-f]{1,2})
+    | (?P<u>u\{[0-9A-Fa-f]{1,4}\}|u[0-9A-Fa-f]{1,4})
+    | (?P<U>U\{[0-9A-Fa-f]{1,8}\}|U[0-9A-Fa-f]{1,8})
+    | (?P<oct>[0-7]{1,3})
+    | (?P<char>.))""", re.X | re.S)
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
+           "\\": "\\", '"': '"', "'": "'", "`": "`", " ": " "}
+
+
+def _unquote(tok: str, path: str = "<labels>", line: int | None = None) -> str:
+    """A quoted R string's value, its escapes read as R's parser reads them
+    (``\\x3c``, ``\\u00e9``, ``\\U{1F600}``, octal ``\\074``); an escape R
+    does not know is an error, as in R."""
     body = tok[1:-1]
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+    if tok[0] == "`":
+        return body
+
+    def one(m: re.Match) -> str:
+        if m.group("char") is not None:
+            c = m.group("char")
+            if c not in _SIMPLE:
+                raise LabelsError(f"'\\{c}' is an unrecognized escape in {tok}", path=path,
+                                  line=line)
+            return _SIMPLE[c]
+        if m.group("oct") is not None:
+            code = int(m.group("oct"), 8)
+        else:
+            digits = (m.group("x") or m.group("u") or m.group("U"))[1:].strip("{}")
+            code = int(digits, 16)
+        if code == 0 or code > 0x10FFFF:
+            raise LabelsError(f"escape {m.group(0)!r} in {tok} is not a character R allows",
+                              path=path, line=line)
+        return chr(code)
+
+    value = _R_ESCAPE.sub(one, body)
+    kinds = {k for m in _R_ESCAPE.finditer(body) for k in ("x", "oct", "u", "U")
+             if m.group(k) is not None}
+    if kinds & {"x", "oct"} and kinds & {"u", "U"}:
+        raise LabelsError(f"{tok} mixes Unicode and octal/hex escapes, which R does not allow",
+                          path=path, line=line)
+    return value
 
 
 def parse_r_labels(text: str, path: str = "<labels>") -> dict[str, dict[str, str]]:
@@ -137,9 +175,12 @@ def parse_r_labels(text: str, path: str = "<labels>") -> dict[str, dict[str, str
                 i += 1
                 break
             key = expect(("name", "string", "backtick"), "a metric name")
-            key = _unquote(key) if key[0] in "\"'`" else key
+            line = toks[i - 1][2]
+            key = _unquote(key, path, line) if key[0] in "\"'`" else key
             expect(("=",), f"'=' after {key!r}")
-            entries[key] = _unquote(expect(("string",), f"a quoted label for {key!r}"))
+            label = _unquote(expect(("string",), f"a quoted label for {key!r}"), path,
+                             toks[i - 1][2])
+            entries.setdefault(key, label)  # R's labels[[key]] is the first of a name
             if expect((",", ")"), "',' or ')'") == ")":
                 break
         vectors[target.strip("`")] = entries

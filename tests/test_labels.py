@@ -70,3 +70,48 @@ def test_bad_label_files(tmp_path, name, text, match):
 
 def test_seed_text_is_the_reference(tmp_path):
     assert parse_r_labels(SEED_LABELS_R) == {"training_labels": SEED}
+
+
+R_ESCAPES = r'''labels <- c(
+  lt = "\x3c b",
+  e = "\u00e9t\u{e9}",
+  oct = "\074\075",
+  emoji = "\U{1F600} \U0001F601",
+  tab = "a\tb\\c\"d\'e",
+  lt = "the second lt"
+)
+'''
+
+
+def test_string_escapes_and_repeated_names_read_as_r_reads_them(tmp_path):
+    import shutil
+    import subprocess
+
+    path = tmp_path / "labels.R"
+    path.write_text(R_ESCAPES, encoding="utf-8")
+    ours = load_labels(path)
+    assert ours == {"lt": "< b", "e": "été", "oct": "<=", "emoji": "\U0001F600 \U0001F601",
+                    "tab": "a\tb\\c\"d'e"}
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript is not installed (make test installs R)")
+    code = (f"source({str(path)!r}, encoding = 'UTF-8'); "
+            "for (n in unique(names(labels))) "
+            "cat(n, '\\t', utf8ToInt(labels[[n]]), '\\n')")
+    out = subprocess.run([rscript, "-e", code], capture_output=True, text=True, check=True)
+    theirs = {}
+    for row in out.stdout.splitlines():
+        name, codes = row.split("\t")
+        theirs[name.strip()] = "".join(chr(int(c)) for c in codes.split())
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("text, match", [
+    ('x <- c(a = "\\q")', r"'\\q' is an unrecognized escape"),
+    ('x <- c(a = "\\x3c\\u00e9")', "mixes Unicode and octal/hex escapes"),
+])
+def test_escapes_r_refuses_are_refused(tmp_path, text, match):
+    path = tmp_path / "labels.R"
+    path.write_text(text)
+    with pytest.raises(LabelsError, match=match):
+        load_labels(path)
