@@ -19,7 +19,8 @@ import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "file_mode", "locked",
+__all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "remove_folder_temps",
+           "file_mode", "locked",
            "safe_name"]
 
 _MODE: int | None = None
@@ -87,6 +88,24 @@ def remove_temps(path: str | os.PathLike) -> None:
     if path.parent.is_dir():
         for tmp in path.parent.glob(f"{prefix}{'?' * 8}{suffix}"):  # mkstemp's 8 characters
             tmp.unlink(missing_ok=True)
+
+
+_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def remove_folder_temps(folder: str | os.PathLike) -> int:
+    """Delete every temporary file :func:`atomic_target` names in ``folder``
+    (a killed writer's); only for a caller that holds the folder's lock, so
+    no live writer's file is taken. Returns how many were removed."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if _TEMP.match(entry.name) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 @contextlib.contextmanager

@@ -114,8 +114,31 @@ def object_strings() -> None:
             pass
 
 
-def prepare_drawing() -> None:
+def prepare_drawing(parent: int | None = None) -> None:
     """What a histkit process that draws does before it imports plotnine:
-    :func:`skip_artist_docstrings` and :func:`object_strings`."""
+    :func:`skip_artist_docstrings` and :func:`object_strings`; a worker
+    (``parent``: the pid of the process that started it) also
+    :func:`dies_with_parent`."""
+    if parent is not None:
+        dies_with_parent(parent)
     skip_artist_docstrings()
     object_strings()
+
+
+def dies_with_parent(parent: int) -> None:
+    """End this worker when the process that started it ends, however it
+    ends: a ``kill -9`` of a report's main process left its workers (and
+    multiprocessing's resource tracker, which waits for them) running for
+    good. Linux's ``PR_SET_PDEATHSIG``; elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(1)

@@ -684,3 +684,48 @@ def test_a_history_named_at_the_file_system_limit_gets_its_page(tmp_path):
     pages = list((tmp_path / "out" / "runs").glob("*.html"))
     assert len(pages) == 1 and len(pages[0].name.encode()) < 255
     assert "a" * 250 in pages[0].read_text()  # the page keeps the full name
+
+
+def test_a_killed_build_leaves_no_worker_and_its_temporary_files_go_next_time(tmp_path):
+    import os
+    import signal
+    import time
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i in range(12):
+        write_history(logs, history_name(dropout=10 * (i % 2), extra=f"_seed{i}"), epochs=20)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "histkit", "report", str(logs / "run"),
+                             "-o", str(out), "-j", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    for _ in range(600):  # the pool starts once the study is read
+        time.sleep(0.1)
+        kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)],
+                              capture_output=True, text=True).stdout.split()
+        if len(kids) >= 2 or proc.poll() is not None:
+            workers = [int(k) for k in kids]
+            break
+    assert proc.poll() is None and workers, "the build ended before its workers started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "zombie" not in status.lower()
+
+    for _ in range(100):
+        if not any(alive(w) for w in workers):
+            break
+        time.sleep(0.1)
+    assert not [w for w in workers if alive(w)]
+    # what a killed writer leaves is removed by the next build (which holds the lock)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    stale = out / "runs" / ".some-run.abcd1234.tmp.png"
+    stale.write_bytes(b"half a figure")
+    build_report(logs / "run", out, jobs=1, dpi=30, group_by=[])
+    assert not stale.exists()

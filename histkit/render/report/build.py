@@ -52,7 +52,7 @@ from typing import Callable, Iterable
 import polars as pl
 
 from ...errors import HistkitError
-from ...files import locked
+from ...files import locked, remove_folder_temps
 from .figures import RunFigure
 from .index import write_index
 from .manifest import MANIFEST, load_manifest, remove_stale, write_manifest
@@ -137,6 +137,8 @@ def build_report(roots: str | os.PathLike | Iterable = "run", output="reports/re
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     with locked(out / LOCK):  # builds into one directory take turns
+        for folder, _, _ in os.walk(out):
+            remove_folder_temps(folder)  # what a killed build left half-written
         problems: list[HistkitError] = []
         # read the study once, and choose the runs that get figures and a page
         study = read_study(roots, strict, settings, problems, source, candidates, pages,

@@ -187,7 +187,7 @@ def run_tasks(out: Path, tasks: list[Task], jobs: int | None,
     from ...process import prepare_drawing
 
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                             initializer=prepare_drawing) as pool:
+                             initializer=prepare_drawing, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_draw, str(out), t): t for t in tasks}
         for future in as_completed(futures):
             try:
