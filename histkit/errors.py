@@ -36,6 +36,11 @@ class HistoryError(HistkitError):
     """A history file that cannot be read as a table of metrics."""
 
 
+class OutputError(HistkitError):
+    """An output that could not be written (a full disk, a read-only folder):
+    the run's own failure, not the user's input (the CLI exits 1)."""
+
+
 class LabelsError(HistkitError):
     """A labels file that is not a plain name -> label lookup."""
 

@@ -13,17 +13,23 @@ power cut cannot leave a renamed but empty file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
 import tempfile
 from pathlib import Path
 
+from .errors import OutputError
+
 __all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "remove_folder_temps",
            "file_mode", "locked",
            "safe_name"]
 
 _MODE: int | None = None
+#: what a failed write of an output is, when it is the place, not the program
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                 errno.ENAMETOOLONG, errno.EFBIG}
 
 
 def file_mode() -> int:
@@ -43,16 +49,19 @@ def _temp_name(path: Path) -> tuple[str, str]:
 @contextlib.contextmanager
 def atomic_target(path: str | os.PathLike, *, durable: bool = False):
     """Yield a temporary path beside ``path``; rename it over ``path`` only if
-    the block succeeds (the suffix is kept so writers can pick a format)."""
+    the block succeeds (the suffix is kept so writers can pick a format). A
+    write the place refuses (a full disk, a read-only folder) is an
+    :class:`~histkit.errors.OutputError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefix, suffix = _temp_name(path)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+    tmp = None
     try:
-        os.fchmod(fd, file_mode())
-    finally:
-        os.close(fd)
-    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        prefix, suffix = _temp_name(path)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+        try:
+            os.fchmod(fd, file_mode())
+        finally:
+            os.close(fd)
         yield Path(tmp)
         if durable:
             with open(tmp, "rb+") as f:
@@ -60,9 +69,18 @@ def atomic_target(path: str | os.PathLike, *, durable: bool = False):
         os.replace(tmp, path)
         if durable:
             fsync_dir(path.parent)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_WRITE and "os error 28" not in str(exc):
+            raise
+        reason = "no space left on device" if (exc.errno == errno.ENOSPC
+                                               or "os error 28" in str(exc)) else \
+            (exc.strerror or str(exc)).lower()
+        raise OutputError(f"cannot write it: {reason}; nothing was left half-written",
+                          path=str(path)) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, *, durable: bool = False) -> Path:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from histkit.files import atomic_target, locked, write_atomic
@@ -57,3 +59,53 @@ def test_locked_keeps_a_second_holder_out_until_released(tmp_path):
                 pass
     with locked(lock, wait=False):  # released: free again, the file kept
         assert lock.exists()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder whose disk is full: a 64 KiB tmpfs where mount is allowed
+    (CI runs as root), else None (the test then uses a file size limit)."""
+    import subprocess
+
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+                             capture_output=True).returncode == 0
+    yield where if mounted else None
+    if mounted:
+        subprocess.run(["umount", str(where)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_naming_the_output_and_nothing_half_written(full_disk, tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    fixture = Path(__file__).parent / "fixtures" / "sources" / "keras" / "training.log.csv"
+    out = full_disk or tmp_path / "limited"
+    out.mkdir(exist_ok=True)
+    if full_disk is not None:
+        with open(full_disk / "fill", "wb", buffering=0) as fill:
+            try:
+                while True:  # to the last byte
+                    fill.write(b"\0" * 1024)
+            except OSError:
+                pass
+        limit, said = None, "no space left on device"
+    else:
+        limit, said = 2_000, "file too large"
+
+    def capped():
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    for args, target in ((["plot", str(fixture), "-o", str(out / "p.png")], out / "p.png"),
+                         (["runs", str(fixture.parent), "-o", str(out / "x.parquet")],
+                          out / "x.parquet")):
+        res = subprocess.run([sys.executable, "-m", "histkit", *args], capture_output=True,
+                             text=True, preexec_fn=capped, timeout=300)
+        assert res.returncode == 1, res.stderr
+        assert res.stderr.strip().splitlines()[-1] == (
+            f"histkit: error: {target}: cannot write it: {said}; nothing was left half-written")
+        assert not target.exists()
+        assert not [p for p in out.iterdir() if ".tmp" in p.name]

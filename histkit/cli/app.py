@@ -88,11 +88,14 @@ class _Group(click.Group):
         sys.exit(EXIT_PIPE if code == 0 and STDOUT.broken else code)
 
     def invoke(self, ctx):
-        from ..errors import HistkitError
+        from ..errors import HistkitError, OutputError
 
         warnings.showwarning = show_warning
         try:
             return super().invoke(ctx)
+        except OutputError as exc:  # a full disk: not the input's fault
+            fail(str(exc))
+            ctx.exit(1)
         except HistkitError as exc:
             fail(str(exc))
             ctx.exit(EXIT_INPUT)

@@ -54,12 +54,17 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def finish(problems: list) -> None:
-    """Name each input that could not be used, then exit :data:`EXIT_INPUT`;
-    nothing when there is none."""
+    """Name each input that could not be used (or output that could not be
+    written), then exit :data:`EXIT_INPUT` (:data:`EXIT_FAILED` when an
+    output failed: a full disk is not the input's fault); nothing when there
+    is none."""
+    from ..errors import OutputError
+
     for exc in problems:
         fail(str(exc))
     if problems:
-        sys.exit(EXIT_INPUT)
+        sys.exit(EXIT_FAILED if any(isinstance(e, OutputError) for e in problems)
+                 else EXIT_INPUT)
 
 
 # ---------------------------------------------------------------------------
