@@ -483,3 +483,19 @@ def test_help_version_and_explain_on_a_full_or_closed_stdout_say_so(args):
                              text=True, timeout=120)
         assert out.returncode == 1, (redirect, out.stderr)
         assert out.stderr == f"histkit: error: cannot write to stdout: {said}\n"
+
+
+def test_compare_takes_run_names_literally_and_never_leaves_its_root(tmp_path):
+    root = tmp_path / "run"
+    for name in ("unet_2d_mdice_AdaDelta_fat_64x32x1_N4_E3_L2_FBL4",
+                 "unet_2d_mdice_AdaDelta_fat_64x32x1_N4_E3_L2_FBL4_DR20"):
+        write_history(run_path(root, name=name), epochs=3)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_history(outside / "secret.csv", epochs=3)
+    out = histkit("compare", "--root", str(root), "*", cwd=tmp_path / "run")
+    assert out.returncode == 2 and "no file and no run named '*'" in out.stderr
+    out = histkit("compare", "--root", str(root), "../outside/secret",
+                  "unet_2d_mdice_AdaDelta_fat_64x32x1_N4_E3_L2_FBL4", cwd=tmp_path / "run")
+    assert out.returncode == 2
+    assert "a run name is a file name, not a path" in out.stderr and "secret" not in out.stdout

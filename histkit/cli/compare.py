@@ -15,7 +15,11 @@ __all__ = ["compare_command"]
 
 def _resolve_runs(items, root: str, problems: list) -> list[str]:
     """Paths of the inputs: a file or directory as it is, else a run name
-    looked up under ``root`` (every date that has it)."""
+    looked up under ``root`` (every date that has it), literally: ``*`` is a
+    character of a name, not a pattern, and a name is never a path out of
+    ``root``."""
+    import glob
+
     from ..errors import OptionError
 
     out = []
@@ -24,7 +28,11 @@ def _resolve_runs(items, root: str, problems: list) -> list[str]:
             out.append(item)
             continue
         name = item[:-4] if item.endswith(".csv") else item
-        found = sorted(str(p) for p in Path(root).glob(f"**/{name}.csv"))
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            problems.append(OptionError(f"no file {item!r}, and a run name is a file name, "
+                                        f"not a path under {root}/"))
+            continue
+        found = sorted(str(p) for p in Path(root).glob(f"**/{glob.escape(name)}.csv"))
         if found:
             out += found
         else:
