@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import itertools
+import math
 import os
 import re
 import subprocess
@@ -48,7 +49,9 @@ def _train_keys() -> dict:
 TRAIN_KEYS = _train_keys()
 _NAME_KEYS = ("model", "loss", "optimizer", "dataset", "shape", "n_train", "epochs",
               "levels", "base_filters")
-STUDY_KEYS = {"name": str, "root": str, "date": str}
+STUDY_KEYS = {"name": str, "root": str, "date": str, "max_runs": int}
+#: the most runs a grid may plan unless the study's max_runs or --yes says more
+MAX_RUNS = 1000
 REPORT_KEYS = {"output": str, "labels": str, "tolerance": float, "group_by": list,
                "title": str, "formats": list, "dpi": int, "jobs": int, "metric": str,
                "pages": int}
@@ -149,8 +152,10 @@ class PipelineResult:
 # the study file
 
 
-def load_study(path: str | os.PathLike) -> Study:
-    """Read and check a study file; :class:`PipelineError` names the bad key."""
+def load_study(path: str | os.PathLike, *, yes: bool = False) -> Study:
+    """Read and check a study file; :class:`PipelineError` names the bad key.
+    A grid of more than :data:`MAX_RUNS` runs (or the study's ``max_runs``)
+    is refused before it is planned, unless ``yes``."""
     path = str(path)
     data = _read_toml(path)
     for section, value in data.items():
@@ -183,6 +188,12 @@ def load_study(path: str | os.PathLike) -> Study:
               **_section(data, "report", path)}
     _check_report(report, path)
     found = Study(path, name, study.get("root", "run"), date, train, grid, report)
+    planned = math.prod(len(v) for v in grid.values())
+    most = study.get("max_runs", MAX_RUNS)
+    if planned > most and not yes:
+        raise PipelineError(f"the grid plans {planned:,} runs, more than {most:,}; run it "
+                            "with --yes, or set [study] max_runs, if that many is meant",
+                            path=path)
     _check_distinct(found, found.configs())
     return found
 

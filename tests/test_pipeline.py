@@ -137,6 +137,8 @@ def test_load_study(work):
     (('name = "mini"', 'name = "../outside"'), "[study] name '../outside' must be a plain name"),
     (('dataset = "fat"', 'dataset = "../../x"'), "dataset '../../x' must be a plain name"),
     (("seed = 1", "seed = 1\nmomentum = -5.0"), "momentum must be in [0, 1), got -5.0"),
+    (('name = "mini"', 'name = "mini"\nmax_runs = 3'),
+     "the grid plans 4 runs, more than 3; run it with --yes, or set [study] max_runs"),
 ])
 def test_bad_study_files(work, edit, message):
     (work / "bad.toml").write_text(STUDY.replace(*edit))
@@ -325,3 +327,8 @@ def test_a_kept_run_with_other_settings_is_refused(work):
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
     first.with_suffix(".json").write_text(json.dumps({"settings": {"precision": "fp32"}}))
     assert plan_study(load_study("mini.toml")).runs[0].status == "complete"
+
+
+def test_a_large_grid_needs_yes(work):
+    (work / "big.toml").write_text(STUDY.replace('name = "mini"', 'name = "mini"\nmax_runs = 3'))
+    assert len(load_study("big.toml", yes=True).settings()) == 4

@@ -23,7 +23,9 @@ __all__ = ["pipeline_command"]
 @click.option("--train-command", envvar="HISTKIT_TRAIN_COMMAND", metavar="COMMAND",
               help="The trainer to call, options appended [default: python -m histkit "
                    "train]. Also read from $HISTKIT_TRAIN_COMMAND.")
-def pipeline_command(study, dry_run, only_report, jobs, train_command):
+@click.option("--yes", "-y", is_flag=True,
+              help="Plan a grid of more runs than the study's max_runs (default 1000).")
+def pipeline_command(study, dry_run, only_report, jobs, train_command, yes):
     """Train what a study file declares is missing or partial, then build its report.
 
     STUDY is a TOML file (see pipelines/README.md): a grid of training runs
@@ -40,7 +42,7 @@ def pipeline_command(study, dry_run, only_report, jobs, train_command):
     """
     from ..pipeline import load_study, plan_study, run_pipeline
 
-    spec = load_study(study)
+    spec = load_study(study, yes=yes)
     train = shlex.split(train_command) if train_command else None
     plan = plan_study(spec, train_command=train)
     if dry_run:
