@@ -164,3 +164,24 @@ def test_save_plot_writes_what_plotnine_saves(hist, tmp_path):
     fig.save(tmp_path / "plotnine.png", width=6, height=4, dpi=72, verbose=False)
     assert ours.read_bytes() == (tmp_path / "plotnine.png").read_bytes()
     assert save_plot(fig, tmp_path / "f.svg").read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_a_very_long_history_is_drawn_thinned_with_its_spikes(tmp_path):
+    import warnings as w
+
+    from histkit.render.plot import DRAWN_RANGES
+
+    n = 50_000
+    loss = [1.0 / (1 + e / 1000) for e in range(n)]
+    loss[31_337] = 9.0  # one spike: thinning keeps each range's highest value
+    wide = pl.DataFrame({"epoch": list(range(n)), "loss": loss,
+                         "val_loss": [v * 1.1 for v in loss]})
+    with w.catch_warnings(record=True) as told:
+        w.simplefilter("always")
+        p = plot_history(wide)
+    drawn = p.data
+    assert len(drawn) <= 2 * 2 * DRAWN_RANGES
+    assert drawn["value"].max() == pytest.approx(9.9) and 9.0 in set(drawn["value"])
+    assert drawn["epoch"].min() == 0 and drawn["epoch"].max() == n - 1
+    said = [str(x.message) for x in told if issubclass(x.category, HistkitWarning)]
+    assert any(s.startswith("100,000 points drawn as ") for s in said), said

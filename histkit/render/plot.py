@@ -60,10 +60,41 @@ def _labelled(frame: pl.DataFrame, order: list[str], labels: dict[str, str]):
                           f"figure (e.g. {bad['metric'][0]} = {bad['value'][0]:g} at epoch "
                           f"{bad['epoch'][0]})", HistkitWarning, stacklevel=3)
             frame = frame.filter(drawable)
+        frame = _thinned(frame)
     df = frame.to_pandas()
     cats = list(dict.fromkeys(labels[m] for m in order))
     df["metric"] = pd.Categorical(df["metric"].map(labels), categories=cats, ordered=True)
     return df
+
+
+#: the epoch ranges a curve of more points is drawn from (a figure is about
+#: a thousand pixels wide: more points only cost time and memory)
+DRAWN_RANGES = 2000
+
+
+def _thinned(frame: pl.DataFrame) -> pl.DataFrame:
+    """A curve of more than 2 x :data:`DRAWN_RANGES` points drawn from the
+    lowest and highest value of each of that many epoch ranges (its spikes
+    and its shape kept), with a warning that says so; a frame with other
+    numeric columns (a band) as it is."""
+    keys = [c for c in frame.columns if c not in ("epoch", "value")]
+    schema = frame.schema
+    if any(schema[c].is_numeric() for c in keys) or frame.height <= 2 * DRAWN_RANGES:
+        return frame
+    if frame.group_by(keys).len()["len"].max() <= 2 * DRAWN_RANGES:
+        return frame
+    e, v = pl.col("epoch"), pl.col("value")
+    lo, hi = e.min().over(keys), e.max().over(keys)
+    bucket = ((e - lo) * DRAWN_RANGES // (hi - lo + 1)).alias("_range")
+    within = [*keys, "_range"]
+    thin = (frame.with_columns(bucket)
+            .filter((v == v.min().over(within)) | (v == v.max().over(within)))
+            .unique([*within, "value"], keep="first", maintain_order=True)
+            .drop("_range"))
+    warnings.warn(f"{frame.height:,} points drawn as {thin.height:,}: each curve of more than "
+                  f"{2 * DRAWN_RANGES:,} points by the lowest and highest value of each of "
+                  f"{DRAWN_RANGES:,} epoch ranges", HistkitWarning, stacklevel=4)
+    return thin
 
 
 def facets(hist, lookup_table, metrics=None, *, all_metrics=False, telemetry=()):
