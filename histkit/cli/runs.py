@@ -35,7 +35,9 @@ def runs_command(root, fmt, where, columns, sort, output, no_cache, tolerance, s
     One row per history: path, date, run, model, dim, loss, attention,
     optimizer, dataset, height, width, channels, n_train, epochs, levels,
     base_filters, dropout, batch_size, lr, seed, extra, epochs_logged,
-    best_val_loss, best_val_loss_epoch, stop_val_loss_epoch. batch_size and
+    best_val_loss, best_val_loss_epoch, stop_val_loss_epoch, test (the test
+    and final values a history logs: loss=0.31, acc=0.91). A log that holds
+    several trainings gives a row per training (<run>#2...). batch_size and
     lr are empty where the run used the trainer's default (the name has no
     BS or LR token; shown as null, empty in CSV). The table is kept in a
     cache, so a rerun reads only the histories that changed.
