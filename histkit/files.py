@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import OutputError
 
 __all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "remove_folder_temps",
-           "file_mode", "locked",
+           "cannot_write", "file_mode", "locked",
            "safe_name"]
 
 _MODE: int | None = None
@@ -70,13 +70,10 @@ def atomic_target(path: str | os.PathLike, *, durable: bool = False):
         if durable:
             fsync_dir(path.parent)
     except OSError as exc:
-        if exc.errno not in _CANNOT_WRITE and "os error 28" not in str(exc):
+        refused = cannot_write(exc, path)
+        if refused is None:
             raise
-        reason = "no space left on device" if (exc.errno == errno.ENOSPC
-                                               or "os error 28" in str(exc)) else \
-            (exc.strerror or str(exc)).lower()
-        raise OutputError(f"cannot write it: {reason}; nothing was left half-written",
-                          path=str(path)) from None
+        raise refused from None
     finally:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
@@ -106,6 +103,18 @@ def remove_temps(path: str | os.PathLike) -> None:
     if path.parent.is_dir():
         for tmp in path.parent.glob(f"{prefix}{'?' * 8}{suffix}"):  # mkstemp's 8 characters
             tmp.unlink(missing_ok=True)
+
+
+def cannot_write(exc: OSError, path: str | os.PathLike, *,
+                 then: str = "nothing was left half-written") -> OutputError | None:
+    """The :class:`~histkit.errors.OutputError` of a write the place refused
+    (a full disk, a read-only folder, a file too large), naming ``path`` and
+    saying what became of the output (``then``); None for any other OSError."""
+    full = exc.errno == errno.ENOSPC or "os error 28" in str(exc)  # polars' Rust errors
+    if exc.errno not in _CANNOT_WRITE and not full:
+        return None
+    reason = "no space left on device" if full else (exc.strerror or str(exc)).lower()
+    return OutputError(f"cannot write it: {reason}; {then}", path=str(path))
 
 
 _TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")

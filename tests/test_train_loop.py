@@ -409,3 +409,26 @@ def test_a_second_trainer_of_a_run_in_training_stops_with_one_line(tmp_path):
     with pytest.raises(TrainError, match="is training this run"):  # the library says it too
         with locked(cfg.history_path.with_name(f".{cfg.history_path.stem}.lock")):
             train(cfg)
+
+
+def test_a_row_the_disk_refuses_leaves_no_half_line(tmp_path):
+    # a file size limit stands in for a full disk (both refuse the write)
+    import resource
+
+    from histkit.errors import OutputError
+    from histkit.train.checkpoint import append_row
+
+    path = tmp_path / "run.csv"
+    path.write_text("epoch,loss,val_loss\n0,0.5,0.6\n")
+    before = path.read_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 5, hard))
+    try:
+        with pytest.raises(OutputError, match="run.csv: cannot write it: file too large; the "
+                                              "epoch's row was not kept; run the same command"):
+            append_row(path, [1, 0.41234567, 0.51234567])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert path.read_bytes() == before
+    append_row(path, [1, 0.4, 0.5])
+    assert path.read_text().splitlines()[-1] == "1,0.4,0.5"

@@ -10,12 +10,13 @@ once and no partial row survives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import torch
 
-from ..files import atomic_target, remove_temps, write_atomic
+from ..files import atomic_target, cannot_write, remove_temps, write_atomic
 from .errors import TrainError
 
 __all__ = ["COLUMNS", "save_checkpoint", "load_checkpoint", "append_row",
@@ -51,11 +52,29 @@ def format_row(row: list) -> str:
 
 
 def append_row(path: Path, row: list) -> None:
-    """Append one CSV line and fsync it before returning."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(format_row(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """Append one CSV line and fsync it before returning. A write the disk
+    refuses (full) takes back what it wrote, so no half line is left, and is
+    an :class:`~histkit.errors.OutputError`: run the same command again to
+    resume from the last whole epoch."""
+    data = (format_row(row) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            refused = cannot_write(exc, path, then="the epoch's row was not kept; run the "
+                                                   "same command again to resume")
+            if refused is None:
+                raise
+            raise refused from None
+    finally:
+        os.close(fd)
 
 
 def write_history(path: Path, rows: list[list]) -> None:
