@@ -49,5 +49,12 @@ class OptionError(HistkitError):
     """A bad option value (tolerance, output suffix, filter...)."""
 
 
+def listed(items, most: int = 5) -> str:
+    """``a, b, c and 4 more``: the first ``most`` of ``items`` for a message."""
+    items = list(items)
+    shown = ", ".join(map(str, items[:most]))
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
 class HistkitWarning(UserWarning):
     """Something histkit repaired or guessed; the CLI prints it as one line."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import OutputError
 
 __all__ = ["atomic_target", "write_atomic", "fsync_dir", "remove_temps", "remove_folder_temps",
-           "cannot_write", "file_mode", "locked",
+           "cannot_write", "plain_name", "file_mode", "locked",
            "safe_name"]
 
 _MODE: int | None = None
@@ -154,3 +154,10 @@ def safe_name(name: str, limit: int = 120) -> str:
     ``-`` becomes one ``_``, at most ``limit`` characters, ``run`` when
     nothing is left."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:limit].strip("._") or "run"
+
+
+def plain_name(name: str) -> bool:
+    """Whether ``name`` may name one folder under a root it must not leave:
+    not empty, not hidden or ``.``/``..``, no path separator or NUL (a dataset
+    or study name)."""
+    return bool(name) and not name.startswith(".") and not any(ch in name for ch in "/\\\0")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import HistkitError
+from .files import plain_name
 
 __all__ = ["load_study", "plan_study", "run_pipeline", "Study", "Plan", "PlannedRun",
            "PipelineResult", "PipelineError", "TRAIN_KEYS", "REPORT_KEYS", "STUDY_KEYS"]
@@ -178,8 +179,7 @@ def load_study(path: str | os.PathLike, *, yes: bool = False) -> Study:
     if date is not None and not _DATE.match(date):
         raise PipelineError(f"[study] date {date!r} should be YYYY-MM-DD", path=path)
     name = study.get("name", Path(path).stem)
-    if (not name or name in (".", "..") or name.startswith(".")
-            or any(ch in name for ch in "/\\\0")):
+    if not plain_name(name):
         raise PipelineError(f"[study] name {name!r} must be a plain name, not a path: the "
                             "report goes to reports/<name>", path=path)
     report = {"output": f"reports/{name}", "labels": None, "tolerance": 0.005,

@@ -102,17 +102,16 @@ def _warn_infinite(long: pl.DataFrame, by: list[str]) -> None:
         return
     import warnings
 
-    from ..errors import HistkitWarning
+    from ..errors import HistkitWarning, listed
 
     bad = (long.filter(inf).group_by([*by, "metric", "data"], maintain_order=True)
            .agg(pl.col("epoch").sort()))
     for row in bad.iter_rows(named=True):
         who = " ".join(str(row[k]) for k in by)
         epochs = row["epoch"]
-        said = ", ".join(map(str, epochs[:5])) + (f" and {len(epochs) - 5} more"
-                                                  if len(epochs) > 5 else "")
         warnings.warn(f"{who + ': ' if who else ''}{row['data']} {row['metric']} is infinite "
-                      f"at epoch{'s' if len(epochs) > 1 else ''} {said}: left out of the stops",
+                      f"at epoch{'s' if len(epochs) > 1 else ''} {listed(epochs)}: left out of "
+                      "the stops",
                       HistkitWarning, stacklevel=3)
 
 

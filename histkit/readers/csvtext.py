@@ -14,7 +14,7 @@ import warnings
 
 import polars as pl
 
-from ..errors import HistkitWarning, HistoryError
+from ..errors import HistkitWarning, HistoryError, listed
 
 __all__ = ["MISSING", "POLARS_NULLS", "SEGMENT", "decode", "sniff", "header_names",
            "parse_csv", "parse_columns", "peek_header"]
@@ -164,9 +164,7 @@ def parse_columns(data: bytes, path: str, *, text: frozenset[str] = frozenset(),
                 if len(out) < len(linenos):
                     out.append(None)
     if short:
-        said = ", ".join(map(str, short[:5])) + (f" and {len(short) - 5} more"
-                                                 if len(short) > 5 else "")
-        warnings.warn(f"{path}: line(s) {said} have fewer fields than the header (a learning "
+        warnings.warn(f"{path}: line(s) {listed(short)} have fewer fields than the header (a learning "
                       "rate finder's rows, with no validation?); left out", HistkitWarning,
                       stacklevel=3)
     if not linenos:
@@ -180,17 +178,8 @@ def _is_header(fields: list[str], known: dict) -> bool:
     """A row that is a header written again: no cell is a number or empty,
     and one names a column already seen (or ``epoch``)."""
     cells = [f.strip() for f in fields]
-    if not any(c in known or c == "epoch" for c in cells):
-        return False
-    for c in cells:
-        if c.lower() in MISSING:
-            return False
-        try:
-            float(c)
-            return False
-        except ValueError:
-            pass
-    return True
+    return (any(c in known or c == "epoch" for c in cells)
+            and not any(c.lower() in MISSING or _numeric(c) for c in cells))
 
 
 def _is_title(first: str, second: str) -> bool:

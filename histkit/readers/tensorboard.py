@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import HistkitWarning, HistoryError
+from ..errors import HistkitWarning, HistoryError, listed
 from .contract import Found, read_bytes
 from .series import by_training
 
@@ -186,8 +186,8 @@ def scalars(path: str, data: bytes | None = None, *,
                 break
         pos = end
     if bad:
-        said = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        warnings.warn(f"{path}: {len(bad)} record(s) fail their checksum (at byte {said}): "
+        warnings.warn(f"{path}: {len(bad)} record(s) fail their checksum (at byte "
+                      f"{listed(bad)}): "
                       "skipped (a damaged file?)", HistkitWarning, stacklevel=3)
     return out
 

@@ -10,7 +10,7 @@ import warnings
 
 import polars as pl
 
-from ..errors import HistkitWarning, HistoryError
+from ..errors import HistkitWarning, HistoryError, listed
 from .csvtext import SEGMENT
 from .series import TRAINING
 
@@ -106,5 +106,4 @@ def _lines(lines: list) -> str:
     known = [str(x) for x in lines if x is not None]
     if not known:
         return "some rows"
-    shown = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
-    return f"line {shown}" if len(known) == 1 else f"lines {shown}"
+    return f"line {known[0]}" if len(known) == 1 else f"lines {listed(known)}"

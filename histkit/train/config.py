@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from ..files import plain_name
 from ..names import format_run_name, loss_weights, parse_run_name
 from .errors import TrainError
 
@@ -267,8 +268,7 @@ class TrainConfig:
         folder of the run tree, so it is one path component."""
         if self.dataset is not None:
             name = str(self.dataset)
-            if (not name or name in (".", "..") or any(ch in name for ch in "/\\\0")
-                    or name.startswith(".")):
+            if not plain_name(name):
                 raise TrainError(f"dataset {name!r} must be a plain name (letters, digits, "
                                  "'-'), not a path: it names a folder under --root")
             return name
