@@ -102,7 +102,7 @@ def _mask(c: int) -> int:
 
 def _payload_crc():
     """The masked CRC-32C of a record's payload: google-crc32c's C code, else
-    the table above (correct, but about a megabyte a second)."""
+    the table above (the same values; on 1 MiB here 0.086 s against 0.11 ms)."""
     try:
         import google_crc32c
     except ImportError:  # pragma: no cover - the tensorboard extra installs it
